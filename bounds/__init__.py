@@ -1,0 +1,24 @@
+"""The theorems: one certificate object per theorem, certified regions, and the registry.
+
+Importing this package registers every certificate family (one module per family).
+"""
+
+from .base import Certificate, GapCertificate, Noise
+from .registry import certificate_class, certificates, get, register
+from .regions import Region, WeightedLpBall, lp_ball
+
+# Family modules register their certificates on import (keep this list in sync with the files).
+from . import gaussian, laplace, uniform  # noqa: E402,F401
+
+__all__ = [
+    "Certificate",
+    "GapCertificate",
+    "Noise",
+    "Region",
+    "WeightedLpBall",
+    "lp_ball",
+    "certificate_class",
+    "certificates",
+    "get",
+    "register",
+]

@@ -1,0 +1,202 @@
+"""The Certificate base classes and the torch-free noise description.
+
+A certificate is bound to the parameters of one smoothing distribution. Its public surface
+(DESIGN section 2):
+
+* ``radius(p_a, p_b=None)`` -- numpy-vectorized, the largest certified ball in ``norm``; rounded
+  so that it is never above the exact value; ``p_b=None`` is the binary case ``p_b = 1 - p_a``.
+* ``radius_mp(p_a, p_b=None, dps=50)`` -- the same quantity evaluated in mpmath (the twin).
+* ``region(p_a, p_b=None)`` -- the certified set as a :class:`~smoothcert.bounds.regions.Region`.
+* ``noise``, ``citation``, ``tight``, ``norm``.
+
+Most closed-form certificates have the shape ``R = s * gap(p_a, p_b)`` with a scale ``s`` and a
+unit-free gap function; :class:`GapCertificate` implements everything from ``_gap`` (float, a
+provable lower bound) and ``_gap_mp`` (mpmath), so a new theorem of that shape is a few lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping
+
+import mpmath as mp
+import numpy as np
+
+from ..estimators.checks import check_probability_pair
+from ..estimators.rounding import DEFAULT_ULPS, as_output, shrink
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Plain description of a smoothing distribution (no torch).
+
+    ``family`` is one of ``gaussian``, ``laplace``, ``uniform``, ``gaussian-mixture``,
+    ``zhang-l2``, ``zhang-l1``, ``zhang-linf``. ``params`` uses the DESIGN section 2 names:
+    ``sigma`` (Gaussian std per coordinate), ``scale`` (Laplace b), ``half_width`` (uniform
+    lambda), ``weights``/``sigmas`` (mixture), ``k``/``dim`` (Zhang families); scalars or arrays.
+    """
+
+    family: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, key):
+        return self.params[key]
+
+    def std(self):
+        """Per-coordinate standard deviation of the noise where it has a closed form."""
+        p = self.params
+        if self.family == "gaussian":
+            return p["sigma"]
+        if self.family == "laplace":
+            return np.sqrt(2.0) * np.asarray(p["scale"])
+        if self.family == "uniform":
+            return np.asarray(p["half_width"]) / np.sqrt(3.0)
+        if self.family == "gaussian-mixture":
+            w = np.asarray(p["weights"])[:, None]
+            s = np.asarray(p["sigmas"], dtype=float)
+            s = s.reshape(len(w), -1)
+            return np.sqrt((w * s**2).sum(axis=0))
+        raise NotImplementedError(f"no closed-form standard deviation for the {self.family} family")
+
+
+class Certificate:
+    """Base class of every registered certificate (one subclass per theorem).
+
+    Subclasses set the class attributes and implement ``_radius`` (float64, vectorized, sound) and
+    ``_radius_mp`` (scalar mpmath). ``p_b`` reaches them as ``None`` in the binary case.
+    """
+
+    name: ClassVar[str] = ""
+    norm: ClassVar[str] = "l2"  # the norm of the certified ball: "l1", "l2" or "linf"
+    tight: ClassVar[bool] = False  # the paper proves no larger ball can be certified
+    binary_only: ClassVar[bool] = False  # the theorem has no multi-class form
+    citation: ClassVar[str] = ""
+    formula: ClassVar[str] = ""  # the radius in plain text, for the theorem catalog
+
+    # -- parameters ---------------------------------------------------------------------------
+    @property
+    def params(self) -> dict:
+        """The parameters this certificate was built with (as passed to ``get``)."""
+        return dict(self._params)
+
+    @property
+    def noise(self) -> Noise:
+        raise NotImplementedError
+
+    @classmethod
+    def from_std(cls, std, dim=None, k=0, sigma=None, scale=None, half_width=None):
+        """Build this certificate with noise of per-coordinate standard deviation ``std``.
+
+        Used to compare families at matched noise (Teng et al. Fig. 6). A family's own parameter
+        (``sigma``, ``scale`` or ``half_width``), when given, wins over ``std``; ``dim`` and ``k``
+        are used by the families that need them and ignored by the others.
+        """
+        raise NotImplementedError(f"{cls.__name__} does not implement from_std")
+
+    def __repr__(self) -> str:
+        def short(v):
+            a = np.asarray(v)
+            return repr(v) if a.ndim == 0 else f"<array {a.shape}>"
+
+        args = ", ".join(f"{k}={short(v)}" for k, v in self._params.items())
+        return f"{type(self).__name__}({args})"
+
+    # -- public API ---------------------------------------------------------------------------
+    def radius(self, p_a, p_b=None):
+        """Certified radius in ``self.norm`` (float for scalar input, array otherwise).
+
+        0.0 when nothing is certified (p_a <= p_b, or p_a <= 1/2 in the binary case); ``inf``
+        when the theorem certifies everything (p_a = 1 for the Gaussian and Laplace bounds).
+        """
+        pa, pb, scalar = check_probability_pair(p_a, p_b)
+        if self.binary_only and pb is not None:
+            raise ValueError(
+                f"{self.name} is a binary theorem: pass p_b=None (p_b = 1 - p_a), got p_b={p_b!r}"
+            )
+        r = self._radius(pa, pb)
+        return as_output(np.maximum(r, 0.0), scalar)
+
+    def radius_mp(self, p_a, p_b=None, dps: int = 50):
+        """The exact radius evaluated in mpmath at ``dps`` digits (scalar inputs only)."""
+        pa, pb, scalar = check_probability_pair(p_a, p_b)
+        if not scalar:
+            raise ValueError("radius_mp takes scalar p_a and p_b; loop over arrays")
+        if self.binary_only and pb is not None:
+            raise ValueError(
+                f"{self.name} is a binary theorem: pass p_b=None (p_b = 1 - p_a), got p_b={p_b!r}"
+            )
+        with mp.workdps(dps):
+            a = mp.mpf(float(pa))
+            b = None if pb is None else mp.mpf(float(pb))
+            r = self._radius_mp(a, b)
+            return max(r, mp.mpf(0))
+
+    def region(self, p_a, p_b=None):
+        """The certified region around x (a Region); scalar p_a/p_b only."""
+        raise NotImplementedError(f"{self.name} does not describe a region beyond its ball")
+
+    # -- for subclasses -----------------------------------------------------------------------
+    def _radius(self, p_a: np.ndarray, p_b: np.ndarray | None) -> np.ndarray:
+        raise NotImplementedError
+
+    def _radius_mp(self, p_a, p_b):
+        raise NotImplementedError
+
+
+class GapCertificate(Certificate):
+    """Certificates of the form ``R = s * gap(p_a, p_b)`` with region axes ``gap * scales``.
+
+    Subclasses implement ``_gap`` (float64, vectorized, a provable lower bound of the unit gap),
+    ``_gap_mp`` (mpmath, exact), and set ``self._scales`` (the per-coordinate region scales, an
+    array or a scalar for isotropic noise) and ``region_p`` (the l_p of the region).
+    The ball radius is ``min(scales) * gap``.
+    """
+
+    region_p: ClassVar[float] = 2.0
+    _scales: np.ndarray
+
+    @property
+    def radius_scale(self) -> float:
+        """s in R = s * gap: the smallest region scale."""
+        return float(np.min(self._scales))
+
+    def _radius_scale_mp(self):
+        return mp.mpf(self.radius_scale)
+
+    def gap(self, p_a, p_b=None):
+        """The unit-free gap (a sound lower bound), vectorized like ``radius``."""
+        pa, pb, scalar = check_probability_pair(p_a, p_b)
+        return as_output(np.maximum(self._gap(pa, pb), 0.0), scalar)
+
+    def gap_mp(self, p_a, p_b=None, dps: int = 50):
+        pa, pb, _ = check_probability_pair(p_a, p_b)
+        with mp.workdps(dps):
+            b = None if pb is None else mp.mpf(float(pb))
+            return max(self._gap_mp(mp.mpf(float(pa)), b), mp.mpf(0))
+
+    def _radius(self, p_a, p_b):
+        g = np.maximum(self._gap(p_a, p_b), 0.0)
+        with np.errstate(invalid="ignore"):
+            r = np.where(g > 0, shrink(self.radius_scale * g, 2), 0.0)
+        return r
+
+    def _radius_mp(self, p_a, p_b):
+        return self._radius_scale_mp() * max(self._gap_mp(p_a, p_b), mp.mpf(0))
+
+    def region(self, p_a, p_b=None):
+        from .regions import WeightedLpBall
+
+        g = self.gap(p_a, p_b)
+        if np.ndim(g) != 0:
+            raise ValueError("region takes scalar p_a and p_b")
+        return WeightedLpBall(p=self.region_p, scales=self._scales, gap=float(g))
+
+    # subclasses
+    def _gap(self, p_a, p_b):
+        raise NotImplementedError
+
+    def _gap_mp(self, p_a, p_b):
+        raise NotImplementedError
+
+
+__all__ = ["Noise", "Certificate", "GapCertificate", "DEFAULT_ULPS"]

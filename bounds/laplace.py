@@ -1,0 +1,1 @@
+"""Laplace smoothing (filled in by the foundation work)."""

@@ -1,0 +1,1 @@
+"""Uniform smoothing (filled in by the foundation work)."""
