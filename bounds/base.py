@@ -72,6 +72,11 @@ class Certificate:
     binary_only: ClassVar[bool] = False  # the theorem has no multi-class form
     citation: ClassVar[str] = ""
     formula: ClassVar[str] = ""  # the radius in plain text, for the theorem catalog
+    # For the generic tests (tests/test_certificates_generic.py):
+    scale_param: ClassVar[str] = ""  # the parameter the radius is linear in (sigma, scale, ...)
+    isotropic_counterpart: ClassVar[str | None] = None  # equal scales reduce to this theorem
+    expensive: ClassVar[bool] = False  # radius costs more than microseconds: fewer test examples
+    twin_rtol: ClassVar[float] = 1e-12  # relative agreement of radius with radius_mp
 
     # -- parameters ---------------------------------------------------------------------------
     @property

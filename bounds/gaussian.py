@@ -61,6 +61,7 @@ class CohenGaussianL2(GapCertificate):
     citation = "Cohen, Rosenfeld & Kolter 2019, Theorem 1 (Eq. 3); ARS Theorem 3.1"
     formula = "R = sigma/2 (Phi^-1(pA) - Phi^-1(pB)); binary R = sigma Phi^-1(pA)"
     region_p = 2.0
+    scale_param = "sigma"
 
     def __init__(self, sigma):
         s = check_positive("sigma", sigma, allow_array=False)
