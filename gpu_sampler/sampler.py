@@ -1,0 +1,245 @@
+"""The counting sampler and Cohen et al.'s CERTIFY / PREDICT on torch models.
+
+Cohen, Rosenfeld & Kolter 2019, "Certified Adversarial Robustness via Randomized Smoothing",
+Section 3.2 (pseudocode of PREDICT and CERTIFY): the smoothed classifier
+``g(x) = argmax_c P(f(x + z) = c)`` is evaluated from the class counts of ``f`` on noisy copies
+of ``x``.
+
+* :func:`counts` -- ``n`` noisy copies per input, classified in batches, int64 counts per class.
+  Noise is drawn (float32 or wider) straight into one preallocated batch buffer and ``x`` is
+  added by broadcasting (no copy of ``x`` beyond that buffer); the model runs under
+  ``torch.inference_mode`` and in eval mode. ``precision="bfloat16"`` evaluates the model under
+  ``torch.autocast(device_type, torch.bfloat16)`` on a channels_last buffer -- the noise is still
+  sampled and added in float32 first (DESIGN section 5).
+* :func:`certify` -- CERTIFY: ``n0`` selection samples choose the class, ``n`` fresh samples bound
+  its probability; ``smoothcert.estimators.certify_counts`` turns the counts into a radius.
+* :func:`predict` -- PREDICT: two-sided binomial test on the top two of ``n`` counts
+  (``smoothcert.estimators.predict_counts``); -1 abstains.
+
+Several inputs ``x`` of shape ``(B, *shape)`` share one sampling loop: the ``B * n`` noisy samples
+are laid out input after input and cut into batches of ``batch_size`` rows.
+Models take inputs in [0, 1] pixel units (normalization is their first layer) and return logits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..estimators.checks import check_alpha, check_int
+from .noise import NoiseSampler, make_noise
+
+PRECISIONS = ("float32", "float64", "bfloat16")
+
+
+@dataclass(frozen=True)
+class CertifyResult:
+    """One input's CERTIFY outcome (Cohen et al. 2019, Sec. 3.2).
+
+    ``prediction`` is -1 (abstain, ``radius`` 0.0) when the bound does not certify;
+    ``p_a_lower`` / ``p_b_upper`` are the confidence bounds handed to the certificate
+    (``p_b_upper = 1 - p_a_lower`` under the binary rule); ``counts_select`` (n0 samples) chose the
+    class, ``counts_estimate`` (n fresh samples) bounded it; ``seconds`` is the wall time of the
+    call divided by the number of inputs certified together.
+    """
+
+    prediction: int
+    radius: float
+    p_a_lower: float
+    p_b_upper: float
+    counts_select: np.ndarray
+    counts_estimate: np.ndarray
+    seconds: float
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+def _check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    return precision
+
+
+def _as_inputs(x, noise, batched):
+    """``x`` as ``(B, *shape)`` and whether a single input was given.
+
+    A single input is recognised by ``batched=False``, by its shape equal to a sampler's shape,
+    or (``batched=None`` with a noise description) by ``x.ndim <= 3``: ``(C, H, W)`` is one image,
+    ``(B, C, H, W)`` a batch.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
+    if x.ndim == 0:
+        raise ValueError("x must have at least one dimension, got a 0-d tensor")
+    if batched is None:
+        if isinstance(noise, NoiseSampler):
+            batched = tuple(x.shape) != noise.shape
+        else:
+            batched = x.ndim >= 4
+    if not batched:
+        x = x.unsqueeze(0)
+    if x.shape[0] == 0:
+        raise ValueError("x holds no inputs (batch dimension 0)")
+    if not torch.isfinite(x).all():
+        raise ValueError("x must be finite, got NaN or inf entries")
+    if isinstance(noise, NoiseSampler) and tuple(x.shape[1:]) != noise.shape:
+        raise ValueError(f"x has input shape {tuple(x.shape[1:])}, the noise sampler {noise.shape}")
+    return x, not batched
+
+
+@contextlib.contextmanager
+def _eval_mode(model):
+    """Evaluate ``model`` in eval mode (BatchNorm/dropout fixed), restoring every module's flag."""
+    if not isinstance(model, torch.nn.Module):
+        yield
+        return
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
+def _autocast(precision: str, device: torch.device):
+    if precision == "bfloat16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _add_inputs(buf: torch.Tensor, x: torch.Tensor, start: int, n: int) -> None:
+    """Add input ``r // n`` to row ``r - start`` of ``buf`` (rows of one input are contiguous)."""
+    stop = start + buf.shape[0]
+    for i in range(start // n, (stop - 1) // n + 1):
+        a, b = max(start, i * n) - start, min(stop, (i + 1) * n) - start
+        buf[a:b].add_(x[i])  # broadcast: x[i] is expanded, never repeated
+
+
+def _logits(model, batch: torch.Tensor, num_classes):
+    out = model(batch)
+    if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != batch.shape[0]:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"model must return logits of shape ({batch.shape[0]}, K), got {shape}")
+    if num_classes is not None and out.shape[1] != num_classes:
+        raise ValueError(f"num_classes={num_classes} but the model returns {out.shape[1]} logits")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# public API
+def counts(model, x, n, noise, batch_size=1000, num_classes=None, generator=None,
+           precision="float32", batched=None) -> torch.Tensor:
+    """Class counts of ``model`` on ``n`` noisy copies of each input (Cohen et al. Sec. 3.2).
+
+    Parameters
+    ----------
+    model : callable taking ``(m, *shape)`` inputs in [0, 1] pixel units, returning ``(m, K)`` logits.
+    x : one input ``(C, H, W)`` (any ``shape``) or a batch ``(B, C, H, W)``; see ``batched``.
+    n : noisy samples per input (``n = 0`` needs ``num_classes`` and gives zeros).
+    noise : a certificate, a :class:`~smoothcert.bounds.base.Noise` or a
+        :class:`~smoothcert.gpu_sampler.noise.NoiseSampler` for ``shape``.
+    batch_size : rows per model call (samples of several inputs share a batch).
+    generator : a seeded ``torch.Generator`` on ``x``'s device, or None (global RNG).
+    precision : ``"float32"`` (default), ``"float64"`` (model and buffer in float64) or
+        ``"bfloat16"`` (noise drawn and added in float32, model under bfloat16 autocast,
+        channels_last buffer for 4-D inputs).
+
+    Returns int64 counts on the CPU: ``(K,)`` for one input, ``(B, K)`` for a batch.
+    """
+    x, single = _as_inputs(x, noise, batched)
+    n = check_int("n", n, minimum=0)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    precision = _check_precision(precision)
+    if num_classes is not None:
+        num_classes = check_int("num_classes", num_classes, minimum=1)
+    B, shape, device = x.shape[0], tuple(x.shape[1:]), x.device
+    dtype = torch.float64 if precision == "float64" else torch.float32
+    sampler = noise if isinstance(noise, NoiseSampler) else make_noise(noise, shape, device, dtype)
+    if sampler.device.type != device.type:
+        raise ValueError(f"the noise sampler lives on {sampler.device}, x on {device}")
+    x = x.to(dtype)
+    total = B * n
+    if total == 0:
+        if num_classes is None:
+            raise ValueError("n=0 gives no sample to infer the classes from: pass num_classes")
+        out = torch.zeros(B, num_classes, dtype=torch.int64)
+        return out[0] if single else out
+    rows = min(batch_size, total)
+    layout = torch.channels_last if precision == "bfloat16" and len(shape) == 3 else torch.contiguous_format
+    buf = torch.empty((rows, *shape), dtype=dtype, device=device, memory_format=layout)
+    tally = None
+    with torch.inference_mode(), _eval_mode(model):
+        for start in range(0, total, rows):
+            batch = buf[: min(rows, total - start)]
+            sampler.sample_into(batch, generator)
+            _add_inputs(batch, x, start, n)
+            with _autocast(precision, device):
+                logits = _logits(model, batch, num_classes)
+            if tally is None:
+                num_classes = logits.shape[1]
+                tally = torch.zeros(B * num_classes, dtype=torch.int64, device=device)
+            owner = torch.arange(start, start + batch.shape[0], device=device) // n
+            tally += torch.bincount(owner * num_classes + logits.argmax(1), minlength=B * num_classes)
+    out = tally.view(B, num_classes).cpu()
+    return out[0] if single else out
+
+
+def certify(model, x, cert, n0=100, n=100_000, alpha=0.001, batch_size=1000, rule="binary",
+            generator=None, precision="float32", batched=None):
+    """Cohen et al. 2019 CERTIFY (Sec. 3.2) for one input or a batch of inputs.
+
+    Draws ``n0`` selection samples (the top class ``c_A``), then ``n`` fresh estimation samples,
+    and calls ``smoothcert.estimators.certify_counts(counts_estimate, cert, alpha,
+    select=counts_select, rule=rule, return_bounds=True)``; ``rule`` is ``"binary"`` (Cohen's
+    ``p_B = 1 - p_A``) or ``"runner-up"`` (a separate bound on the runner-up; the split of
+    ``alpha`` is documented there). The whole procedure holds with probability ``1 - alpha``
+    per input. Returns a :class:`CertifyResult` (one input) or a list of them (a batch).
+    """
+    from ..estimators import certify_counts
+
+    alpha = check_alpha(alpha)
+    n0 = check_int("n0", n0, minimum=1)
+    n = check_int("n", n, minimum=1)
+    t0 = time.perf_counter()
+    x, single = _as_inputs(x, cert, batched)
+    sampler = make_noise(cert, tuple(x.shape[1:]), x.device,
+                         torch.float64 if precision == "float64" else torch.float32)
+    opts = dict(batch_size=batch_size, generator=generator, precision=precision, batched=True)
+    c_select = counts(model, x, n0, sampler, **opts).numpy()
+    c_est = counts(model, x, n, sampler, num_classes=c_select.shape[1], **opts).numpy()
+    seconds = (time.perf_counter() - t0) / x.shape[0]
+    results = []
+    for sel, est in zip(c_select, c_est):
+        pred, radius, p_a, p_b = certify_counts(est, cert, alpha, select=sel, rule=rule,
+                                                return_bounds=True)
+        results.append(CertifyResult(int(pred), float(radius), float(p_a), float(p_b), sel, est, seconds))
+    return results[0] if single else results
+
+
+def predict(model, x, noise, n=100_000, alpha=0.001, batch_size=1000, generator=None,
+            precision="float32", batched=None):
+    """Cohen et al. 2019 PREDICT (Sec. 3.2): the smoothed prediction, or -1 (abstain).
+
+    ``n`` samples per input; ``smoothcert.estimators.predict_counts(counts, alpha)`` runs the
+    two-sided binomial test on the top two counts and abstains unless it rejects at ``alpha``
+    (then a returned class differs from ``g(x)`` with probability at most ``alpha``, Cohen et
+    al. Proposition 1). Returns an int (one input) or an int64 array (a batch).
+    """
+    from ..estimators import predict_counts
+
+    alpha = check_alpha(alpha)
+    x, single = _as_inputs(x, noise, batched)
+    c = counts(model, x, n, noise, batch_size=batch_size, generator=generator,
+               precision=precision, batched=True).numpy()
+    preds = np.array([int(predict_counts(row, alpha)) for row in c], dtype=np.int64)
+    return int(preds[0]) if single else preds
+
+
+__all__ = ["CertifyResult", "PRECISIONS", "certify", "counts", "predict"]
