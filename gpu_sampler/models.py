@@ -1,0 +1,279 @@
+"""Base classifiers for randomized smoothing: CIFAR ResNets, a small Fashion-MNIST ResNet, ResNet-50.
+
+Every model is ``torch.nn.Sequential(NormalizeLayer, net)`` -- the layout of Cohen et al. (2019),
+"Certified Adversarial Robustness via Randomized Smoothing", code ``architectures.py``: the
+classifier takes images in [0, 1] pixel units, so smoothing noise is added *before* the
+normalization, and a radius is measured in pixel units. The normalization layer holds no
+parameters (its means and standard deviations are non-persistent buffers), so a state dict has
+keys like ``"1.conv1.weight"`` and Cohen et al.'s published checkpoints (a dict with ``arch`` and
+``state_dict``) load as they are.
+
+Architectures (``ARCHITECTURES``):
+
+* ``cifar_resnet20`` / ``cifar_resnet110`` -- He et al. (2016) Sec. 4.2 CIFAR ResNets: a 3x3
+  stem with 16 channels, three stages of ``n = (depth - 2) / 6`` basic blocks at 16/32/64
+  channels (stride 2 between stages, 1x1 convolution + BN projection shortcuts), global 8x8
+  average pooling and a linear layer; parameter names as in Cohen et al.'s checkpoints.
+* ``fmnist_resnet`` -- the same design for 28x28 grayscale input, one block per stage at
+  16/32/128 channels (about 210k parameters),
+  fast enough to train and to certify on two CPU cores.
+* ``resnet50`` -- torchvision's ImageNet ResNet-50, when torchvision is importable (optional).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import torch
+from torch import nn
+
+from ..estimators.checks import check_int
+
+#: Per-channel normalization constants (Cohen et al. ``datasets.py``; Fashion-MNIST computed
+#: on its 60k training images: mean 0.2860, std 0.3530).
+NORMALIZATION = {
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "fashion-mnist": ((0.2860,), (0.3530,)),
+}
+
+#: The dataset each architecture is normalized for (and its number of input channels).
+ARCH_DATASET = {
+    "cifar_resnet20": "cifar10",
+    "cifar_resnet110": "cifar10",
+    "resnet50": "imagenet",
+    "fmnist_resnet": "fashion-mnist",
+}
+ARCHITECTURES = tuple(ARCH_DATASET)
+
+#: Stage widths of ``fmnist_resnet``: a wide last stage (at 7x7 it costs little) gives ~210k
+#: parameters at the speed of a 16/32/64 net (about 2.5k images/s on two CPU cores).
+FMNIST_WIDTHS = (16, 32, 128)
+
+
+class NormalizeLayer(nn.Module):
+    """``(x - mean_c) / std_c`` per channel; no parameters (Cohen et al. ``NormalizeLayer``).
+
+    The constants are non-persistent buffers: they follow ``.to(device)`` but never appear in a
+    state dict, exactly like the published checkpoints.
+    """
+
+    def __init__(self, means, sds):
+        super().__init__()
+        if len(means) != len(sds):
+            raise ValueError(f"means and sds must have the same length, got {len(means)} and {len(sds)}")
+        self.register_buffer("means", torch.tensor(means, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("sds", torch.tensor(sds, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.means.to(x.dtype)) / self.sds.to(x.dtype)
+
+
+def _conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, kernel_size=3, stride=stride, padding=1, bias=False)
+
+
+class BasicBlock(nn.Module):
+    """He et al. (2016) basic residual block: relu(bn2(conv2(relu(bn1(conv1 x)))) + shortcut(x))."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = _conv3x3(cin, cout, stride)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = _conv3x3(cout, cout)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(cin, cout, kernel_size=1, stride=stride, bias=False), nn.BatchNorm2d(cout)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        shortcut = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + shortcut)
+
+
+class CifarResNet(nn.Module):
+    """Three-stage ResNet (He et al. 2016, Sec. 4.2) with Cohen et al.'s parameter names.
+
+    ``in_channels`` input planes, stem of ``widths[0]`` channels, stage ``s`` of
+    ``blocks_per_stage`` basic blocks at ``widths[s]`` channels (stride 2 from the second stage),
+    global average pooling, ``fc``. Depth = 6 * blocks_per_stage + 2.
+    """
+
+    def __init__(self, blocks_per_stage: int, num_classes: int = 10, in_channels: int = 3,
+                 widths=(16, 32, 64)):
+        super().__init__()
+        check_int("blocks_per_stage", blocks_per_stage, minimum=1)
+        check_int("num_classes", num_classes, minimum=2)
+        self.conv1 = nn.Conv2d(in_channels, widths[0], kernel_size=3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(widths[0])
+        self.relu = nn.ReLU(inplace=True)
+        cin = widths[0]
+        for stage, width in enumerate(widths, start=1):
+            stride = 1 if stage == 1 else 2
+            blocks = [BasicBlock(cin if i == 0 else width, width, stride if i == 0 else 1)
+                      for i in range(blocks_per_stage)]
+            setattr(self, f"layer{stage}", nn.Sequential(*blocks))
+            cin = width
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(widths[-1], num_classes)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        """He initialization of convolutions (fan-out), BN at identity."""
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def _resnet50(num_classes: int) -> nn.Module:
+    try:
+        from torchvision.models import resnet50
+    except ImportError:
+        raise ValueError("arch='resnet50' needs torchvision (pip install torchvision); it is optional "
+                         "and not installed") from None
+    return resnet50(weights=None, num_classes=num_classes)
+
+
+def build_model(arch: str, num_classes: int | None = None) -> nn.Sequential:
+    """``Sequential(NormalizeLayer, net)`` for ``arch`` in :data:`ARCHITECTURES`, random weights.
+
+    ``num_classes`` defaults to 10 (1000 for resnet50).
+    """
+    if arch not in ARCH_DATASET:
+        raise ValueError(f"arch must be one of {', '.join(ARCHITECTURES)}, got {arch!r}")
+    means, sds = NORMALIZATION[ARCH_DATASET[arch]]
+    if arch == "resnet50":
+        net = _resnet50(1000 if num_classes is None else num_classes)
+    else:
+        k = 10 if num_classes is None else num_classes
+        if arch == "fmnist_resnet":
+            net = CifarResNet(1, k, in_channels=1, widths=FMNIST_WIDTHS)
+        else:
+            net = CifarResNet((int(arch.split("resnet")[1]) - 2) // 6, k, in_channels=3)
+    return nn.Sequential(NormalizeLayer(means, sds), net)
+
+
+def cifar_resnet20(num_classes: int = 10) -> nn.Sequential:
+    """Cohen et al.'s ``cifar_resnet20`` (3 x 3 basic blocks)."""
+    return build_model("cifar_resnet20", num_classes)
+
+
+def cifar_resnet110(num_classes: int = 10) -> nn.Sequential:
+    """Cohen et al.'s ``cifar_resnet110`` (3 x 18 basic blocks)."""
+    return build_model("cifar_resnet110", num_classes)
+
+
+def fmnist_resnet(num_classes: int = 10) -> nn.Sequential:
+    """Small ResNet-8 for 28x28 grayscale input (16/32/128 channels, one block per stage)."""
+    return build_model("fmnist_resnet", num_classes)
+
+
+# ---------------------------------------------------------------------------------------------
+# checkpoints
+def _num_classes_of(state_dict) -> int | None:
+    for key in ("1.fc.weight", "1.module.fc.weight"):
+        if key in state_dict:
+            return int(state_dict[key].shape[0])
+    return None
+
+
+def _strip_data_parallel(state_dict: dict) -> dict:
+    """Cohen et al.'s ImageNet checkpoint wraps ResNet-50 in DataParallel: '1.module.x' -> '1.x'."""
+    return {(("1." + k[len("1.module."):]) if k.startswith("1.module.") else k): v
+            for k, v in state_dict.items()}
+
+
+def check_state_dict(model: nn.Module, state_dict: dict, where: str = "checkpoint") -> None:
+    """Raise ``ValueError`` listing missing, unexpected and mis-shaped keys, if any."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(expected))
+    misshaped = sorted(
+        f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in set(expected) & set(state_dict)
+        if tuple(state_dict[k].shape) != tuple(expected[k].shape)
+    )
+    if missing or unexpected or misshaped:
+        def show(items):
+            return ", ".join(items[:8]) + (f", ... ({len(items)} in all)" if len(items) > 8 else "")
+
+        parts = []
+        if missing:
+            parts.append(f"missing keys: {show(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys: {show(unexpected)}")
+        if misshaped:
+            parts.append(f"mis-shaped: {show(misshaped)}")
+        raise ValueError(f"{where} does not match the architecture: " + "; ".join(parts))
+
+
+def save_checkpoint(model: nn.Module, path, arch: str, storage_dtype=None, **extra) -> None:
+    """Write ``{"arch": arch, "state_dict": ..., **extra}`` atomically (temp file + os.replace).
+
+    ``extra`` holds plain metadata (numbers, strings, lists, dicts), readable with
+    ``torch.load(weights_only=True)``. ``storage_dtype`` (e.g. ``torch.float16``) stores the
+    floating-point tensors in that dtype to halve the file; loading casts them back into the
+    model's float32 parameters, so evaluate the reloaded model, not the one in memory.
+    """
+    if arch not in ARCH_DATASET:
+        raise ValueError(f"arch must be one of {', '.join(ARCHITECTURES)}, got {arch!r}")
+    path = os.fspath(path)
+
+    def stored(v):
+        v = v.detach().cpu().clone()
+        return v.to(storage_dtype) if storage_dtype is not None and v.is_floating_point() else v
+
+    state = {k: stored(v) for k, v in model.state_dict().items()}
+    payload = {"arch": arch, "state_dict": state, **extra}
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def load_checkpoint(path, device="cpu", return_meta: bool = False):
+    """Load a checkpoint (ours or Cohen et al.'s) into a fresh model in eval mode on ``device``.
+
+    Uses ``torch.load(weights_only=True)``: no code from the file is executed. A checkpoint whose
+    keys or shapes do not fit ``arch`` raises ``ValueError`` saying which keys are missing,
+    unexpected or mis-shaped. With ``return_meta`` also returns the other entries of the dict.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"path={path!r}: no such checkpoint file")
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or "arch" not in ckpt or "state_dict" not in ckpt:
+        raise ValueError(f"path={path!r} is not a checkpoint dict with 'arch' and 'state_dict'")
+    arch = ckpt["arch"]
+    state = _strip_data_parallel(ckpt["state_dict"])
+    model = build_model(arch, _num_classes_of(state))
+    check_state_dict(model, state, where=f"checkpoint {path!r} (arch={arch!r})")
+    model.load_state_dict(state)
+    model.to(device).eval()
+    if return_meta:
+        return model, {k: v for k, v in ckpt.items() if k != "state_dict"}
+    return model
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

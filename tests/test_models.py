@@ -1,0 +1,149 @@
+"""Models: Cohen et al. checkpoint layout, normalization, checkpoint round trips and mismatches."""
+
+import os
+import pickle
+
+import pytest
+import torch
+
+from smoothcert.gpu_sampler import models as M
+
+
+def expected_cifar_keys(blocks_per_stage):
+    """Parameter/buffer names of Cohen et al.'s cifar_resnet checkpoints, written out from the
+    architecture description (He et al. 2016 Sec. 4.2; Sequential(NormalizeLayer, net) -> '1.')."""
+    bn = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+    keys = {"1.conv1.weight", "1.fc.weight", "1.fc.bias"} | {f"1.bn1.{s}" for s in bn}
+    for stage in (1, 2, 3):
+        for i in range(blocks_per_stage):
+            pre = f"1.layer{stage}.{i}."
+            keys |= {pre + "conv1.weight", pre + "conv2.weight"}
+            keys |= {pre + f"bn{j}.{s}" for j in (1, 2) for s in bn}
+            if stage > 1 and i == 0:
+                keys |= {pre + "downsample.0.weight"} | {pre + f"downsample.1.{s}" for s in bn}
+    return keys
+
+
+@pytest.mark.parametrize("arch,n", [("cifar_resnet20", 3), ("cifar_resnet110", 18)])
+def test_cifar_resnet_keys_match_cohen_checkpoints(arch, n):
+    model = M.build_model(arch)
+    assert set(model.state_dict()) == expected_cifar_keys(n)
+    # He et al. Table 6: ResNet-20 has 0.27M parameters, ResNet-110 1.7M.
+    params = M.count_parameters(model)
+    assert abs(params - {20: 0.27e6, 110: 1.7e6}[6 * n + 2]) / params < 0.03
+    assert model[1].layer2[0].conv1.stride == (2, 2) and model[1].layer3[0].conv1.stride == (2, 2)
+
+
+def test_cifar_forward_shape_and_fmnist_size():
+    out = M.cifar_resnet20().eval()(torch.rand(2, 3, 32, 32))
+    assert out.shape == (2, 10)
+    fm = M.fmnist_resnet().eval()
+    assert fm(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+    assert 100_000 <= M.count_parameters(fm) <= 500_000
+
+
+def test_normalize_layer_has_no_state_and_normalizes():
+    layer = M.NormalizeLayer((0.5, 0.25), (0.5, 2.0))
+    assert len(layer.state_dict()) == 0 and len(list(layer.parameters())) == 0
+    x = torch.rand(4, 2, 5, 5)
+    y = layer(x)
+    assert torch.allclose(y[:, 0], (x[:, 0] - 0.5) / 0.5)
+    assert torch.allclose(y[:, 1], (x[:, 1] - 0.25) / 2.0)
+    model = M.fmnist_resnet()
+    assert isinstance(model[0], M.NormalizeLayer) and not any(k.startswith("0.") for k in model.state_dict())
+
+
+def _cohen_style_checkpoint(path, arch="cifar_resnet20", data_parallel=False):
+    model = M.build_model(arch).eval()
+    for p in model.parameters():  # move off the initialization so a non-load would show
+        p.data.normal_(0, 0.05)
+    state = model.state_dict()
+    if data_parallel:
+        state = {("1.module." + k[2:]) if k.startswith("1.") else k: v for k, v in state.items()}
+    torch.save({"epoch": 90, "arch": arch, "state_dict": state, "optimizer": {}}, path)
+    return model
+
+
+@pytest.mark.parametrize("data_parallel", [False, True])
+def test_load_cohen_style_checkpoint_gives_same_outputs(tmp_path, data_parallel):
+    path = tmp_path / "checkpoint.pth.tar"
+    ref = _cohen_style_checkpoint(path, data_parallel=data_parallel)
+    model, meta = M.load_checkpoint(path, "cpu", return_meta=True)
+    assert meta["arch"] == "cifar_resnet20" and meta["epoch"] == 90 and not model.training
+    x = torch.rand(3, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model(x), ref(x))
+
+
+def test_save_load_round_trip_and_half_storage(tmp_path):
+    model = M.fmnist_resnet().eval()
+    for p in model.parameters():
+        p.data.normal_(0, 0.05)
+    x = torch.rand(4, 1, 28, 28)
+    M.save_checkpoint(model, tmp_path / "a.pt", "fmnist_resnet", note="hello")
+    back, meta = M.load_checkpoint(tmp_path / "a.pt", return_meta=True)
+    assert meta["note"] == "hello"
+    with torch.no_grad():
+        assert torch.equal(back(x), model(x))
+    M.save_checkpoint(model, tmp_path / "h.pt", "fmnist_resnet", storage_dtype=torch.float16)
+    assert os.path.getsize(tmp_path / "h.pt") < 0.6 * os.path.getsize(tmp_path / "a.pt")
+    half = M.load_checkpoint(tmp_path / "h.pt")
+    assert all(p.dtype == torch.float32 for p in half.parameters())
+    with torch.no_grad():
+        assert torch.allclose(half(x), model(x), rtol=0.05, atol=0.05)
+    assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
+
+
+def test_mismatched_checkpoint_names_keys(tmp_path):
+    state = M.cifar_resnet20().state_dict()
+    del state["1.layer1.0.conv1.weight"]
+    state["1.extra.weight"] = torch.zeros(3)
+    state["1.fc.bias"] = torch.zeros(7)
+    torch.save({"arch": "cifar_resnet20", "state_dict": state}, tmp_path / "bad.pt")
+    with pytest.raises(ValueError) as e:
+        M.load_checkpoint(tmp_path / "bad.pt")
+    msg = str(e.value)
+    assert "missing keys: 1.layer1.0.conv1.weight" in msg
+    assert "unexpected keys: 1.extra.weight" in msg
+    assert "1.fc.bias: checkpoint (7,) vs model (10,)" in msg
+    # A ResNet-20 checkpoint is not a ResNet-110.
+    good = M.cifar_resnet20().state_dict()
+    torch.save({"arch": "cifar_resnet110", "state_dict": good}, tmp_path / "wrong_arch.pt")
+    with pytest.raises(ValueError, match="missing keys: .*in all"):
+        M.load_checkpoint(tmp_path / "wrong_arch.pt")
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+def test_load_refuses_pickled_code_and_bad_files(tmp_path):
+    state = M.fmnist_resnet().state_dict()
+    with open(tmp_path / "evil.pt", "wb") as f:
+        torch.save({"arch": "fmnist_resnet", "state_dict": state, "x": _Evil()}, f)
+    with pytest.raises(pickle.UnpicklingError):
+        M.load_checkpoint(tmp_path / "evil.pt")
+    torch.save({"state_dict": state}, tmp_path / "noarch.pt")
+    with pytest.raises(ValueError, match="'arch'"):
+        M.load_checkpoint(tmp_path / "noarch.pt")
+    torch.save({"arch": "vgg16", "state_dict": state}, tmp_path / "vgg.pt")
+    with pytest.raises(ValueError, match="arch must be one of .*'vgg16'"):
+        M.load_checkpoint(tmp_path / "vgg.pt")
+    with pytest.raises(ValueError, match="no such checkpoint"):
+        M.load_checkpoint(tmp_path / "absent.pt")
+
+
+def test_bad_arch_and_optional_resnet50():
+    with pytest.raises(ValueError, match="'resnet18'"):
+        M.build_model("resnet18")
+    with pytest.raises(ValueError, match="arch must be one of"):
+        M.save_checkpoint(M.fmnist_resnet(), "/tmp/never-written.pt", "nope")
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:
+        with pytest.raises(ValueError, match="torchvision"):
+            M.build_model("resnet50")
+    else:
+        model = M.build_model("resnet50")
+        assert "1.conv1.weight" in model.state_dict() and model[0].means.shape[1] == 3
