@@ -4,4 +4,16 @@ Pure numpy/scipy/mpmath; imports no other part of smoothcert. ``certify_counts``
 with a ``.radius(p_a, p_b)`` method.
 """
 
-from .certify import certify_counts
+from .certify import RULES, certify_counts, predict_counts
+from .clopper_pearson import binomial_tail_mp, cp_lower, cp_lower_mp, cp_upper, cp_upper_mp
+
+__all__ = [
+    "RULES",
+    "binomial_tail_mp",
+    "certify_counts",
+    "cp_lower",
+    "cp_lower_mp",
+    "cp_upper",
+    "cp_upper_mp",
+    "predict_counts",
+]

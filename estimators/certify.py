@@ -1,5 +1,181 @@
-"""Counts -> (prediction, radius) (filled in by the foundation work)."""
+"""Monte Carlo counts -> certified predictions (Cohen, Rosenfeld & Kolter 2019, Sec. 3.2, Alg. "CERTIFY"/"PREDICT").
+
+CERTIFY: ``n0`` selection samples pick the top class ``c_A``; ``n`` fresh samples bound its
+probability from below (``p_A``) and, for the multi-class rules, the probability of every other class
+from above (``p_B``); the prediction is ``c_A`` with radius ``cert.radius(p_A, p_B)`` when
+``p_A > p_B`` (binary: ``p_A > 1/2``), otherwise -1 with radius 0.0 (abstain).
+
+How alpha is split (every rule is a union bound whose failure probability is at most ``alpha``):
+
+=============  ==========================================  ==================================================
+rule           ``select`` given (independent selection)    ``select=None`` (c_A chosen on the same counts)
+=============  ==========================================  ==================================================
+``binary``     p_A at alpha; p_B = 1 - p_A (Cohen)         p_A at alpha/K (all K lower bounds simultaneous)
+``runner-up``  p_A at alpha/2; p_B at alpha/2              p_A at alpha/(2K); p_B at alpha/4
+``bonferroni`` every class at alpha/K                      every class, both sides, at alpha/(2K)
+=============  ==========================================  ==================================================
+
+``p_B`` is always the Clopper-Pearson upper bound of the LARGEST estimation count among the classes
+``c != c_A``. Why that is sound with one bound at level ``beta`` (given ``c_A`` independent of the
+estimation counts): let ``c*`` be the true most likely class among ``c != c_A``; ``cp_upper`` is
+increasing in the count and ``n_max >= n_{c*}``, so ``P(p_{c*} > U(n_max)) <= P(p_{c*} > U(n_{c*}))
+<= beta``. Without independent selection (``select=None``), let ``c1, c2`` be the two truly most
+likely classes: if ``c_A != c1`` the largest other count is ``>= n_{c1}``, and if ``c_A = c1`` it is
+``>= n_{c2}``; either way the two fixed events ``{p_{c1} <= U(n_{c1})}, {p_{c2} <= U(n_{c2})}``
+imply ``max_{c != c_A} p_c <= U(n_max)``: level ``alpha/4`` each. The lower bound on the data-chosen
+``c_A`` needs all K lower bounds at once (Bonferroni).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+from .checks import check_alpha, check_counts
+from .clopper_pearson import _cp_lower, _cp_upper
+
+RULES = ("binary", "runner-up", "bonferroni")
 
 
-def certify_counts(counts, cert, alpha=0.001, select=None, rule="binary"):
-    raise NotImplementedError
+# ---------------------------------------------------------------------------------------------
+# validation
+def _check_count_matrix(name: str, counts) -> np.ndarray:
+    """Counts of shape (K,) or (N, K) with K >= 2, as int64."""
+    arr = check_counts(name, counts)
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"{name} must have shape (K,) or (N, K), got shape {arr.shape}")
+    if arr.shape[-1] < 2:
+        raise ValueError(f"{name} must have K >= 2 classes (last axis), got shape {arr.shape}")
+    return arr
+
+
+def _check_rule(rule, cert) -> str:
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {', '.join(map(repr, RULES))}, got {rule!r}")
+    if not callable(getattr(cert, "radius", None)):
+        raise TypeError(f"cert must have a .radius(p_a, p_b) method, got {cert!r}")
+    if rule != "binary" and getattr(cert, "binary_only", False):
+        raise ValueError(
+            f"cert {getattr(cert, 'name', cert)!r} is a binary theorem: it supports only "
+            f"rule='binary', got rule={rule!r}"
+        )
+    return rule
+
+
+def _levels(rule: str, alpha: float, k: int, selected: bool):
+    """(level of the p_A lower bound, level of the p_B upper bound); see the module table."""
+    if rule == "binary":
+        return (alpha if selected else alpha / k), None
+    if rule == "runner-up":
+        return (alpha / 2, alpha / 2) if selected else (alpha / (2 * k), alpha / 4)
+    level = alpha / k if selected else alpha / (2 * k)
+    return level, level
+
+
+def _top_and_runner_up(counts: np.ndarray, chosen: np.ndarray):
+    """Count of the chosen class and the largest count among the other classes, per row."""
+    rows = np.arange(counts.shape[0])
+    n_a = counts[rows, chosen]
+    others = counts.copy()
+    others[rows, chosen] = -1
+    return n_a, others.max(axis=1)
+
+
+# ---------------------------------------------------------------------------------------------
+def certify_counts(counts, cert, alpha=0.001, select=None, rule="binary", return_bounds=False):
+    """Cohen et al.'s CERTIFY from class counts: ``(prediction, radius)``, -1 and 0.0 on abstain.
+
+    Parameters
+    ----------
+    counts : int array, shape (K,) or (N, K)
+        Estimation counts (Cohen's ``n`` samples) per class; ``n`` is their sum per row.
+    cert : any object with ``.radius(p_a, p_b=None)`` (a registered certificate).
+    alpha : float in (0, 1)
+        Total failure probability per input; how it is split is in the module table:
+        ``binary`` bounds p_A at alpha (select given) or alpha/K (``select=None``) and uses
+        p_B = 1 - p_A; ``runner-up`` bounds p_A and p_B at alpha/2 each (select given) or at
+        alpha/(2K) and alpha/4 (``select=None``); ``bonferroni`` bounds every class at alpha/K
+        (select given) or both sides of every class at alpha/(2K) (``select=None``).
+    select : int array of the same shape, or None
+        Selection counts (Cohen's ``n0`` samples, independent of ``counts``); ``c_A`` is their
+        argmax (ties: the lowest index). ``None`` selects on ``counts`` itself, with the
+        simultaneous (Bonferroni) levels above, never the plain alpha.
+    rule : "binary" | "runner-up" | "bonferroni"
+        Certified iff ``p_A > 1/2`` (binary) or ``p_A > p_B``. Certificates with
+        ``binary_only = True`` accept only "binary".
+    return_bounds : also return ``p_a_lower`` and ``p_b_upper`` (binary: ``1 - p_a_lower``).
+
+    Returns
+    -------
+    ``(prediction, radius)`` -- int and float for a (K,) input, int64 and float64 arrays of shape
+    (N,) otherwise -- or ``(prediction, radius, p_a_lower, p_b_upper)`` with ``return_bounds``.
+    """
+    counts = _check_count_matrix("counts", counts)
+    rule = _check_rule(rule, cert)
+    alpha = check_alpha(alpha)
+    if select is not None:
+        select = _check_count_matrix("select", select)
+        if select.shape != counts.shape:
+            raise ValueError(
+                f"select must have the shape of counts {counts.shape}, got {select.shape}"
+            )
+    scalar = counts.ndim == 1
+    k = counts.shape[-1]
+    counts = counts.reshape(-1, k)
+    chooser = counts if select is None else select.reshape(-1, k)
+    chosen = np.argmax(chooser, axis=1)
+    n = counts.sum(axis=1)
+    level_a, level_b = _levels(rule, alpha, k, select is not None)
+
+    if level_b is None:
+        n_a = np.take_along_axis(counts, chosen[:, None], axis=1)[:, 0]
+        p_a = _cp_lower(n_a, n, level_a)
+        p_b = 1.0 - p_a
+        ok = p_a > 0.5
+        radius = np.zeros(p_a.shape)
+        if ok.any():
+            radius[ok] = cert.radius(p_a[ok])
+    else:
+        n_a, n_b = _top_and_runner_up(counts, chosen)
+        p_a = _cp_lower(n_a, n, level_a)
+        p_b = _cp_upper(n_b, n, level_b)
+        # p_a + p_b <= 1 holds mathematically (n_a + n_b <= n, level_a <= level_b); a pair that
+        # broke it by rounding would be impossible input for the certificate: abstain instead.
+        ok = (p_a > p_b) & (p_a + p_b <= 1.0)
+        radius = np.zeros(p_a.shape)
+        if ok.any():
+            radius[ok] = cert.radius(p_a[ok], p_b[ok])
+    prediction = np.where(ok, chosen, -1).astype(np.int64)
+    radius = np.maximum(radius, 0.0)
+    out = (prediction, radius, p_a, p_b) if return_bounds else (prediction, radius)
+    if scalar:
+        return tuple(int(x[0]) if x.dtype.kind == "i" else float(x[0]) for x in out)
+    return out
+
+
+def predict_counts(counts, alpha=0.001):
+    """Cohen et al.'s PREDICT from class counts: the top class, or -1 (abstain).
+
+    Two-sided binomial test of the top two counts ``n_A >= n_B`` against p = 1/2, as
+    ``scipy.stats.binomtest(n_A, n_A + n_B, 0.5).pvalue``: for p = 1/2 that p-value is
+    ``min(1, 2 P(Bin(n_A + n_B, 1/2) >= n_A))`` (the distribution is symmetric), computed here
+    vectorized with ``scipy.special.bdtrc``. Returns the top class (lowest index on ties) when the
+    p-value is ``<= alpha``; otherwise -1. Then the returned class is wrong with probability at
+    most ``alpha`` (Cohen et al. Prop. 1). ``counts`` has shape (K,) (returns an int) or (N, K)
+    (returns an int64 array of shape (N,)).
+    """
+    counts = _check_count_matrix("counts", counts)
+    alpha = check_alpha(alpha)
+    scalar = counts.ndim == 1
+    counts = counts.reshape(-1, counts.shape[-1])
+    top = np.argmax(counts, axis=1)
+    n_a, n_b = _top_and_runner_up(counts, top)
+    m = n_a + n_b
+    with np.errstate(invalid="ignore"):
+        tail = special.bdtrc(n_a - 1, m, 0.5)  # P(Bin(m, 1/2) > n_a - 1)
+    p_value = np.where(n_a > n_b, np.minimum(1.0, 2.0 * tail), 1.0)
+    prediction = np.where(p_value <= alpha, top, -1).astype(np.int64)
+    return int(prediction[0]) if scalar else prediction
+
+
+__all__ = ["RULES", "certify_counts", "predict_counts"]
