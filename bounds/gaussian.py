@@ -12,7 +12,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from ..estimators.checks import check_positive
-from ..estimators.rounding import sound_difference
+from ..estimators.rounding import shrink, sound_difference
 from .base import GapCertificate, Noise
 from .registry import register
 
@@ -37,7 +37,12 @@ def gaussian_gap_mp(p_a, p_b):
             return mp.ninf
         if p == 1:
             return mp.inf
-        return -mp.sqrt(2) * mp.erfinv(1 - 2 * p) if p < 0.5 else mp.sqrt(2) * mp.erfinv(2 * p - 1)
+        if p >= 0.5:  # 2p - 1 is exact at the working precision (p is a float)
+            return mp.sqrt(2) * mp.erfinv(2 * p - 1)
+        # 1 - 2p needs about -log10(p) more digits to be represented exactly
+        extra = int(-mp.log10(p)) + 10
+        with mp.workdps(mp.mp.dps + extra):
+            return +(-mp.sqrt(2) * mp.erfinv(1 - 2 * p))
 
     if p_b is None:
         return q(p_a) if p_a > 0.5 else mp.mpf(0)
@@ -81,3 +86,203 @@ class CohenGaussianL2(GapCertificate):
 
     def _gap_mp(self, p_a, p_b):
         return gaussian_gap_mp(p_a, p_b)
+
+
+def _sigma_for(std, dim, sigma):
+    """The per-coordinate sigma of ``from_std``: the family's own ``sigma`` wins over ``std``;
+    a scalar is broadcast to ``dim`` coordinates when ``dim`` is given."""
+    s = std if sigma is None else sigma
+    if dim is not None and np.ndim(s) == 0:
+        s = np.full(int(dim), check_positive("sigma", s))
+    return s
+
+
+class _AnisotropicGaussian(GapCertificate):
+    """Shared body of the diagonal-Gaussian certificates: noise N(mu, diag(sigma^2)).
+
+    By the change of variables z = delta / sigma the anisotropic Gaussian becomes N(0, I), so
+    Cohen's Theorem 1 certifies the ellipsoid ``||delta / sigma||_2 <= gap`` with
+    ``gap = (Phi^-1(pA) - Phi^-1(pB)) / 2``; the largest l2 ball inside has radius
+    ``min_i sigma_i * gap``. ``sigma`` is a scalar (isotropic) or an array of any shape.
+    """
+
+    norm = "l2"
+    region_p = 2.0
+    scale_param = "sigma"
+    isotropic_counterpart = "cohen-gaussian-l2"
+
+    def __init__(self, sigma):
+        s = check_positive("sigma", sigma)
+        self._params = {"sigma": float(s) if s.ndim == 0 else s.copy()}
+        self._scales = s.copy()
+
+    @classmethod
+    def from_std(cls, std, dim=None, k=0, sigma=None, scale=None, half_width=None):
+        return cls(sigma=_sigma_for(std, dim, sigma))
+
+    @property
+    def noise(self) -> Noise:
+        return Noise("gaussian", {"sigma": self._params["sigma"]})
+
+    def _gap(self, p_a, p_b):
+        return gaussian_gap(p_a, p_b)
+
+    def _gap_mp(self, p_a, p_b):
+        return gaussian_gap_mp(p_a, p_b)
+
+
+@register
+class ArsGaussianL2(_AnisotropicGaussian):
+    """Hong & Hong, anisotropic randomized smoothing (ARS), Theorems 4.1 and 4.2.
+
+    Noise N(mu, diag(sigma_1^2, ..., sigma_d^2)); the mean mu never changes the radius (ARS
+    Section 4). Thm 4.1: certified l2 radius ``R = min_i sigma_i * (Phi^-1(pA) - Phi^-1(pB)) / 2``
+    (binary ``min_i sigma_i Phi^-1(pA)``). Thm 4.2 / Eq. 30: the certified region is the ellipsoid
+    ``||delta / sigma||_2 <= (Phi^-1(pA) - Phi^-1(pB)) / 2`` (``region``); R is its enclosed ball.
+
+    ``tight`` is False: the region is the image of Cohen's tight ball under the map
+    z -> sigma * z (Cohen et al. Thm 2 transfers), but ARS states no tightness theorem.
+    """
+
+    name = "ars-gaussian-l2"
+    citation = "Hong & Hong, Anisotropic Randomized Smoothing, Theorem 4.1 (radius), Theorem 4.2 / Eq. 30 (ellipsoid)"
+    formula = "R = min_i sigma_i (Phi^-1(pA) - Phi^-1(pB))/2; region ||delta/sigma||_2 <= gap"
+
+
+@register
+class AncerEllipsoid(_AnisotropicGaussian):
+    """Eiras et al., ANCER, Corollary 1: the ellipsoid certificate of N(0, Sigma), Sigma diagonal.
+
+    Region ``||delta||_{Sigma,2} = sqrt(delta^T Sigma^-1 delta) <= gap`` with
+    ``gap = (Phi^-1(pA) - Phi^-1(pB)) / 2`` (binary ``Phi^-1(pA)``), ``Sigma = diag(sigma^2)``.
+    ``radius`` is the l2 ball inside, ``min_i sigma_i * gap``; the region's proxy radius
+    (ANCER Sec. 5.1) is ``gap * (prod sigma_i)^(1/d)`` and its volume
+    ``gap^d pi^(d/2) / Gamma(d/2 + 1) prod sigma_i``. Not flagged tight (no tightness theorem in
+    ANCER; see :class:`ArsGaussianL2`).
+    """
+
+    name = "ancer-ellipsoid"
+    citation = "Eiras et al., ANCER (TMLR 2022), Corollary 1; proxy radius Sec. 5.1"
+    formula = "region sqrt(delta^T Sigma^-1 delta) <= (Phi^-1(pA) - Phi^-1(pB))/2; R = min_i sigma_i gap"
+
+
+def _float_below(x) -> float:
+    """The largest float64 that is <= the mpmath number ``x``."""
+    f = float(x)
+    return f if mp.mpf(f) <= x else float(np.nextafter(f, -np.inf))
+
+
+#: The two certificate constants c of the mixture region ``||delta||_{B,2} <= c (pA - pB)``.
+_MIXTURE_CONSTANTS = {
+    "derived": lambda: mp.sqrt(mp.pi / 2),  # c = 1/(2L), L = 1/sqrt(2 pi): our derivation
+    "printed": lambda: 1 / mp.sqrt(2 * mp.pi),  # ANCER Cor. 3 as printed (L = sqrt(pi/2), Prop. 7)
+}
+
+
+def _check_mixture(weights, sigmas):
+    w = check_positive("weights", weights)
+    if w.ndim != 1:
+        raise ValueError(f"weights must be a 1-D array of K mixture weights, got shape {w.shape}")
+    if abs(float(np.sum(w)) - 1.0) > 1e-9:
+        raise ValueError(f"weights must sum to 1, got sum {float(np.sum(w))!r}")
+    s = check_positive("sigmas", sigmas)
+    if s.ndim == 0 or s.shape[0] != w.size:
+        raise ValueError(
+            f"sigmas must have K = {w.size} rows (K scalars or K x d), got shape {s.shape}"
+        )
+    return w, s
+
+
+@register
+class AncerGaussianMixture(GapCertificate):
+    """Eiras et al., ANCER, App. B.1 Corollary 3: smoothing with a Gaussian mixture.
+
+    Noise ``sum_k alpha_k N(0, Sigma_k)``, ``Sigma_k = diag(sigma_k^2)`` (``sigmas`` holds K
+    scalars or a K x d array of standard deviations). Region
+    ``||delta||_{B,2} = sqrt(delta^T B^-1 delta) <= c (pA - pB)`` (binary ``c (2 pA - 1)``) with
+    ``B^-1 = sum_k alpha_k Sigma_k^-1``; ``radius`` is the l2 ball inside it.
+
+    The constant. For f with values in [0, 1] and a unit direction u, Stein's lemma gives
+    ``grad g . u = sum_k alpha_k E_k[f(x + eps) eps^T Sigma_k^-1 u]``. With
+    ``Z_k = eps^T Sigma_k^-1 u ~ N(0, u^T Sigma_k^-1 u)``, ``E[f Z_k] <= E[(Z_k)_+] =
+    sqrt(u^T Sigma_k^-1 u) / sqrt(2 pi)``, and Jensen (sqrt is concave) gives
+    ``sum_k alpha_k sqrt(u^T Sigma_k^-1 u) <= sqrt(u^T B^-1 u)``. So each class probability is
+    ``L = 1/sqrt(2 pi)``-Lipschitz in the B-norm (the half-space classifier attains it for K = 1),
+    and ``pA - L r > pB + L r`` certifies ``r < (pA - pB)/(2L) = sqrt(pi/2) (pA - pB)``:
+    ``constant="derived"`` (default), c = sqrt(pi/2). For K = 1 and pA, pB near 1/2 this is
+    Cohen's radius to first order (``sigma/2 (Phi^-1(pA) - Phi^-1(pB)) ~ sigma sqrt(pi/2) (pA - pB)``).
+
+    As printed, ANCER Prop. 6 states the Lipschitz constant sqrt(2/pi) (Salman et al.'s bound,
+    which bounds ``|E[f Z]| <= E|Z|`` and is loose by 2 for f in [0, 1]) and Prop. 7 states
+    sqrt(pi/2); Cor. 3 uses c = 1/sqrt(2 pi), i.e. L = sqrt(pi/2). All of these are upper bounds of
+    the true L, hence sound; ``constant="printed"`` reproduces Cor. 3 and is smaller than the
+    derived constant by the factor pi. The chosen c is exposed as ``self.constant`` (mpmath,
+    exact) and ``self.lipschitz`` = 1/(2c). Not tight (a Lipschitz bound, not Neyman-Pearson).
+    """
+
+    name = "ancer-gaussian-mixture"
+    norm = "l2"
+    tight = False
+    region_p = 2.0
+    scale_param = "sigmas"
+    isotropic_counterpart = None
+    citation = (
+        "Eiras et al., ANCER (TMLR 2022), App. B.1 Corollary 3 (Props. 6/7); constant re-derived "
+        "(Stein + Jensen): c = sqrt(pi/2)"
+    )
+    formula = "region sqrt(delta^T B^-1 delta) <= c (pA - pB), B^-1 = sum_k alpha_k Sigma_k^-1"
+
+    def __init__(self, weights, sigmas, constant="derived"):
+        if not isinstance(constant, str) or constant not in _MIXTURE_CONSTANTS:
+            raise ValueError(f"constant must be 'derived' or 'printed', got {constant!r}")
+        w, s = _check_mixture(weights, sigmas)
+        self._params = {"weights": w.copy(), "sigmas": s.copy(), "constant": constant}
+        with mp.workdps(30):
+            self.constant = +_MIXTURE_CONSTANTS[constant]()
+            self.lipschitz = 1 / (2 * self.constant)
+        self._c_float = _float_below(self.constant)
+        self._scales = self._b_scales(w, s)
+
+    @staticmethod
+    def _b_scales(w, s):
+        """Semi-axes per unit gap, ``B_ii^(1/2) = (sum_k alpha_k / sigma_ki^2)^(-1/2)``, rounded down.
+
+        Error budget: normalized weights (K + 1) ulps, each term 2 more, the sum of K positive
+        terms K - 1, sqrt and reciprocal 1 each: under 2K + 6 ulps; we take 2K + 16."""
+        wn = (w / w.sum()).reshape((-1,) + (1,) * (s.ndim - 1))
+        inv = (wn / (s * s)).sum(axis=0)
+        return shrink(1.0 / np.sqrt(inv), 2 * w.size + 16)
+
+    def _radius_scale_mp(self):
+        """Exact ``min_i B_ii^(1/2)``, evaluated on the coordinates that can be the minimum."""
+        w, s = self._params["weights"], self._params["sigmas"]
+        flat = s.reshape(w.size, -1)
+        approx = self._scales.reshape(-1)
+        cand = np.flatnonzero(approx <= approx.min() * (1 + 1e-9))
+        wm = [mp.mpf(float(x)) for x in w]
+        tot = mp.fsum(wm)
+
+        def axis(i):
+            return 1 / mp.sqrt(mp.fsum(a / tot / mp.mpf(float(flat[k, i])) ** 2 for k, a in enumerate(wm)))
+
+        return min(axis(int(i)) for i in cand)
+
+    @classmethod
+    def from_std(cls, std, dim=None, k=0, sigma=None, scale=None, half_width=None):
+        """One component (K = 1) with the matched standard deviation (or the given sigma)."""
+        s = np.asarray(_sigma_for(std, dim, sigma), dtype=float)
+        return cls(weights=[1.0], sigmas=s[None, ...])
+
+    @property
+    def noise(self) -> Noise:
+        p = self._params
+        return Noise("gaussian-mixture", {"weights": p["weights"], "sigmas": p["sigmas"]})
+
+    def _gap(self, p_a, p_b):
+        # binary: 2 pA - 1 is exact for pA in [1/2, 1]; pA - pB rounds once (1/2 ulp).
+        d = 2.0 * p_a - 1.0 if p_b is None else p_a - p_b
+        return np.where(d > 0, shrink(self._c_float * d, 4), 0.0)
+
+    def _gap_mp(self, p_a, p_b):
+        d = 2 * p_a - 1 if p_b is None else p_a - p_b
+        return _MIXTURE_CONSTANTS[self._params["constant"]]() * max(d, mp.mpf(0))
