@@ -1,0 +1,214 @@
+"""Isotropic data-dependent smoothing: one sigma per input (Alfarra et al. 2022).
+
+Alfarra, Bibi, Torr & Ghanem, "Data Dependent Randomized Smoothing" (UAI 2022), Sec. 3,
+Algorithm 1. For an input ``x`` they pick the scale that maximizes a differentiable surrogate of
+the certified radius of the smoothed classifier,
+
+    psi(theta) = 1/n sum_j softmax(f(x + theta * eps_j)),   eps_j ~ N(0, I)   (reparameterization)
+    R(theta)   = theta * gap(E_A, E_B),  E_A >= E_B the two largest entries of psi(theta),
+
+and runs ``K`` steps of plain gradient ascent ``theta <- theta + alpha * dR/dtheta`` from
+``theta_0`` (the training sigma). For Gaussian noise ``gap = (Phi^-1(E_A) - Phi^-1(E_B)) / 2``
+(Cohen et al. Thm 1); for uniform noise ``U[-theta, theta]`` the l1 gap of Yang et al. /
+ANCER Cor. 2, ``gap = E_A - E_B``. As in the authors' released routine the probabilities are
+clipped to ``[clip, 1 - clip]`` before ``Phi^-1`` so the gradient stays finite.
+
+Defaults (``DataDependentConfig``): ``alpha = 1e-4``, ``K = 100`` as in Alfarra et al.'s
+Algorithm 1 experiments and released ``OptimzeSigma`` routine, ``clip = 0.02`` as there;
+``n = 8`` samples per step (public re-implementations; the number is not essential to the
+method). The later ``ddsmoothing`` package used to initialize ANCER (Eiras et al. App. C) runs
+``alpha = 0.04, K = 900, n = 100``: ``DataDependentConfig.ancer_appendix()``.
+
+SOUNDNESS (DESIGN section 5): a sigma chosen per input voids Cohen's theorem for the classifier
+``x -> g_sigma(x)(x)``. Certify the results through
+:class:`smoothcert.gpu_sampler.memory.MemoryCertifier` (Alfarra et al. Sec. 3.5) or mark them
+unsound (``memory.unsound_record``); this module only chooses the parameters.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..estimators.checks import check_int, check_positive
+from .memory import ParameterCheckpoint
+
+FAMILIES = ("gaussian", "uniform")
+
+
+@dataclass(frozen=True)
+class DataDependentConfig:
+    """Hyperparameters of Alfarra et al. Algorithm 1 (names: theirs in the comments)."""
+
+    sigma0: float = 0.25  # sigma_0: initial scale (the training sigma)
+    learning_rate: float = 1e-4  # alpha
+    iterations: int = 100  # K
+    samples: int = 8  # n: Monte Carlo samples per step
+    clip: float = 0.02  # probabilities clipped to [clip, 1 - clip] inside the gap
+    min_scale: float = 1e-3  # the scale stays at least this (a positive scale is required)
+    family: str = "gaussian"  # "gaussian" (l2, Cohen) or "uniform" (l1, Yang et al.)
+
+    def __post_init__(self):
+        check_positive("sigma0", self.sigma0, allow_array=False)
+        check_positive("learning_rate", self.learning_rate, allow_array=False)
+        check_int("iterations", self.iterations, minimum=0)
+        check_int("samples", self.samples, minimum=1)
+        check_positive("min_scale", self.min_scale, allow_array=False)
+        if not 0 < self.clip < 0.5:
+            raise ValueError(f"clip must lie in (0, 0.5), got {self.clip!r}")
+        if self.family not in FAMILIES:
+            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
+
+    @classmethod
+    def ancer_appendix(cls, sigma0: float = 0.25, family: str = "gaussian") -> "DataDependentConfig":
+        """The isotropic initialization settings of Eiras et al. (ANCER) App. C."""
+        return cls(sigma0=sigma0, learning_rate=0.04, iterations=900, samples=100, family=family)
+
+    def with_(self, **changes) -> "DataDependentConfig":
+        return replace(self, **changes)
+
+
+# ---------------------------------------------------------------------------------------------
+# the surrogate, shared with ANCER
+def probit(p: torch.Tensor) -> torch.Tensor:
+    """Phi^-1(p) = sqrt(2) erfinv(2p - 1), differentiable."""
+    return math.sqrt(2.0) * torch.erfinv(2.0 * p - 1.0)
+
+
+def top2_gap(psi: torch.Tensor, family: str, clip: float) -> torch.Tensor:
+    """The unit gap of the surrogate from averaged softmax ``psi`` (last axis = classes).
+
+    Gaussian: ``(Phi^-1(E_A) - Phi^-1(E_B)) / 2`` (Cohen Thm 1, ANCER Cor. 1); uniform:
+    ``E_A - E_B`` (ANCER Cor. 2). ``E_A, E_B`` are the two largest entries, clipped.
+    """
+    vals = torch.topk(psi, 2, dim=-1).values.clamp(clip, 1.0 - clip)
+    if family == "gaussian":
+        return 0.5 * (probit(vals[..., 0]) - probit(vals[..., 1]))
+    return vals[..., 0] - vals[..., 1]
+
+
+def unit_noise(shape, family: str, generator=None, device="cpu") -> torch.Tensor:
+    """Reparameterization noise: N(0, I) (Gaussian) or U[-1, 1] (uniform), float32."""
+    if family == "gaussian":
+        return torch.randn(shape, generator=generator, device=device)
+    return 2.0 * torch.rand(shape, generator=generator, device=device) - 1.0
+
+
+def smoothed_probabilities(model, x: torch.Tensor, scale: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """``psi``: mean softmax of ``model`` over ``x + scale * eps`` (n samples per input).
+
+    ``x`` is ``(B, *shape)``, ``eps`` is ``(B, n, *shape)``, ``scale`` broadcasts against
+    ``(B, 1, *shape)``; returns ``(B, K)``.
+    """
+    B, n = eps.shape[:2]
+    noisy = (x.unsqueeze(1) + scale * eps).reshape(B * n, *x.shape[1:])
+    return torch.softmax(model(noisy), dim=-1).reshape(B, n, -1).mean(dim=1)
+
+
+class _FrozenEval:
+    """Context: model in eval mode with parameters not requiring grad; restored on exit."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __enter__(self):
+        self.training = getattr(self.model, "training", False)
+        self.flags = [p.requires_grad for p in self.model.parameters()]
+        if hasattr(self.model, "eval"):
+            self.model.eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        return self.model
+
+    def __exit__(self, *exc):
+        for p, f in zip(self.model.parameters(), self.flags):
+            p.requires_grad_(f)
+        if self.training:
+            self.model.train()
+        return False
+
+
+def check_inputs(x) -> torch.Tensor:
+    """A float tensor batch ``(B, *shape)`` with finite entries."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor batch (B, *shape), got {type(x).__name__}")
+    if x.ndim < 2:
+        raise ValueError(f"x must be a batch (B, *shape), got shape {tuple(x.shape)}")
+    if not torch.is_floating_point(x):
+        raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
+    if not torch.isfinite(x).all():
+        raise ValueError("x must be finite, got NaN or inf entries")
+    return x
+
+
+# ---------------------------------------------------------------------------------------------
+def optimize_sigma_batch(model, x, config: DataDependentConfig = DataDependentConfig(),
+                         generator=None, sigma_init=None) -> np.ndarray:
+    """Alfarra et al. Algorithm 1 for a batch ``x`` of shape ``(B, *shape)``: one scale per input.
+
+    Returns float64 ``(B,)`` scales (>= ``config.min_scale``). ``sigma_init`` (scalar or ``(B,)``)
+    overrides ``config.sigma0``.
+    """
+    x = check_inputs(x)
+    B = x.shape[0]
+    init = config.sigma0 if sigma_init is None else sigma_init
+    init = check_positive("sigma_init", init)
+    if init.ndim not in (0, 1) or (init.ndim == 1 and init.size != B):
+        raise ValueError(f"sigma_init must be a scalar or have {B} entries, got shape {init.shape}")
+    view = (B, 1) + (1,) * (x.ndim - 1)
+    theta = torch.as_tensor(np.broadcast_to(init, (B,)).copy(), dtype=x.dtype, device=x.device)
+    eps_shape = (B, config.samples) + tuple(x.shape[1:])
+    with _FrozenEval(model), torch.enable_grad():
+        for _ in range(config.iterations):
+            t = theta.clone().requires_grad_(True)
+            eps = unit_noise(eps_shape, config.family, generator, x.device).to(x.dtype)
+            psi = smoothed_probabilities(model, x, t.view(view), eps)
+            radius = t * top2_gap(psi, config.family, config.clip)
+            (grad,) = torch.autograd.grad(radius.sum(), t)
+            theta = (theta + config.learning_rate * grad).clamp_min(config.min_scale)
+    return theta.detach().cpu().double().numpy()
+
+
+def optimize_sigmas(model, xs, config: DataDependentConfig = DataDependentConfig(), batch_size: int = 8,
+                    generator=None, checkpoint=None, progress: bool = True):
+    """Per-input scales for a dataset slice, resumable: ``(sigmas (N,), seconds per input (N,))``.
+
+    ``checkpoint`` is a path (``.npz``) or a :class:`~smoothcert.gpu_sampler.memory.ParameterCheckpoint`;
+    inputs finished in an earlier run are read back, not recomputed. Progress shows with tqdm.
+    """
+    xs = check_inputs(xs)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    ckpt = checkpoint if isinstance(checkpoint, ParameterCheckpoint) else ParameterCheckpoint(checkpoint)
+    todo = [i for i in range(xs.shape[0]) if not ckpt.done(i)]
+    bar = tqdm(total=xs.shape[0], initial=xs.shape[0] - len(todo), desc="data-dependent sigma",
+               disable=not progress)
+    for start in range(0, len(todo), batch_size):
+        idx = todo[start:start + batch_size]
+        t0 = time.perf_counter()
+        sig = optimize_sigma_batch(model, xs[idx], config, generator)
+        sec = (time.perf_counter() - t0) / len(idx)
+        for i, s in zip(idx, sig):
+            ckpt.put(i, sigma=np.float64(s), seconds=np.float64(sec))
+        bar.update(len(idx))
+    bar.close()
+    sigmas = np.array([float(ckpt.get(i)["sigma"]) for i in range(xs.shape[0])])
+    seconds = np.array([float(ckpt.get(i)["seconds"]) for i in range(xs.shape[0])])
+    return sigmas, seconds
+
+
+__all__ = [
+    "FAMILIES",
+    "DataDependentConfig",
+    "check_inputs",
+    "optimize_sigma_batch",
+    "optimize_sigmas",
+    "probit",
+    "smoothed_probabilities",
+    "top2_gap",
+    "unit_noise",
+]
