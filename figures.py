@@ -305,3 +305,301 @@ def certified_accuracy_table(results: Sequence, radii, labels: Sequence[str] | N
         lines.append(lab + " & " + " & ".join(bold(c) if m else c for c, m in zip(row, b)) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
+
+
+# =============================================================================================
+# Figure plumbing
+#: Figure width for a single paper column is about 3.3 in; two-column figures use 6.8 in.
+ONE_COLUMN, TWO_COLUMN = (4.2, 3.2), (8.4, 3.4)
+
+
+def new_figure(size=ONE_COLUMN, ncols: int = 1):
+    """A pyplot-free Figure with ``ncols`` axes (the Agg canvas is attached by ``savefig``)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, layout="constrained")
+    axes = fig.subplots(1, ncols, squeeze=False)[0]
+    return fig, axes
+
+
+def save_figure(fig, path, formats=("png", "pdf"), dpi: int = 200) -> list[Path]:
+    """Write ``path.png`` and ``path.pdf`` (any suffix of ``path`` is replaced), each through a
+    temporary file in the same folder and ``os.replace``, so no half-written file is ever left."""
+    base = Path(path)
+    if base.suffix.lower() in (".png", ".pdf"):
+        base = base.with_suffix("")
+    base.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for ext in formats:
+        target = base.with_name(base.name + "." + ext)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        os.close(fd)
+        try:
+            fig.savefig(tmp, format=ext, dpi=dpi)
+            os.replace(tmp, target)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        written.append(target)
+    return written
+
+
+def _finish(fig, path):
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+# =============================================================================================
+# Certified accuracy against radius (Cohen et al. 2019 Figs. 7-8, code analyze.py)
+def certified_accuracy_figure(results: Sequence, labels: Sequence[str] | None = None,
+                              max_radius: float | None = None, step: float = 0.01,
+                              variant: str = "approximate", alpha: float = 0.001,
+                              rho: float = 0.001, show_envelope: bool | None = None,
+                              column: str = "radius", title: str | None = None,
+                              norm: str = "$\\ell_2$", path=None):
+    """Certified accuracy against radius for one or more result files.
+
+    ``variant``: ``approximate`` (Cohen's ApproximateAccuracy), ``high-probability`` (a
+    1 - rho lower confidence bound, :func:`high_probability_accuracy`), or ``both`` (solid and
+    dashed per file, Cohen et al. Fig. 8). ``show_envelope`` (default: when there are several
+    files) adds the pointwise maximum over the files: the best noise level at each radius.
+    """
+    if variant not in ("approximate", "high-probability", "both"):
+        raise ValueError(f"variant must be 'approximate', 'high-probability' or 'both', got {variant!r}")
+    res = [_as_results(r) for r in results]
+    if not res:
+        raise ValueError("results must name at least one file")
+    labels = [r.name for r in res] if labels is None else list(labels)
+    if len(labels) != len(res):
+        raise ValueError(f"labels has {len(labels)} entries for {len(res)} results")
+    if max_radius is None:
+        top = max(float(np.max(np.where(np.isfinite(x.column(column)), x.column(column), 0)))
+                  for x in res)
+        max_radius = max(step, 1.1 * top)
+    radii = np.arange(0.0, max_radius + step / 2, step)
+    fig, (ax,) = new_figure()
+    approx = []
+    for i, (x, lab) in enumerate(zip(res, labels)):
+        color = f"C{i % 10}"
+        a = approximate_accuracy(x, radii, column=column)
+        approx.append(a)
+        if variant in ("approximate", "both"):
+            ax.plot(radii, a, color=color, lw=1.5, label=lab)
+        if variant in ("high-probability", "both"):
+            h = high_probability_accuracy(x, radii, alpha, rho, column=column)
+            ax.plot(radii, h, color=color, lw=1.2, ls="--",
+                    label=f"{lab} (high-prob., $\\rho$={rho:g})" if variant == "both" else lab)
+    if show_envelope is None:
+        show_envelope = len(res) > 1
+    if show_envelope:
+        ax.plot(radii, envelope(approx), color="k", lw=2.5, alpha=0.35, zorder=0, label="envelope (max)")
+    ax.set_xlim(0, max_radius)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel(f"radius ({norm}, input units)")
+    ylabel = {"approximate": "certified accuracy (approx.)",
+              "high-probability": f"certified accuracy ({1 - rho:g} LCB)",
+              "both": "certified accuracy"}[variant]
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper right")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return _finish(fig, path)
+
+
+# =============================================================================================
+# Radius against pA at matched noise (Teng et al. 2020 Fig. 6)
+_NORM_P = {"l1": 1.0, "l2": 2.0, "linf": math.inf}
+_NORM_TEX = {"l1": r"$\ell_1$", "l2": r"$\ell_2$", "linf": r"$\ell_\infty$"}
+
+
+def ball_inclusion_factor(src: str, dst: str, dim: int | None = None) -> float:
+    """The largest c with ``{||d||_dst <= c R} subset {||d||_src <= R}`` for every R.
+
+    ``||d||_p <= ||d||_q`` for p >= q gives c = 1 (e.g. an l2 radius R certifies the l1 ball of
+    radius R, since ``||d||_2 <= ||d||_1``); for p < q Hoelder gives
+    ``||d||_p <= d^(1/p - 1/q) ||d||_q``, so c = d^-(1/p - 1/q) (needs ``dim``), rounded down.
+    """
+    for arg, v in (("src", src), ("dst", dst)):
+        if v not in _NORM_P:
+            raise ValueError(f"{arg} must be one of {sorted(_NORM_P)}, got {v!r}")
+    p, q = _NORM_P[src], _NORM_P[dst]
+    if p >= q:
+        return 1.0
+    if dim is None or int(dim) < 1:
+        raise ValueError(f"dim (a positive integer) is needed to compare {src} and {dst} balls, got {dim!r}")
+    expo = 1.0 / p - (0.0 if math.isinf(q) else 1.0 / q)
+    return float(np.nextafter(float(dim) ** -expo * (1 - 8 * np.finfo(float).eps), 0.0))
+
+
+def _matched_certificate(name: str, std, dim, k):
+    """``certificate_class(name).from_std(std, dim=..., k=...)``, or the reason it cannot be built."""
+    from .bounds import certificate_class, certificates
+
+    if name not in certificates():
+        return None, f"{name}: not registered (yet)"
+    try:
+        return certificate_class(name).from_std(std, dim=dim, k=k), None
+    except (NotImplementedError, TypeError, ValueError) as exc:
+        return None, f"{name}: {exc}"
+
+
+def radius_vs_pa_figure(names: Sequence[str] | None = None, std: float = 0.5, dim: int | None = None,
+                        k: int = 0, shares: Sequence[float | None] = (None,),
+                        as_norm: str | None = None, pa_range=(0.5, 0.999), n_points: int = 200,
+                        path=None):
+    """Certified radius against pA for registered certificates at matched per-coordinate std.
+
+    Each certificate is built with ``certificate_class(name).from_std(std, dim=dim, k=k)``. One
+    panel per entry of ``shares``: ``None`` is the binary case (pB = 1 - pA); a number s plots
+    the multi-class case pB = s (1 - pA) (binary-only theorems are left out of those panels).
+    ``as_norm`` converts every radius to one norm through :func:`ball_inclusion_factor` and says
+    so in the legend (e.g. Gaussian as l1: an l2 radius R certifies the l1 ball of radius R).
+    Certificates that cannot be built are skipped; the reasons are in ``fig.skipped``.
+    """
+    from .bounds import certificates
+
+    names = certificates() if names is None else list(names)
+    if not names:
+        raise ValueError("names must list at least one certificate")
+    lo, hi = float(pa_range[0]), float(pa_range[1])
+    if not 0 <= lo < hi <= 1:
+        raise ValueError(f"pa_range must satisfy 0 <= low < high <= 1, got {pa_range!r}")
+    if as_norm is not None and as_norm not in _NORM_P:
+        raise ValueError(f"as_norm must be one of {sorted(_NORM_P)} or None, got {as_norm!r}")
+    certs, skipped = [], []
+    for name in names:
+        cert, why = _matched_certificate(name, std, dim, k)
+        (skipped.append(why) if cert is None else certs.append(cert))
+    if not certs:
+        raise ValueError(f"none of the certificates could be built: {'; '.join(skipped)}")
+    fig, axes = new_figure(ONE_COLUMN if len(shares) == 1 else TWO_COLUMN, ncols=len(shares))
+    for ax, share in zip(axes, shares):
+        for i, cert in enumerate(certs):
+            if share is not None and cert.binary_only:
+                continue
+            n = max(25, n_points // 8) if getattr(cert, "expensive", False) else n_points
+            pa = np.linspace(lo, hi, n)
+            pb = None if share is None else share * (1.0 - pa)
+            r = np.asarray(cert.radius(pa, pb), dtype=float)
+            label = f"{cert.name} ({cert.norm})"
+            if as_norm is not None and as_norm != cert.norm:
+                c = ball_inclusion_factor(cert.norm, as_norm, dim)
+                r = r * c
+                why = (f"||\u03b4||$_{{{cert.norm[1:]}}}$ \u2264 ||\u03b4||$_{{{as_norm[1:]}}}$"
+                       if c == 1.0 else f"\u00d7{c:.3g}, H\u00f6lder")
+                label = f"{cert.name}: {cert.norm} radius as {as_norm} ({why})"
+            ls = ("-", "--", ":", "-.")[i % 4]
+            ax.plot(pa, r, ls=ls, color=f"C{i % 10}", lw=1.6, label=label)
+        ax.set_xlabel(r"$p_A$ (lower bound on top-class probability)")
+        norm_txt = _NORM_TEX.get(as_norm, "own norm")
+        ax.set_ylabel(f"certified radius ({norm_txt})")
+        case = "binary, $p_B = 1 - p_A$" if share is None else f"multi-class, $p_B = {share:g}(1 - p_A)$"
+        ax.set_title(f"{case}; noise std {std:g}" + (f", d = {dim}" if dim else ""), fontsize=8)
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, loc="upper left")
+    fig.skipped = skipped
+    return _finish(fig, path)
+
+
+# =============================================================================================
+# Anisotropic regions: l2 radius against the proxy radius (ANCER Fig. 3) and volumes
+def region_radii(name: str, params: dict, p_a, p_b=None) -> tuple[np.ndarray, np.ndarray]:
+    """(enclosed l2 radius, proxy radius) of ``get(name, **params).region`` for each pA (pB)."""
+    from .bounds import get
+
+    cert = get(name, **params)
+    pa = np.atleast_1d(np.asarray(p_a, dtype=float))
+    pb = None if p_b is None else np.broadcast_to(np.asarray(p_b, dtype=float), pa.shape)
+    enc, prox = [], []
+    for i, a in enumerate(pa):
+        reg = cert.region(float(a), None if pb is None else float(pb[i]))
+        enc.append(reg.enclosed_radius())
+        prox.append(reg.proxy_radius())
+    return np.array(enc), np.array(prox)
+
+
+def proxy_vs_l2_figure(l2_radius=None, proxy_radius=None, results=None, labels=None,
+                       path=None):
+    """Scatter of each input's certified l2 radius against its certified proxy radius (ANCER
+    Fig. 3: points above the diagonal are certified a region of larger volume than the ball).
+
+    Give the two arrays directly (one pair or a list of pairs with ``labels``), or ``results``:
+    Cohen-format files with a ``proxy_radius`` column (``radius`` is the l2 radius).
+    """
+    if results is not None:
+        res = [_as_results(r) for r in results]
+        pairs = [(x.radius, x.column("proxy_radius")) for x in res]
+        labels = [x.name for x in res] if labels is None else labels
+    else:
+        if l2_radius is None or proxy_radius is None:
+            raise ValueError("give l2_radius and proxy_radius, or results")
+        if np.ndim(l2_radius) == 1 or np.isscalar(l2_radius) or np.ndim(l2_radius) == 0:
+            pairs = [(l2_radius, proxy_radius)]
+        else:
+            pairs = list(zip(l2_radius, proxy_radius))
+        labels = labels or [None] * len(pairs)
+    fig, (ax,) = new_figure()
+    top = 0.0
+    for i, ((x, y), lab) in enumerate(zip(pairs, labels)):
+        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        if x.shape != y.shape:
+            raise ValueError(f"l2 and proxy radii have different shapes {x.shape} and {y.shape}")
+        ax.scatter(x, y, s=8, alpha=0.7, color=f"C{i % 10}", label=lab)
+        fin = np.concatenate([x[np.isfinite(x)], y[np.isfinite(y)]])
+        top = max(top, float(fin.max()) if fin.size else 0.0)
+    top = top * 1.05 or 1.0
+    ax.plot([0, top], [0, top], color="k", lw=0.8, ls="--", label="proxy = l2 radius")
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    ax.set_xlabel(r"certified $\ell_2$ radius (largest ball inside the region)")
+    ax.set_ylabel(r"certified proxy radius $(a_1 \cdots a_d)^{1/d}$")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    return _finish(fig, path)
+
+
+def region_volume_figure(certs: Sequence, std: float = 0.5, dim: int = 16, p_b_share=None,
+                         pa_range=(0.5, 0.999), n_points: int = 120, path=None):
+    """log(volume)/d of the certified region against pA.
+
+    ``certs`` mixes registry names (built at matched per-coordinate ``std`` with ``from_std``;
+    isotropic families give their ball) and certificate objects used as given (e.g. an
+    ``ancer-ellipsoid`` with per-coordinate sigma). Regions of different norms are compared as
+    sets in dimension ``dim`` (volumes of generalized balls, :mod:`smoothcert.bounds.regions`).
+    Entries that cannot be built or have no region are listed in ``fig.skipped``.
+    """
+    from .bounds import Certificate
+
+    lo, hi = float(pa_range[0]), float(pa_range[1])
+    pa = np.linspace(lo, hi, n_points)
+    fig, (ax,) = new_figure()
+    skipped = []
+    for i, item in enumerate(certs):
+        if isinstance(item, Certificate):
+            cert, label = item, f"{item.name} ({item.norm}, given parameters)"
+        else:
+            cert, why = _matched_certificate(item, std, dim, 0)
+            if cert is None:
+                skipped.append(why)
+                continue
+            label = f"{item} ({cert.norm}, std {std:g})"
+        try:
+            v = np.array([cert.region(float(a), None if p_b_share is None else p_b_share * (1 - a))
+                          .log_volume(dim) / dim for a in pa])
+        except NotImplementedError as exc:
+            skipped.append(f"{cert.name}: {exc}")
+            continue
+        ax.plot(pa, np.where(np.isfinite(v), v, np.nan), ("-", "--", ":", "-.")[i % 4],
+                color=f"C{i % 10}", lw=1.5, label=label)
+    ax.set_xlabel(r"$p_A$")
+    ax.set_ylabel(f"log(volume) / d   (d = {dim})")
+    case = "binary" if p_b_share is None else f"$p_B = {p_b_share:g}(1 - p_A)$"
+    ax.set_title(f"certified-region volume, {case}", fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, loc="lower right")
+    fig.skipped = skipped
+    return _finish(fig, path)
