@@ -47,6 +47,9 @@ LINF_GRID_POINTS = 2**18
 #: The table covers the region where the log-density is within this many nats of its maximum;
 #: the mass left out is below ``exp(-LINF_TAIL_NATS)`` times the width of the range.
 LINF_TAIL_NATS = 46.0
+#: Smallest ``dim - k`` the l_inf table covers: its left tail ``P(s < e^t) ~ e^{(d - k) t}`` must
+#: be below ``e^-46`` at the table's end ``t = -700`` (float64 underflows below ``e^-745``).
+LINF_MIN_DOF = 0.08
 
 
 def default_device() -> torch.device:
@@ -390,6 +393,11 @@ class ZhangLinfNoise(_RadialNoise):
     def __init__(self, params, shape, device, dtype):
         super().__init__(params, shape, device, dtype)
         self.sigma = float(_one(params, "sigma", "scale"))
+        if self.dim - self.k < LINF_MIN_DOF:
+            raise ValueError(
+                f"k={self.k!r} is too close to dim={self.dim}: with dim - k < {LINF_MIN_DOF} most of "
+                "the l_inf radius lies below float64's smallest number and cannot be sampled"
+            )
         cdf, t = linf_radius_table(self.k, self.dim)
         self._cdf = torch.as_tensor(cdf, dtype=torch.float64, device=self.device)
         self._t = torch.as_tensor(t, dtype=torch.float64, device=self.device)

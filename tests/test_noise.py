@@ -1,0 +1,327 @@
+"""The torch noise samplers draw the laws the certificates assume (DESIGN sections 2, 3).
+
+Laws are checked with Kolmogorov-Smirnov tests (seeded, so deterministic) against CDFs written
+here independently of the sampler (scipy.stats closed forms, mpmath quadrature), moments against
+the closed forms of DESIGN section 2, and exact invariants property-based over parameter ranges.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mpmath as mp
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+import smoothcert as sc
+from smoothcert.bounds import Noise
+from smoothcert.gpu_sampler.noise import (
+    FAMILIES,
+    LINF_MIN_DOF,
+    linf_radius_table,
+    make_noise,
+    sample_gamma,
+)
+
+P_MIN = 1e-4  # KS acceptance level; seeds are fixed, so each verdict is reproducible
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def draw(family, params, shape, n, seed=0, dtype=torch.float32):
+    s = make_noise(Noise(family, params), shape, device="cpu", dtype=dtype)
+    return s.sample(n, generator=gen(seed)).double().numpy()
+
+
+def ks(sample, cdf, *args):
+    return stats.kstest(np.ravel(sample), cdf, args=args).pvalue
+
+
+# ---------------------------------------------------------------------------------------------
+# product families: marginal laws and moments
+def test_gaussian_per_coordinate_sigma_and_mean():
+    sigma = np.linspace(0.1, 2.0, 12).reshape(3, 4)
+    mean = np.arange(4.0)  # broadcast over the rows
+    z = draw("gaussian", {"sigma": sigma, "mean": mean}, (3, 4), 20000)
+    u = (z - mean) / sigma  # standardized: every coordinate N(0, 1)
+    for j in range(12):
+        assert ks(u.reshape(-1, 12)[:, j], "norm") > P_MIN
+    assert np.allclose(z.mean(axis=0), np.broadcast_to(mean, (3, 4)), atol=5 * sigma.max() / math.sqrt(20000))
+
+
+def test_laplace_marginal_and_std_convention():
+    b = 0.35
+    z = draw("laplace", {"scale": b}, (10,), 20000)
+    assert ks(z[:, :3], "laplace", 0.0, b) > P_MIN
+    # DESIGN section 2: std = sqrt(2) b
+    assert z.std() == pytest.approx(math.sqrt(2) * b, rel=0.01)
+
+
+def test_uniform_marginal_support_and_std_convention():
+    lam = np.array([0.2, 0.5, 1.5])
+    z = draw("uniform", {"half_width": lam}, (3,), 20000)
+    assert (np.abs(z) <= lam).all()
+    for j in range(3):
+        assert ks(z[:, j], "uniform", -lam[j], 2 * lam[j]) > P_MIN
+    assert z.std(axis=0) == pytest.approx(lam / math.sqrt(3), rel=0.02)
+
+
+def test_ks_has_power_against_a_wrong_scale():
+    """The acceptance level above is not vacuous: a 5% scale error is rejected."""
+    z = draw("laplace", {"scale": 1.0}, (5,), 20000)
+    assert ks(z, "laplace", 0.0, 1.05) < 1e-6
+
+
+@pytest.mark.parametrize("sigmas", [[0.3, 1.2], [[0.3] * 4, [1.2, 1.2, 2.0, 0.5]]])
+def test_gaussian_mixture_marginal(sigmas):
+    w = np.array([0.3, 0.7])
+    s = np.asarray(sigmas, dtype=float).reshape(2, -1) * np.ones((2, 4))
+    z = draw("gaussian-mixture", {"weights": w, "sigmas": sigmas}, (4,), 20000)
+    for j in range(4):
+        cdf = lambda t, j=j: w[0] * stats.norm.cdf(t / s[0, j]) + w[1] * stats.norm.cdf(t / s[1, j])
+        assert ks(z[:, j], cdf) > P_MIN
+    # the component is drawn once per sample, not per coordinate: |z| is large on all
+    # coordinates together, so coordinates are dependent (positive correlation of z^2)
+    if len(np.shape(sigmas)) == 1:
+        c = np.corrcoef(z[:, 0] ** 2, z[:, 1] ** 2)[0, 1]
+        assert c > 0.05
+
+
+def test_noise_std_matches_the_description():
+    """Every family with a closed-form std (Noise.std) samples that std."""
+    shape = (2, 3)
+    cases = [
+        Noise("gaussian", {"sigma": 0.7}),
+        Noise("laplace", {"scale": np.full(6, 0.2)}),
+        Noise("uniform", {"half_width": 0.9}),
+        Noise("gaussian-mixture", {"weights": [0.5, 0.5], "sigmas": [0.5, 1.0]}),
+    ]
+    for noise in cases:
+        z = make_noise(noise, shape, device="cpu").sample(40000, generator=gen(3)).double()
+        expected = np.broadcast_to(np.asarray(noise.std(), dtype=float).reshape(-1)[0], shape)
+        assert z.std(dim=0).numpy() == pytest.approx(expected, rel=0.03), noise.family
+
+
+# ---------------------------------------------------------------------------------------------
+# Zhang et al. families: radial and direction laws
+@pytest.mark.parametrize("a", [0.3, 1.0, 2.5, 60.0])
+def test_gamma_sampler(a):
+    x = sample_gamma(a, 20000, gen(int(a * 10))).numpy()
+    assert ks(x, "gamma", a) > P_MIN
+
+
+@pytest.mark.parametrize("d,k", [(10, 0.0), (10, 7.5), (50, 3.0)])
+def test_zhang_l2_radial_and_direction_laws(d, k):
+    sigma = 0.6
+    z = draw("zhang-l2", {"sigma": sigma, "k": k, "dim": d}, (d,), 20000, dtype=torch.float64)
+    r = np.linalg.norm(z, axis=1)
+    assert ks((r / sigma) ** 2, "chi2", d - k) > P_MIN  # DESIGN section 3
+    t = z[:, 0] / r
+    assert ks((1 + t) / 2, "beta", (d - 1) / 2, (d - 1) / 2) > P_MIN
+    if k == 0:  # the plain Gaussian
+        assert ks(z[:, :2] / sigma, "norm") > P_MIN
+
+
+@pytest.mark.parametrize("d,k", [(10, 0.0), (10, 6.0), (40, 1.5)])
+def test_zhang_l1_radial_and_direction_laws(d, k):
+    b = 0.4
+    z = draw("zhang-l1", {"scale": b, "k": k, "dim": d}, (d,), 20000, dtype=torch.float64)
+    r = np.abs(z).sum(axis=1)
+    assert ks(r, "gamma", d - k, 0.0, b) > P_MIN
+    assert ks(np.abs(z[:, 0]) / r, "beta", 1, d - 1) > P_MIN
+    assert abs(np.mean(z[:, 0] > 0) - 0.5) < 0.02  # fair signs
+    if k == 0:  # plain Laplace(0, b)
+        assert ks(z[:, :2], "laplace", 0.0, b) > P_MIN
+
+
+def _linf_cdf_mp(k, d, points):
+    """P(||z||_inf <= s) at each s in ``points`` (sigma = 1), by mpmath quadrature of DESIGN
+    section 3's density ``s^-k exp(-s^2/2) erf(s/sqrt 2)^(d-1)``.
+
+    The density can be a narrow peak anywhere in (0, 10) (s^-k pulls it towards 0), so the
+    integral is split at geometrically spaced nodes, each piece integrated once.
+    """
+    f = lambda u: u ** (-k) * mp.exp(-u * u / 2) * mp.erf(u / mp.sqrt(2)) ** (d - 1)
+    with mp.workdps(20):
+        cuts = sorted({0.0, *np.geomspace(1e-3, 12, 48).tolist(), *map(float, points)})
+        pieces = [mp.quad(f, [a, b]) for a, b in zip(cuts[:-1], cuts[1:])]
+        below = np.cumsum([0.0] + [float(p) for p in pieces])
+        total = below[-1] + float(mp.quad(f, [cuts[-1], mp.inf]))
+        return [below[cuts.index(float(s))] / total for s in points]
+
+
+@pytest.mark.parametrize("d,k", [(1, 0.0), (3, 2.5), (30, 10.0), (784, 600.0)])
+def test_linf_radius_table_matches_quadrature(d, k):
+    cdf, t = linf_radius_table(k, d)
+    qs = [0.001, 0.05, 0.3, 0.5, 0.8, 0.99, 0.9999]
+    exact = _linf_cdf_mp(k, d, [math.exp(np.interp(q, cdf, t)) for q in qs])
+    assert exact == pytest.approx(qs, abs=1e-7)
+
+
+@pytest.mark.parametrize("d,k,n", [(1, 0.0, 20000), (5, 3.0, 20000), (784, 600.0, 3000)])
+def test_zhang_linf_structure_and_laws(d, k, n):
+    sigma = 0.5
+    z = draw("zhang-linf", {"sigma": sigma, "k": k, "dim": d}, (d,), n, seed=d, dtype=torch.float64)
+    a = np.abs(z)
+    s = a.max(axis=1)
+    j = a.argmax(axis=1)
+    # exactly one coordinate attains the maximum
+    assert ((a == s[:, None]).sum(axis=1) == 1).all()
+    if d == 1:  # s = |N(0, sigma^2)|: the half-normal law, independent of any table
+        assert ks(s / sigma, "halfnorm") > P_MIN
+    # the radius: its CDF at the sample's deciles equals the quadrature CDF (DKW tolerance)
+    qs = [0.1, 0.5, 0.9]
+    exact = _linf_cdf_mp(k, d, np.quantile(s, qs) / sigma)
+    assert exact == pytest.approx(qs, abs=math.sqrt(math.log(2e6) / (2 * n)))
+    if d > 1:
+        # the argmax coordinate is uniform over the d coordinates
+        assert abs(np.mean(j == 0) - 1 / d) < 5 * math.sqrt(1 / d / n)
+        # the rest, given s, are N(0, sigma^2) truncated to (-s, s): probability integral transform
+        rest = np.ones_like(a, dtype=bool)
+        rest[np.arange(n), j] = False
+        u = stats.norm.cdf(z / sigma) - 0.5
+        half = (stats.norm.cdf(s / sigma) - 0.5)[:, None]
+        pit = (u / half + 1) / 2
+        assert ks(pit[rest][:20000], "uniform") > P_MIN
+
+
+def test_zhang_linf_k0_is_gaussian():
+    z = draw("zhang-linf", {"sigma": 0.8, "k": 0, "dim": 6}, (6,), 20000, dtype=torch.float64)
+    assert ks(z[:, :3] / 0.8, "norm") > P_MIN
+
+
+# ---------------------------------------------------------------------------------------------
+# exact invariants over parameter ranges
+@settings(max_examples=25)
+@given(
+    family=st.sampled_from(["gaussian", "laplace", "uniform"]),
+    scale=st.floats(1e-6, 1e3),
+    shape=st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple),
+)
+def test_product_families_shape_dtype_finite(family, scale, shape):
+    key = {"gaussian": "sigma", "laplace": "scale", "uniform": "half_width"}[family]
+    z = make_noise(Noise(family, {key: scale}), shape, device="cpu").sample(64, generator=gen())
+    assert z.shape == (64, *shape) and z.dtype == torch.float32
+    assert torch.isfinite(z).all()
+    if family == "uniform":
+        assert (z.abs() <= scale * (1 + 1e-6)).all()
+
+
+@settings(max_examples=20)
+@given(d=st.integers(1, 400), frac=st.floats(0.0, 1.0), family=st.sampled_from(["zhang-l2", "zhang-l1", "zhang-linf"]))
+def test_zhang_families_norms_and_finiteness(d, frac, family):
+    k = min(frac * d, d - LINF_MIN_DOF)
+    z = make_noise(Noise(family, {"sigma": 1.3, "scale": 1.3, "k": k, "dim": d}), (d,),
+                   device="cpu", dtype=torch.float64).sample(16, generator=gen(d))
+    assert torch.isfinite(z).all() and z.shape == (16, d)
+    if family == "zhang-linf":
+        a = z.abs()
+        top = a.max(dim=1).values
+        assert ((a == top[:, None]).sum(dim=1) == 1).all()
+
+
+@settings(max_examples=15)
+@given(d=st.integers(1, 5000), frac=st.floats(0.0, 1.0))
+def test_linf_table_is_a_valid_inverse_cdf(d, frac):
+    k = min(frac * d, d - LINF_MIN_DOF)
+    cdf, t = linf_radius_table(k, d, points=4097)
+    assert np.isfinite(t).all() and np.isfinite(cdf).all()
+    assert cdf[0] == 0.0 and cdf[-1] == 1.0 and (np.diff(cdf) >= 0).all() and (np.diff(t) > 0).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# reproducibility, broadcasting, certificates, bad input
+@pytest.mark.parametrize("family", FAMILIES)
+def test_same_seed_same_noise(family):
+    params = {"sigma": 0.5, "scale": 0.5, "half_width": 0.5, "weights": [0.4, 0.6],
+              "sigmas": [0.5, 1.0], "k": 2, "dim": 12}
+    s = make_noise(Noise(family, params), (3, 4), device="cpu")
+    a, b = s.sample(50, generator=gen(7)), s.sample(50, generator=gen(7))
+    c = s.sample(50, generator=gen(8))
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+def test_per_coordinate_parameters_broadcast_and_flat():
+    sigma = np.arange(1.0, 785.0) / 100
+    z1 = make_noise(Noise("gaussian", {"sigma": sigma}), (1, 28, 28), device="cpu").sample(4, gen())
+    z2 = make_noise(Noise("gaussian", {"sigma": sigma.reshape(28, 28)}), (1, 28, 28), device="cpu").sample(4, gen())
+    assert torch.equal(z1, z2)  # flat C-order entries == the broadcast array
+    row = make_noise(Noise("laplace", {"scale": np.array([1e-3, 10.0])}), (5, 2), device="cpu").sample(2000, gen())
+    assert row[..., 0].abs().max() < 0.05 and row[..., 1].abs().mean() > 5
+
+
+def test_make_noise_accepts_certificates():
+    cert = sc.get("cohen-gaussian-l2", sigma=0.25)
+    z = make_noise(cert, (7,), device="cpu").sample(20000, generator=gen())
+    assert z.std().item() == pytest.approx(0.25, rel=0.01)
+
+
+def test_every_registered_certificate_has_a_sampler():
+    """Each certificate's noise (built at matched std 0.5) gets a sampler with that std."""
+    d = 16
+    for name in sc.certificates():
+        cls = sc.bounds.certificate_class(name)
+        try:
+            cert = cls.from_std(0.5, dim=d, k=0)
+        except NotImplementedError:
+            continue
+        z = make_noise(cert, (d,), device="cpu", dtype=torch.float64).sample(20000, generator=gen()).double()
+        assert z.std().item() == pytest.approx(0.5, rel=0.03), name
+
+
+@pytest.mark.parametrize(
+    "noise,shape,match",
+    [
+        (Noise("poisson", {"rate": 1}), (3,), "family"),
+        (Noise("gaussian", {"sigma": -1.0}), (3,), "sigma"),
+        (Noise("gaussian", {"sigma": np.nan}), (3,), "sigma"),
+        (Noise("gaussian", {"sigma": np.ones(4)}), (3,), "sigma"),
+        (Noise("gaussian", {"sigma": 1.0, "mean": [np.inf, 0, 0]}), (3,), "mean"),
+        (Noise("laplace", {"scale": 0.0}), (3,), "scale"),
+        (Noise("uniform", {"half_width": [1, 2]}), (3,), "half_width"),
+        (Noise("gaussian-mixture", {"weights": [0.5, 0.6], "sigmas": [1, 1]}), (3,), "weights"),
+        (Noise("gaussian-mixture", {"weights": [0.5, 0.5], "sigmas": [1, 1, 1]}), (3,), "sigmas"),
+        (Noise("zhang-l2", {"sigma": 1.0, "k": 3, "dim": 3}), (3,), "k"),
+        (Noise("zhang-l1", {"scale": 1.0, "k": 0, "dim": 4}), (3,), "dim"),
+        (Noise("zhang-linf", {"sigma": 1.0, "k": -1, "dim": 3}), (3,), "k"),
+        (Noise("zhang-linf", {"sigma": 1.0, "k": 2.95, "dim": 3}), (3,), "k=2.95"),
+        (Noise("gaussian", {"sigma": 1.0}), (0, 3), "shape"),
+    ],
+)
+def test_bad_noise_raises_naming_the_argument(noise, shape, match):
+    with pytest.raises(ValueError, match=match):
+        make_noise(noise, shape, device="cpu")
+
+
+def test_bad_types_and_dtypes():
+    with pytest.raises(TypeError, match="noise_or_cert"):
+        make_noise("gaussian", (3,), device="cpu")
+    with pytest.raises(ValueError, match="dtype"):
+        make_noise(Noise("gaussian", {"sigma": 1.0}), (3,), device="cpu", dtype=torch.bfloat16)
+    s = make_noise(Noise("gaussian", {"sigma": 1.0}), (3,), device="cpu")
+    with pytest.raises(TypeError, match="generator"):
+        s.sample(3, generator=0)
+    with pytest.raises(ValueError, match="n must be >= 0"):
+        s.sample(-1)
+    with pytest.raises(ValueError, match="out must have shape"):
+        s.sample_into(torch.empty(2, 4))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_sampling_matches_the_law():
+    for family, params, cdf, args in [
+        ("gaussian", {"sigma": 0.5}, "norm", (0, 0.5)),
+        ("laplace", {"scale": 0.5}, "laplace", (0, 0.5)),
+        ("zhang-l2", {"sigma": 0.5, "k": 0, "dim": 8}, "norm", (0, 0.5)),
+    ]:
+        s = make_noise(Noise(family, params), (8,), device="cuda")
+        z = s.sample(5000, generator=torch.Generator(device="cuda").manual_seed(0))
+        assert z.device.type == "cuda"
+        assert ks(z[:, 0].cpu().double().numpy(), cdf, *args) > P_MIN
