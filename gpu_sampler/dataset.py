@@ -1,0 +1,345 @@
+"""Dataset runs: CERTIFY over a dataset slice into a resumable, shardable Cohen-format TSV.
+
+Output format (Cohen et al. 2019, code ``certify.py``): a tab-separated file with the header
+``idx label predict radius correct time`` and one row per input, followed here by extra columns
+(see :data:`COLUMNS`): the certificate name, the confidence bounds ``pA_lower`` / ``pB_upper``
+handed to it, the estimation and selection counts (comma-separated, one per class) and the run
+parameters ``n0 n alpha rule precision seed``. Floats are written with ``repr`` (full precision;
+Cohen printed 3 digits); ``time`` is ``h:mm:ss.ffffff`` as in Cohen's files. An abstention has
+``predict = -1``, ``radius = 0.0`` and ``correct = 0``.
+
+Crash safety. Each row is written with one ``os.write`` of the whole line on an ``O_APPEND``
+descriptor, then flushed to disk (``os.fsync``). A restarted run reads the rows already there,
+truncates a trailing partial line (the only damage a kill can leave), checks the rows were made
+with the same certificate and parameters, and certifies only the missing inputs: the file ends
+with exactly one row per input.
+
+Reproducibility. Input ``idx`` is certified with its own ``torch.Generator`` seeded from
+``(seed, idx)`` (:func:`input_seed`), so a resumed, sharded or single run writes the same rows
+(except ``time``).
+
+Sharding. Under ``torchrun --nproc_per_node=N`` (``RANK`` / ``WORLD_SIZE`` in the environment) the
+selected inputs are dealt round-robin to the ranks; rank ``k`` writes ``<out>.rank<k>.tsv``
+(resumable like above), the ranks meet at a barrier (``gloo`` on CPU, ``nccl`` on CUDA, one GPU
+per ``LOCAL_RANK``) and rank 0 merges the shards into ``<out>`` sorted by ``idx``, through a
+temporary file and ``os.replace``. The shards are kept, so a re-run resumes and merges again.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.distributed
+
+from ..estimators.checks import check_alpha, check_int
+
+COLUMNS = ("idx", "label", "predict", "radius", "correct", "time", "certificate", "pA_lower",
+           "pB_upper", "counts", "counts_select", "n0", "n", "alpha", "rule", "precision", "seed")
+HEADER = "\t".join(COLUMNS) + "\n"
+#: The columns that must agree between the rows already in a file and the run resuming it.
+RUN_COLUMNS = ("certificate", "n0", "n", "alpha", "rule", "precision", "seed")
+
+
+# ---------------------------------------------------------------------------------------------
+# selection, seeds, paths
+def select_indices(num_inputs: int, skip: int = 1, max_count: int | None = None) -> list[int]:
+    """Dataset indices 0, skip, 2 skip, ... (at most ``max_count`` of them).
+
+    Note: Cohen et al.'s ``--max`` stops at *index* ``max``; ``max_count`` counts inputs.
+    """
+    num_inputs = check_int("num_inputs", num_inputs, minimum=0)
+    skip = check_int("skip", skip, minimum=1)
+    idx = list(range(0, num_inputs, skip))
+    if max_count is not None:
+        idx = idx[: check_int("max_count", max_count, minimum=0)]
+    return idx
+
+
+def input_seed(seed: int, idx: int) -> int:
+    """A 63-bit seed for input ``idx`` of a run with ``seed`` (numpy SeedSequence hashing)."""
+    state = np.random.SeedSequence([check_int("seed", seed, minimum=0),
+                                    check_int("idx", idx, minimum=0)]).generate_state(2, np.uint32)
+    return (int(state[0]) << 31) ^ int(state[1])
+
+
+def shard_path(out_path, rank: int) -> str:
+    """``results.tsv`` -> ``results.rank<k>.tsv`` (other names get ``.rank<k>.tsv`` appended)."""
+    out = os.fspath(out_path)
+    stem = out[:-4] if out.endswith(".tsv") else out
+    return f"{stem}.rank{rank}.tsv"
+
+
+# ---------------------------------------------------------------------------------------------
+# rows
+def _fmt_float(v) -> str:
+    return repr(float(v))
+
+
+def _fmt_counts(c) -> str:
+    return ",".join(str(int(v)) for v in np.asarray(c).ravel())
+
+
+def format_row(idx, label, result, seconds, run: dict) -> str:
+    """One TSV line (with newline) for a :class:`~smoothcert.gpu_sampler.sampler.CertifyResult`."""
+    predict = int(result.prediction)
+    fields = {
+        "idx": str(int(idx)),
+        "label": str(int(label)),
+        "predict": str(predict),
+        "radius": _fmt_float(result.radius),
+        "correct": str(int(predict == int(label))),
+        "time": str(datetime.timedelta(seconds=float(seconds))),
+        "pA_lower": _fmt_float(result.p_a_lower),
+        "pB_upper": _fmt_float(result.p_b_upper),
+        "counts": _fmt_counts(result.counts_estimate),
+        "counts_select": _fmt_counts(result.counts_select),
+        **{k: str(v) for k, v in run.items()},
+    }
+    return "\t".join(fields[c] for c in COLUMNS) + "\n"
+
+
+@dataclass
+class ShardState:
+    """Rows already in a result file: ``rows[idx]`` is the line (with newline)."""
+
+    rows: dict
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def recover(path, run: dict) -> ShardState:
+    """Open ``path`` for resuming: create it with the header, or read its complete rows.
+
+    A trailing partial line (no newline: the run was killed inside a write) is truncated away.
+    Rows made with other run parameters (:data:`RUN_COLUMNS`), a foreign header, malformed or
+    duplicated rows raise ``ValueError`` naming the file: delete it or choose another ``out_path``.
+    """
+    path = os.fspath(path)
+    data = b""
+    if os.path.exists(path):
+        with open(path, "rb") as f:
+            data = f.read()
+    end = data.rfind(b"\n") + 1
+    if end < len(data):
+        with open(path, "r+b") as f:  # drop the partial last line
+            f.truncate(end)
+            f.flush()
+            os.fsync(f.fileno())
+        data = data[:end]
+    if not data:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            _write_all(fd, HEADER.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return ShardState({})
+    lines = data.decode().splitlines(keepends=True)
+    if lines[0] != HEADER:
+        raise ValueError(f"out_path={path!r} exists with another header ({lines[0].strip()!r}); "
+                         "delete it or choose another out_path")
+    rows = {}
+    for number, line in enumerate(lines[1:], start=2):
+        fields = line.rstrip("\n").split("\t")
+        if len(fields) != len(COLUMNS) or not fields[0].isdigit():
+            raise ValueError(f"out_path={path!r}: line {number} is not a result row: {line!r}")
+        rec = dict(zip(COLUMNS, fields))
+        for key in RUN_COLUMNS:
+            if rec[key] != str(run[key]):
+                raise ValueError(
+                    f"out_path={path!r} holds rows with {key}={rec[key]!r}, this run has "
+                    f"{key}={run[key]!r}; delete the file or choose another out_path")
+        idx = int(fields[0])
+        if idx in rows:
+            raise ValueError(f"out_path={path!r}: idx {idx} appears twice (line {number})")
+        rows[idx] = line
+    return ShardState(rows)
+
+
+def merge_shards(out_path, world_size: int, expected=None) -> str:
+    """Join ``<out>.rank<k>.tsv`` for k < ``world_size`` into ``out_path``, sorted by idx.
+
+    Every shard must be complete: with ``expected`` (the selected indices) the union of the shard
+    rows must be exactly that set; an index in two shards raises ``ValueError``. Written to a
+    temporary file in the same folder, then ``os.replace``: ``out_path`` is never half-written.
+    """
+    world_size = check_int("world_size", world_size, minimum=1)
+    rows = {}
+    for rank in range(world_size):
+        path = shard_path(out_path, rank)
+        if not os.path.exists(path):
+            raise ValueError(f"shard {path!r} (rank {rank} of {world_size}) does not exist")
+        with open(path) as f:
+            lines = f.readlines()
+        if not lines or lines[0] != HEADER:
+            raise ValueError(f"shard {path!r} has no result header")
+        for line in lines[1:]:
+            if not line.endswith("\n"):
+                raise ValueError(f"shard {path!r} ends in a partial line: resume the run first")
+            idx = int(line.split("\t", 1)[0])
+            if idx in rows:
+                raise ValueError(f"idx {idx} appears in two shards (second: {path!r})")
+            rows[idx] = line
+    if expected is not None:
+        missing = sorted(set(expected) - set(rows))
+        extra = sorted(set(rows) - set(expected))
+        if missing or extra:
+            raise ValueError(f"shards of {os.fspath(out_path)!r} do not cover the run: "
+                             f"missing idx {missing[:10]}, unexpected idx {extra[:10]}")
+    out = os.fspath(out_path)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(out)), prefix=".merge.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(HEADER)
+            f.writelines(rows[i] for i in sorted(rows))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# distributed context
+def dist_context():
+    """``(rank, world_size, local_rank)`` from torchrun's environment (``(0, 1, 0)`` without)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", str(rank)))
+    if world < 1 or not (0 <= rank < world):
+        raise ValueError(f"RANK={rank} and WORLD_SIZE={world} from the environment are inconsistent")
+    return rank, world, local
+
+
+def _init_process_group(device: torch.device) -> bool:
+    """Join torchrun's process group unless already in one; True when this call created it."""
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        return False
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    dist.init_process_group(backend, timeout=datetime.timedelta(days=7))
+    return True
+
+
+def _barrier(device: torch.device) -> None:
+    import torch.distributed as dist
+
+    if device.type == "cuda":
+        dist.barrier(device_ids=[device.index])
+    else:
+        dist.barrier()
+
+
+def _run_device(model, device, local_rank: int, world: int) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    if world > 1 and torch.cuda.is_available():
+        return torch.device("cuda", local_rank % torch.cuda.device_count())
+    params = list(model.parameters()) if isinstance(model, torch.nn.Module) else []
+    return params[0].device if params else torch.device("cpu")
+
+
+def _input_tensor(images, i: int, device) -> torch.Tensor:
+    img = images[i]
+    if isinstance(img, torch.Tensor):
+        x = img.to(device=device, dtype=torch.float32)
+    else:
+        arr = np.asarray(img)
+        if arr.dtype != np.uint8:
+            raise TypeError(f"images must be uint8 pixels or a float tensor in [0, 1], got {arr.dtype}")
+        x = torch.from_numpy(arr.astype(np.float32) / 255.0).to(device)
+    return x.unsqueeze(0) if x.ndim == 2 else x
+
+
+# ---------------------------------------------------------------------------------------------
+def certify_dataset(model, cert, images, labels, out_path, n0=100, n=100_000, alpha=0.001,
+                    batch_size=1000, skip=1, max_count=None, rule="binary", precision="float32",
+                    seed=0, progress=True, device=None, merge=True) -> str:
+    """Cohen et al. (2019) CERTIFY on ``images[::skip][:max_count]``, one TSV row per input.
+
+    ``images``: uint8 ``(N, H, W)`` / ``(N, C, H, W)`` pixels or a float tensor in [0, 1];
+    ``labels``: ``N`` integers. ``n0``, ``n``, ``alpha``, ``batch_size``, ``rule``, ``precision``
+    go to :func:`smoothcert.gpu_sampler.sampler.certify` (alpha per input: each row holds with
+    probability >= 1 - alpha). Resumes an interrupted run; under torchrun writes a shard per
+    rank and (``merge=True``) rank 0 merges them. Returns the path written by this process
+    (``out_path``, or the rank's shard when this rank does not merge).
+    """
+    from tqdm import tqdm
+
+    from .sampler import certify
+
+    n0 = check_int("n0", n0, minimum=1)
+    n = check_int("n", n, minimum=1)
+    alpha = check_alpha(alpha)
+    seed = check_int("seed", seed, minimum=0)
+    if len(images) != len(labels):
+        raise ValueError(f"images and labels must have the same length, got {len(images)} and {len(labels)}")
+    labels = np.asarray(labels)
+    indices = select_indices(len(images), skip, max_count)
+    rank, world, local_rank = dist_context()
+    device = _run_device(model, device, local_rank, world)
+    if isinstance(model, torch.nn.Module):
+        model = model.to(device).eval()
+    created_group = _init_process_group(device) if world > 1 else False
+    path = shard_path(out_path, rank) if world > 1 else os.fspath(out_path)
+    run = {"certificate": cert.name, "n0": n0, "n": n, "alpha": repr(alpha), "rule": rule,
+           "precision": precision, "seed": seed}
+    mine = indices[rank::world]
+    if mine:
+        _input_tensor(images, mine[0], device)  # bad pixels fail before any file is touched
+    state = recover(path, run)
+    stray = sorted(set(state.rows) - set(mine))
+    if stray:
+        raise ValueError(f"out_path={path!r} holds rows for idx {stray[:10]} outside this run's "
+                         "selection (other skip/max_count/world size?); delete it or choose another out_path")
+    todo = [i for i in mine if i not in state.rows]
+    bar = tqdm(total=len(mine), initial=len(mine) - len(todo), disable=not progress,
+               desc=f"certify {cert.name}" + (f" [rank {rank}/{world}]" if world > 1 else ""),
+               unit="input", file=sys.stderr, dynamic_ncols=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        for i in todo:
+            gen = torch.Generator(device=device).manual_seed(input_seed(seed, i))
+            res = certify(model, _input_tensor(images, i, device), cert, n0=n0, n=n, alpha=alpha,
+                          batch_size=batch_size, rule=rule, generator=gen, precision=precision,
+                          batched=False)
+            _write_all(fd, format_row(i, labels[i], res, res.seconds, run).encode())
+            os.fsync(fd)
+            bar.update(1)
+    finally:
+        os.close(fd)
+        bar.close()
+    if world == 1:
+        return path
+    try:
+        _barrier(device)
+        if rank == 0 and merge:
+            path = merge_shards(out_path, world, expected=indices)
+        _barrier(device)  # every rank returns once the merged file exists
+    finally:
+        if created_group:
+            torch.distributed.destroy_process_group()
+    return path
+
+
+def read_rows(path) -> list[dict]:
+    """The rows of a result file as dicts of strings (header names as keys)."""
+    with open(path) as f:
+        lines = f.read().splitlines()
+    if not lines or lines[0] + "\n" != HEADER:
+        raise ValueError(f"{os.fspath(path)!r} is not a smoothcert result file")
+    return [dict(zip(COLUMNS, line.split("\t"))) for line in lines[1:]]

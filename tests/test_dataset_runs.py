@@ -1,0 +1,228 @@
+"""Dataset runs: TSV rows, resume after a partial line and after SIGKILL, torchrun sharding, merge."""
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from smoothcert.gpu_sampler import dataset as DS
+
+# A tiny deterministic classifier on 1x4x4 images and a run script shared by the in-process
+# reference, the killed subprocess and the torchrun shards (same code, same rows).
+RUN_SCRIPT = textwrap.dedent('''
+    import sys, time
+    import numpy as np
+    import torch
+    import smoothcert as sc
+    from smoothcert.gpu_sampler.dataset import certify_dataset
+
+    torch.set_num_threads(1)
+    W = torch.randn(3, 16, generator=torch.Generator().manual_seed(1234))
+
+    class Tiny(torch.nn.Module):
+        def __init__(self, delay=0.0):
+            super().__init__()
+            self.delay = delay
+
+        def forward(self, x):
+            if self.delay:
+                time.sleep(self.delay)
+            return 3.0 * (x.flatten(1) - 0.5) @ W.T
+
+    def data(count=24):
+        rng = np.random.default_rng(7)
+        images = rng.integers(0, 256, size=(count, 4, 4), dtype=np.uint8)
+        labels = rng.integers(0, 3, size=count)
+        return images, labels
+
+    def run(out, max_count=None, delay=0.0, n=300, seed=5, progress=False):
+        images, labels = data()
+        cert = sc.get("cohen-gaussian-l2", sigma=0.5)
+        return certify_dataset(Tiny(delay), cert, images, labels, out, n0=20, n=n, alpha=0.01,
+                               batch_size=128, skip=1, max_count=max_count, seed=seed,
+                               progress=progress)
+
+    if __name__ == "__main__":
+        out, max_count, delay = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+        run(out, max_count, delay)
+''')
+
+DROP_TIME = [c for c in DS.COLUMNS if c != "time"]
+
+
+@pytest.fixture(scope="module")
+def script(tmp_path_factory):
+    path = tmp_path_factory.mktemp("runscript") / "tiny_run.py"
+    path.write_text(RUN_SCRIPT)
+    spec = importlib.util.spec_from_file_location("tiny_run", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.path = str(path)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def reference(script, tmp_path_factory):
+    """An uninterrupted single-process run over all 24 inputs."""
+    out = tmp_path_factory.mktemp("ref") / "ref.tsv"
+    script.run(str(out))
+    return DS.read_rows(out)
+
+
+def without_time(rows):
+    return [tuple(r[c] for c in DROP_TIME) for r in rows]
+
+
+def test_select_indices_and_seeds():
+    assert DS.select_indices(10, 3) == [0, 3, 6, 9]
+    assert DS.select_indices(10, 3, max_count=2) == [0, 3]
+    assert DS.select_indices(10, 1, max_count=0) == []
+    with pytest.raises(ValueError, match="skip must be >= 1, got 0"):
+        DS.select_indices(10, 0)
+    seeds = {DS.input_seed(s, i) for s in range(3) for i in range(50)}
+    assert len(seeds) == 150 and all(0 <= s < 2**63 for s in seeds)
+    assert DS.input_seed(1, 2) == DS.input_seed(1, 2)
+    assert DS.shard_path("/a/res.tsv", 3) == "/a/res.rank3.tsv"
+    assert DS.shard_path("/a/res", 0) == "/a/res.rank0.tsv"
+
+
+def test_rows_are_cohen_format_and_consistent(reference):
+    import smoothcert as sc
+
+    cert = sc.get("cohen-gaussian-l2", sigma=0.5)
+    rows = reference
+    assert [int(r["idx"]) for r in rows] == list(range(24))
+    assert DS.HEADER.startswith("idx\tlabel\tpredict\tradius\tcorrect\ttime\t")
+    predictions = set()
+    for r in rows:
+        pred, radius = int(r["predict"]), float(r["radius"])
+        counts = np.array(r["counts"].split(","), dtype=int)
+        select = np.array(r["counts_select"].split(","), dtype=int)
+        assert counts.sum() == 300 and select.sum() == 20 and len(counts) == 3
+        assert r["correct"] == str(int(pred == int(r["label"])))
+        pa = float(r["pA_lower"])
+        assert repr(float(r["radius"])) == r["radius"]  # full precision, round-trips
+        if pred == -1:
+            assert radius == 0.0 and pa <= 0.5
+        else:
+            assert pred == int(np.argmax(select)) and radius > 0
+            assert radius == cert.radius(pa)  # the bound recorded is the one certified
+            assert float(r["pB_upper"]) == 1.0 - pa
+        predictions.add(pred)
+    assert len(predictions) >= 2  # the fixture exercises more than one outcome
+
+
+def test_read_by_figures_module(reference, tmp_path):
+    figures = pytest.importorskip("smoothcert.figures")
+    if not hasattr(figures, "read_tsv"):
+        pytest.skip("figures.read_tsv not available")
+    path = tmp_path / "r.tsv"
+    path.write_text(DS.HEADER + "".join("\t".join(r[c] for c in DS.COLUMNS) + "\n" for r in reference))
+    res = figures.read_tsv(path)
+    assert len(res) == 24 and res.time is not None and (res.time >= 0).all()
+
+
+def test_resume_truncates_partial_line(script, reference, tmp_path):
+    out = tmp_path / "part.tsv"
+    script.run(str(out), max_count=7)
+    with open(out, "a") as f:
+        f.write("7\t2\t1\t0.3")  # a write cut short by a kill: no newline
+    script.run(str(out))
+    rows = DS.read_rows(out)
+    assert without_time(rows) == without_time(reference)
+    assert out.read_text().endswith("\n")
+
+
+def test_resume_refuses_other_parameters(script, tmp_path):
+    out = tmp_path / "p.tsv"
+    script.run(str(out), max_count=2)
+    with pytest.raises(ValueError, match="n='300'.*n=301"):
+        script.run(str(out), n=301)
+    with pytest.raises(ValueError, match="seed='5'.*seed=6"):
+        script.run(str(out), seed=6)
+    other = tmp_path / "o.tsv"
+    other.write_text("a\tb\n1\t2\n")
+    with pytest.raises(ValueError, match="another header"):
+        script.run(str(other))
+
+
+def test_resume_after_sigkill(script, reference, tmp_path):
+    out = tmp_path / "killed.tsv"
+    proc = subprocess.Popen([sys.executable, script.path, str(out), "24", "0.02"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    rows_seen = 0
+    while time.time() < deadline and proc.poll() is None:
+        if out.exists():
+            rows_seen = out.read_text().count("\n") - 1
+            if rows_seen >= 4:
+                break
+        time.sleep(0.05)
+    assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read()[-500:]}"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stderr.close()
+    partial = DS.read_rows(out)
+    assert 4 <= len(partial) < 24
+    script.run(str(out))
+    assert without_time(DS.read_rows(out)) == without_time(reference)
+
+
+def test_torchrun_two_ranks_match_single_run(script, reference, tmp_path):
+    out = tmp_path / "sharded.tsv"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           script.path, str(out), "24", "0"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    shard_idx = [[int(r["idx"]) for r in DS.read_rows(DS.shard_path(out, k))] for k in (0, 1)]
+    assert shard_idx == [list(range(0, 24, 2)), list(range(1, 24, 2))]
+    assert without_time(DS.read_rows(out)) == without_time(reference)
+    assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
+
+
+def test_merge_shards_checks_coverage(tmp_path):
+    out = tmp_path / "m.tsv"
+
+    def shard(rank, idxs):
+        lines = [f"{i}\t0\t0\t0.5\t1\t0:00:01\tc\t0.9\t0.1\t1\t1\t1\t1\t0.001\tbinary\tfloat32\t0\n"
+                 for i in idxs]
+        with open(DS.shard_path(out, rank), "w") as f:
+            f.write(DS.HEADER + "".join(lines))
+
+    shard(0, [4, 0, 2])
+    with pytest.raises(ValueError, match="rank 1 of 2"):
+        DS.merge_shards(out, 2)
+    shard(1, [3, 1])
+    DS.merge_shards(out, 2, expected=range(5))
+    assert [int(r["idx"]) for r in DS.read_rows(out)] == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match=r"missing idx \[5\]"):
+        DS.merge_shards(out, 2, expected=range(6))
+    shard(1, [3, 1, 2])
+    with pytest.raises(ValueError, match="idx 2 appears in two shards"):
+        DS.merge_shards(out, 2)
+    assert [int(r["idx"]) for r in DS.read_rows(out)] == [0, 1, 2, 3, 4]  # old file untouched
+
+
+def test_bad_input(script, tmp_path):
+    import smoothcert as sc
+
+    cert = sc.get("cohen-gaussian-l2", sigma=0.5)
+    images, labels = script.data(4)
+    model = script.Tiny()
+    out = str(tmp_path / "bad.tsv")
+    with pytest.raises(ValueError, match="same length, got 4 and 3"):
+        DS.certify_dataset(model, cert, images, labels[:3], out, n=10, progress=False)
+    with pytest.raises(ValueError, match="n0 must be >= 1, got 0"):
+        DS.certify_dataset(model, cert, images, labels, out, n0=0, n=10, progress=False)
+    with pytest.raises(ValueError, match="alpha must lie in"):
+        DS.certify_dataset(model, cert, images, labels, out, n=10, alpha=1.5, progress=False)
+    with pytest.raises(TypeError, match="uint8"):
+        DS.certify_dataset(model, cert, images.astype(np.int32), labels, out, n=10, progress=False)
+    assert not os.path.exists(out) or DS.read_rows(out) == []
