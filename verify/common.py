@@ -1,0 +1,169 @@
+"""Shared pieces of the verifier: check results, representative certificate instances, helpers.
+
+Every check returns a :class:`Check` with a status -- ``pass``, ``fail``, ``n/a`` (the column
+does not apply, with the reason) or ``info`` (a measurement with no pass/fail meaning, e.g. how
+loose a non-tight bound is) -- a one-line summary for the table and a JSON-ready ``details``.
+
+The verifier builds each registered certificate from its class attributes only
+(``norm``, ``tight``, ``binary_only``, ``isotropic_counterpart``, ``from_std``) and the family
+of its noise (``cert.noise.family``), so a new certificate is picked up without edits here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import mpmath as mp
+import numpy as np
+
+from ..bounds import certificate_class, certificates
+
+PASS, FAIL, NA, INFO = "pass", "fail", "n/a", "info"
+
+#: Anisotropic instances use these per-coordinate standard deviations (d = 3, ratio 4 between
+#: the smallest and largest so that the worst direction matters).
+ANISO_STD = (0.25, 0.5, 1.0)
+ISO_STD = 0.5
+#: (dim, k) of the functional-optimization instances: k = 0 reduces to the classical bounds
+#: (checked against closed forms), k > 0 is the family Zhang et al. introduce.
+ZHANG_SHAPES = ((3, 0), (3, 1))
+#: The two-component mixture instance (weights, K x d standard deviations).
+MIXTURE_WEIGHTS = (0.3, 0.7)
+MIXTURE_SIGMAS = ((0.25, 0.5, 1.0), (0.6, 0.3, 0.5))
+
+
+@dataclass
+class Check:
+    """The outcome of one verifier check for one certificate instance."""
+
+    status: str
+    summary: str
+    details: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"status": self.status, "summary": self.summary, "details": jsonable(self.details)}
+
+
+def jsonable(obj: Any):
+    """Turn numpy/mpmath values into plain JSON types (inf/nan as strings)."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, (mp.mpf, np.floating, float)):
+        x = float(obj)
+        return x if math.isfinite(x) else repr(x)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def combine(checks: list[Check]) -> str:
+    """Status of a column built from several checks: fail wins, then pass, info, n/a."""
+    statuses = {c.status for c in checks}
+    for s in (FAIL, PASS, INFO):
+        if s in statuses:
+            return s
+    return NA
+
+
+@dataclass
+class Instance:
+    """A certificate bound to representative noise parameters, with a label for the report."""
+
+    name: str
+    label: str
+    cert: Any
+
+    @property
+    def family(self) -> str:
+        return self.cert.noise.family
+
+    @property
+    def dim(self) -> int:
+        """Dimension used for witnesses and Monte Carlo (the parameter size, or 3)."""
+        p = self.cert.noise.params
+        if "dim" in p:
+            return int(p["dim"])
+        for key in ("sigma", "scale", "half_width"):
+            if key in p and np.ndim(p[key]) > 0:
+                return int(np.size(p[key]))
+        if "sigmas" in p:
+            return int(np.asarray(p["sigmas"]).reshape(len(p["weights"]), -1).shape[1])
+        return 3
+
+
+def instances(name: str) -> list[Instance]:
+    """Representative instances of the certificate ``name``.
+
+    Isotropic theorems get std 0.5; anisotropic ones (``isotropic_counterpart`` set) get per-coordinate
+    std ``ANISO_STD``; the Zhang families one instance per ``ZHANG_SHAPES`` entry; a certificate
+    with a ``constant`` option (the Gaussian mixture) one instance per option value.
+    """
+    cls = certificate_class(name)
+    std = np.array(ANISO_STD) if cls.isotropic_counterpart else ISO_STD
+    out = []
+    if name.startswith("zhang-"):
+        for dim, k in ZHANG_SHAPES:
+            cert = cls.from_std(ISO_STD, dim=dim, k=k)
+            out.append(Instance(name, f"d={dim},k={k}", cert))
+        return out
+    cert = cls.from_std(std, dim=3 if cls.isotropic_counterpart else None)
+    out.append(Instance(name, _label(cert), cert))
+    if cert.noise.family == "gaussian-mixture":
+        # from_std gives one component; add a genuine two-component anisotropic mixture.
+        two = {"weights": np.array(MIXTURE_WEIGHTS), "sigmas": np.array(MIXTURE_SIGMAS)}
+        out.append(Instance(name, "", cls(**dict(cert.params, **two))))
+    if "constant" in cert.params:
+        for inst in list(out):
+            for option in ("derived", "printed"):
+                if option != inst.cert.params["constant"]:
+                    params = dict(inst.cert.params, constant=option)
+                    out.append(Instance(name, "", cls(**params)))
+    for inst in out:
+        inst.label = _label(inst.cert)
+    return out
+
+
+def _label(cert) -> str:
+    parts = []
+    for k, v in cert.params.items():
+        if np.ndim(v) == 0:
+            parts.append(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}")
+        else:
+            parts.append(f"{k}={np.array2string(np.asarray(v), precision=3, separator=',')}")
+    return ",".join(parts)
+
+
+def all_instances(names: list[str] | None = None) -> list[Instance]:
+    """Instances of every (or the selected) registered certificate."""
+    names = certificates() if not names else names
+    out = []
+    for n in names:
+        out.extend(instances(n))
+    return out
+
+
+def mpf(x) -> mp.mpf:
+    return mp.mpf(float(x))
+
+
+def norm_of(u: np.ndarray, norm: str) -> float:
+    """``||u||`` in the certificate's norm name (``l1``, ``l2``, ``linf``)."""
+    order = {"l1": 1, "l2": 2, "linf": np.inf}[norm]
+    return float(np.linalg.norm(np.asarray(u, dtype=float), ord=order))
+
+
+def unit(u: np.ndarray, norm: str) -> np.ndarray:
+    u = np.asarray(u, dtype=float)
+    return u / norm_of(u, norm)
+
+
+def is_binary_point(p_b) -> bool:
+    return p_b is None

@@ -1,0 +1,178 @@
+"""Twin sweep: every float radius against its mpmath twin (issue 4, item 1).
+
+For a point (p_a, p_b) the float result ``r = cert.radius(p_a, p_b)`` must satisfy
+``r <= R_exact`` (DESIGN section 5: a radius is a promise) and ``|r - R| <= twin_rtol * R``.
+``R_exact`` is ``cert.radius_mp`` at 50 digits, evaluated at the same float inputs, so the
+comparison ``mpf(r) > R`` is exact up to 1e-50 relative: any positive excess is an over-report.
+
+Points come from three sources:
+
+* the extremes of DESIGN section 5 (p_a within 1e-15 of 1, p_a = 1, p_b near 1e-300, subnormal
+  p_b, p_a = p_b, p_a + p_b = 1, p_a at and just above 1/2);
+* a seeded grid in log-odds (so the tails are as dense as the middle);
+* a hypothesis search that *targets* the relative excess ``(r - R)/R``: hypothesis keeps the
+  inputs that push the float result up and mutates them, hunting for an over-report.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mpmath as mp
+import numpy as np
+
+from .common import FAIL, NA, PASS, Check
+
+TWIN_DPS = 50
+
+_NEAR_ONE = [1 - 1e-15, 1 - 2.0**-53, 1 - 1e-12, 1 - 1e-9, 0.999999, 0.999]
+BINARY_EXTREMES = [0.0, 0.3, 0.5, float(np.nextafter(0.5, 1)), 0.5 + 1e-12, 0.5 + 1e-8, 0.51, 0.6,
+                   0.75, 0.9, 0.99, *_NEAR_ONE, 1.0]
+PAIR_EXTREMES = [
+    (0.9, 1e-300), (0.9, 5e-324), (0.9, 0.0), (1 - 1e-15, 1e-300), (1 - 1e-15, 1e-15),
+    (1.0, 0.0), (1.0, 1e-300), (0.5, 0.5), (0.4, 0.4), (0.6, 0.4), (0.3, 0.2), (1e-10, 1e-300),
+    (0.5, 0.1), (0.34, 0.33), (0.999999, 1e-6), (0.2, 0.0), (0.6, float(np.nextafter(0.4, 0))),
+    (1 - 1e-12, 1e-12), (0.9, 0.05), (0.01, 0.009),
+]
+
+
+def grid_points(n: int, seed: int = 0):
+    """``n`` binary and ``n`` pair points, uniform in log-odds of p_a (and of p_b / p_a)."""
+    rng = np.random.default_rng(seed)
+    lo = rng.uniform(-3, 35, n)  # log-odds of p_a: from 0.05 to 1 - 6e-16
+    pa = 1 / (1 + np.exp(-lo))
+    binary = [(float(p), None) for p in pa]
+    pa2 = 1 / (1 + np.exp(-rng.uniform(-8, 35, n)))
+    frac = np.exp(-rng.uniform(0, 690, n))  # p_b / (1 - p_a) from 1 down to 1e-300
+    pairs = [(float(a), float(b)) for a, b in zip(pa2, (1 - pa2) * frac)]
+    return binary + pairs
+
+
+def extreme_points():
+    return [(p, None) for p in BINARY_EXTREMES] + list(PAIR_EXTREMES)
+
+
+def adaptive_dps(p_a, p_b, dps: int = TWIN_DPS) -> int:
+    """Digits that keep ``dps`` significant digits in ``1 - p`` for the smallest tail involved.
+
+    A twin evaluated at a fixed 50 digits computes ``1 - 2 p`` as exactly 1 once p < 1e-50
+    (the Gaussian twin then returns inf for p_b = 1e-300); the tails reach 5e-324, so the
+    reference radius is evaluated at ``dps + 330`` digits where needed.
+    """
+    tails = [t for t in (p_a, 1.0 - p_a, p_b if p_b is not None else 1.0) if t > 0]
+    smallest = min(tails, default=1.0)
+    return dps + max(0, int(math.ceil(-math.log10(smallest))))
+
+
+def twin_point(cert, p_a, p_b, dps: int = TWIN_DPS) -> dict:
+    """Compare ``radius`` with ``radius_mp`` at one point.
+
+    The reference is ``radius_mp`` at :func:`adaptive_dps` digits; the twin at the fixed ``dps`` is
+    compared with it too (``twin_unstable``: the twin itself lost accuracy).
+    Returns ``{"r", "exact", "rel_err", "over", "bad", "twin_unstable"}``: ``over`` is True when
+    the float radius exceeds the exact one, ``bad`` names a contract breach (NaN, negative,
+    exception) or is None.
+    """
+    out = {"p_a": p_a, "p_b": p_b, "r": None, "exact": None, "rel_err": 0.0, "over": False,
+           "bad": None, "twin_unstable": False}
+    try:
+        r = cert.radius(p_a, p_b)
+        fixed = cert.radius_mp(p_a, p_b, dps=dps)
+        high = adaptive_dps(p_a, p_b, dps)
+        exact = fixed if high == dps else cert.radius_mp(p_a, p_b, dps=high)
+    except Exception as exc:  # noqa: BLE001 -- any exception on valid input is a finding
+        out["bad"] = f"{type(exc).__name__}: {exc}"
+        return out
+    out["r"], out["exact"] = r, exact
+    with mp.workdps(high):
+        if mp.isinf(exact) != mp.isinf(fixed) or (
+                not mp.isinf(exact) and abs(fixed - exact) > mp.mpf(10) ** (-20) * abs(exact)):
+            out["twin_unstable"] = True
+    if not isinstance(r, float) or math.isnan(r) or r < 0:
+        out["bad"] = f"radius returned {r!r}"
+        return out
+    if mp.isinf(exact):
+        out["over"] = False
+        out["rel_err"] = 0.0 if math.isinf(r) else math.inf
+        return out
+    if math.isinf(r):
+        out["over"] = True
+        out["rel_err"] = math.inf
+        return out
+    diff = mp.mpf(r) - exact
+    out["over"] = bool(diff > 0)
+    out["rel_err"] = float(abs(diff) / exact) if exact > 0 else (0.0 if r == 0 else math.inf)
+    return out
+
+
+def _valid_points(cert, points):
+    return [(a, b) for a, b in points if not (cert.binary_only and b is not None)]
+
+
+def hypothesis_points(cert, n: int, seed: int = 0):
+    """Points found by a hypothesis search that targets the relative excess of the float radius."""
+    try:
+        from hypothesis import HealthCheck, Phase, given, seed as hseed, settings, target
+        from hypothesis import strategies as st
+    except ImportError:  # pragma: no cover -- hypothesis is a test dependency
+        return []
+    found = []
+    tail = st.floats(min_value=5e-324, max_value=0.5).map(lambda e: 1.0 - e)
+    p_a = st.one_of(st.floats(0.0, 1.0), tail, st.sampled_from(BINARY_EXTREMES))
+    share = st.one_of(st.floats(0.0, 1.0), st.floats(5e-324, 1e-3), st.just(1.0))
+
+    @hseed(seed)
+    @settings(max_examples=n, database=None, deadline=None, derandomize=False,
+              suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.target])
+    @given(p_a=p_a, share=share, binary=st.booleans() if not cert.binary_only else st.just(True))
+    def probe(p_a, share, binary):
+        p_b = None if binary else (1.0 - p_a) * share
+        res = twin_point(cert, p_a, p_b)
+        found.append((p_a, p_b, res))
+        if res["exact"] is not None and res["r"] is not None and res["exact"] > 0 \
+                and not mp.isinf(res["exact"]) and not math.isinf(res["r"]):
+            target(float((mp.mpf(res["r"]) - res["exact"]) / res["exact"]) * 1e12, label="excess")
+
+    probe()
+    return found
+
+
+def twin_sweep(cert, n_grid: int = 40, n_hypothesis: int = 40, seed: int = 0) -> Check:
+    """Twin sweep over extremes, grid and hypothesis-targeted points for one certificate."""
+    try:
+        cert.radius_mp(0.9, None if cert.binary_only else 0.05)
+    except NotImplementedError as exc:
+        return Check(NA, f"no mpmath twin ({exc})", {})
+    pts = _valid_points(cert, extreme_points() + grid_points(n_grid, seed))
+    results = [twin_point(cert, a, b) for a, b in pts]
+    results += [res for _, _, res in hypothesis_points(cert, n_hypothesis, seed)]
+    over = [r for r in results if r["over"]]
+    bad = [r for r in results if r["bad"]]
+    finite = [r for r in results if r["bad"] is None and math.isfinite(r["rel_err"])]
+    max_rel = max((r["rel_err"] for r in finite), default=0.0)
+    worst = max(finite, key=lambda r: r["rel_err"], default=None)
+    inf_mismatch = [r for r in results if r["bad"] is None and math.isinf(r["rel_err"])]
+    unstable = [r for r in results if r["twin_unstable"]]
+    rtol = getattr(cert, "twin_rtol", 1e-12)
+    status = PASS if not over and not bad and max_rel <= rtol and not inf_mismatch else FAIL
+    summary = f"max rel {max_rel:.1e}, {len(over)} over / {len(results)}"
+    if bad:
+        summary += f", {len(bad)} errors"
+    if unstable:
+        summary += f", twin@{TWIN_DPS}dps inaccurate at {len(unstable)}"
+    details = {
+        "points": len(results), "max_rel_err": max_rel, "twin_rtol": rtol, "over_reports": len(over),
+        "errors": [{"p_a": r["p_a"], "p_b": r["p_b"], "error": r["bad"]} for r in bad[:5]],
+        "over_examples": [{"p_a": r["p_a"], "p_b": r["p_b"], "r": r["r"], "exact": str(r["exact"])}
+                          for r in over[:5]],
+        "inf_mismatch": [{"p_a": r["p_a"], "p_b": r["p_b"], "r": r["r"], "exact": str(r["exact"])}
+                         for r in inf_mismatch[:5]],
+        "twin_unstable": len(unstable),
+        "twin_unstable_examples": [
+            {"p_a": r["p_a"], "p_b": r["p_b"], "r": r["r"], "exact": str(r["exact"]),
+             f"twin_at_{TWIN_DPS}_dps": str(cert.radius_mp(r["p_a"], r["p_b"], dps=TWIN_DPS))}
+            for r in unstable[:3]],
+        "worst": None if worst is None else {"p_a": worst["p_a"], "p_b": worst["p_b"],
+                                             "rel_err": worst["rel_err"]},
+    }
+    return Check(status, summary, details)
