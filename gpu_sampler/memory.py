@@ -385,6 +385,67 @@ def fixed_record(prediction: int, region, index: int = -1, **extra) -> Certified
 
 
 # ---------------------------------------------------------------------------------------------
+def certify_sequence(model, xs, certs, procedure: str, shifts=None, n0: int = 100, n: int = 100_000,
+                     alpha: float = 0.001, batch_size: int = 1000, rule: str = "binary", generator=None,
+                     checkpoint=None, progress: bool = True, desc: str = "certify") -> list[CertifiedRecord]:
+    """Certify inputs in order, each with its own certificate, through the given procedure.
+
+    ``certs[i]`` is input i's certificate (its noise and region); ``shifts[i]`` an optional noise
+    mean (ARS), applied as ``ShiftedModel``. ``procedure``: ``"fixed-distribution"`` (the caller
+    promises every ``certs[i]`` is the same distribution chosen without looking at the inputs),
+    ``"memory-based"`` (a fresh :class:`MemoryCertifier`, inputs in the order given) or
+    ``"per-input-unsound"`` (kept for comparison, marked unsound). Sampling uses
+    ``smoothcert.gpu_sampler.sampler.certify`` (Cohen et al. CERTIFY); its outcome per input is
+    checkpointed (``checkpoint``: a path or :class:`ParameterCheckpoint`), so a resumed run replays
+    the memory from the stored bounds without sampling again.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from .sampler import certify
+
+    check_procedure(procedure)
+    if len(certs) != len(xs):
+        raise ValueError(f"certs must have one certificate per input ({len(xs)}), got {len(certs)}")
+    if shifts is not None and len(shifts) != len(xs):
+        raise ValueError(f"shifts must have one map per input ({len(xs)}), got {len(shifts)}")
+    if procedure == "fixed-distribution" and len(certs) and any(
+            c.noise.family != certs[0].noise.family
+            or not all(np.array_equal(np.asarray(v), np.asarray(certs[0].noise.params[k]))
+                       for k, v in c.noise.params.items()) for c in certs):
+        raise ValueError("procedure='fixed-distribution' needs one distribution for every input; "
+                         "per-input parameters go through 'memory-based'")
+    ckpt = checkpoint if isinstance(checkpoint, ParameterCheckpoint) else ParameterCheckpoint(checkpoint)
+    memory = MemoryCertifier() if procedure == "memory-based" else None
+    records = []
+    for i in tqdm(range(len(xs)), desc=desc, disable=not progress):
+        if not ckpt.done(i):
+            m = model
+            if shifts is not None:
+                from .ars_generator import ShiftedModel
+
+                m = ShiftedModel(model, shifts[i]).to(xs[i].device)
+            res = certify(m, xs[i], certs[i], n0=n0, n=n, alpha=alpha, batch_size=batch_size,
+                          rule=rule, generator=generator)
+            ckpt.put(i, prediction=np.int64(res.prediction), p_a=np.float64(res.p_a_lower),
+                     p_b=np.float64(res.p_b_upper), seconds=np.float64(res.seconds))
+        got = ckpt.get(i)
+        pred, p_a, p_b = int(got["prediction"]), float(got["p_a"]), float(got["p_b"])
+        region = None
+        if pred >= 0:
+            region = certs[i].region(p_a, None if rule == "binary" else p_b)
+        extra = {"p_a": p_a, "p_b": p_b, "cert_seconds": float(got["seconds"])}
+        x_np = xs[i].detach().cpu().double().numpy() if isinstance(xs[i], torch.Tensor) else xs[i]
+        if memory is not None:
+            records.append(memory.certify(x_np, pred, region, index=i, **extra))
+        elif procedure == "fixed-distribution":
+            records.append(fixed_record(pred, region, index=i, **extra))
+        else:
+            records.append(unsound_record(pred, region, index=i, **extra))
+    return records
+
+
+# ---------------------------------------------------------------------------------------------
 # outputs: every one carries the procedure and the soundness mark
 TSV_COLUMNS = ("idx", "label", "predict", "radius", "proxy_radius", "correct", "procedure",
                "sound", "action")
@@ -497,6 +558,7 @@ __all__ = [
     "ParameterCheckpoint",
     "atomic_write_text",
     "best_separation_scale",
+    "certify_sequence",
     "fixed_record",
     "inner_region",
     "label_with_soundness",
