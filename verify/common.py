@@ -137,7 +137,7 @@ def _label(cert) -> str:
         if np.ndim(v) == 0:
             parts.append(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}")
         else:
-            parts.append(f"{k}={np.array2string(np.asarray(v), precision=3, separator=',')}")
+            parts.append(f"{k}={np.array2string(np.asarray(v), precision=3, separator=',', max_line_width=10**6)}")
     return ",".join(parts)
 
 

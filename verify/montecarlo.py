@@ -1,0 +1,236 @@
+"""Monte Carlo validation of the theorem statements (issue 4, item 3).
+
+For random base classifiers in low dimension (random half-spaces, quadratic boundaries, small
+random ReLU networks, all numpy) and the certificate's own noise:
+
+1. at x, ``n`` noise samples give counts; Clopper-Pearson at ``alpha/2`` each gives pA (lower, top
+   class) and pB (upper, runner-up; binary theorems use pB = 1 - pA); the certificate gives R or
+   its region;
+2. adversarial search: ``n_dirs`` random directions scaled to the boundary of the certified
+   region (or ball), screened with common random numbers; the ``n_keep`` with the smallest
+   estimated margin ``P_A - max_c P_c`` are kept;
+3. at each kept point (and at x) fresh samples; a *violation* is significant when the
+   Clopper-Pearson upper bound of P_A lies below the lower bound of some other class
+   (each at level ``beta``, Bonferroni over every test of the run). At x the check is that pA is
+   not significantly above the true P_A (the bound itself).
+
+A sound theorem yields 0 violations except with probability below ``alpha + 2 beta`` per point;
+the margins (estimated ``P_A - max_c P_c`` at the boundary) show how close to tight the region is.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.stats import beta as beta_dist
+
+from .common import FAIL, NA, PASS, Check, Instance, norm_of
+from .witnesses import _boundary_scale
+
+
+# ------------------------------------------------------------------------------------------
+# Clopper-Pearson (one-sided, Cohen's convention)
+def cp_lower(k, n, level):
+    return 0.0 if k == 0 else float(beta_dist.ppf(level, k, n - k + 1))
+
+
+def cp_upper(k, n, level):
+    return 1.0 if k == n else float(beta_dist.ppf(1 - level, k + 1, n - k))
+
+
+# ------------------------------------------------------------------------------------------
+# noise samplers (numpy), one per family of DESIGN section 3
+def _vec(params, key, d):
+    return np.broadcast_to(np.asarray(params[key], dtype=float).reshape(-1)
+                           if np.ndim(params[key]) else float(params[key]), (d,))
+
+
+def sample_noise(noise, d: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` draws of the smoothing noise in R^d, shape (n, d)."""
+    fam, p = noise.family, noise.params
+    if fam == "gaussian":
+        return rng.standard_normal((n, d)) * _vec(p, "sigma", d)
+    if fam == "laplace":
+        return rng.laplace(0.0, 1.0, (n, d)) * _vec(p, "scale", d)
+    if fam == "uniform":
+        return rng.uniform(-1.0, 1.0, (n, d)) * _vec(p, "half_width", d)
+    if fam == "gaussian-mixture":
+        w = np.asarray(p["weights"], dtype=float)
+        sig = np.broadcast_to(np.asarray(p["sigmas"], dtype=float).reshape(len(w), -1), (len(w), d))
+        comp = rng.choice(len(w), size=n, p=w / w.sum())
+        return rng.standard_normal((n, d)) * sig[comp]
+    k = int(p.get("k", 0))
+    if fam == "zhang-l2":
+        rad = float(p["sigma"]) * np.sqrt(rng.chisquare(d - k, n))
+        g = rng.standard_normal((n, d))
+        return g / np.linalg.norm(g, axis=1, keepdims=True) * rad[:, None]
+    if fam == "zhang-l1":
+        rad = rng.gamma(d - k, float(p["scale"]), n)
+        simplex = rng.dirichlet(np.ones(d), n)
+        return simplex * rng.choice([-1.0, 1.0], (n, d)) * rad[:, None]
+    if fam == "zhang-linf":
+        return _sample_zhang_linf(float(p["sigma"]), d, k, n, rng)
+    raise NotImplementedError(f"no sampler for the noise family {fam!r}")
+
+
+def _sample_zhang_linf(sigma, d, k, n, rng):
+    """Exact construction of DESIGN section 3: s = ||z||_inf by inverse CDF on a fine grid of
+    ``s^-k exp(-s^2/(2 sigma^2)) erf(s/(sigma sqrt 2))^(d-1)``, one coordinate +-s, the others
+    N(0, sigma^2) truncated to (-s, s) by inverse CDF."""
+    from scipy.special import erf, ndtr, ndtri
+
+    grid = np.linspace(0, 12 * sigma, 200_001)[1:]
+    dens = grid ** (-k) * np.exp(-grid**2 / (2 * sigma**2)) * erf(grid / (sigma * math.sqrt(2))) ** (d - 1)
+    cdf = np.concatenate([[0.0], np.cumsum((dens[1:] + dens[:-1]) / 2)])
+    cdf /= cdf[-1]
+    s = np.interp(rng.uniform(size=n), cdf, grid)
+    lo = ndtr(-s / sigma)[:, None]
+    u = rng.uniform(size=(n, d))
+    z = sigma * ndtri(lo + u * (1 - 2 * lo))
+    z = np.clip(z, -s[:, None], s[:, None])
+    idx = rng.integers(0, d, n)
+    z[np.arange(n), idx] = s * rng.choice([-1.0, 1.0], n)
+    return z
+
+
+# ------------------------------------------------------------------------------------------
+# random base classifiers
+def make_classifier(kind: str, d: int, n_classes: int, rng: np.random.Generator, boost: float):
+    """A random classifier ``f(z) -> labels`` of the given kind; class 0 gets the score ``boost``."""
+    if kind == "half-space":
+        w = rng.standard_normal((n_classes, d))
+        b = rng.normal(0, 0.3, n_classes)
+        b[0] += boost
+
+        def f(z):
+            return np.argmax(z @ w.T + b, axis=1)
+    elif kind == "quadratic":
+        q = rng.standard_normal((n_classes, d, d))
+        w = rng.standard_normal((n_classes, d))
+        b = rng.normal(0, 0.3, n_classes)
+        b[0] += boost
+
+        def f(z):
+            quad = np.einsum("ni,cij,nj->nc", z, q, z)
+            return np.argmax(0.5 * quad + z @ w.T + b, axis=1)
+    elif kind == "relu":
+        w1 = rng.standard_normal((16, d))
+        b1 = rng.normal(0, 0.5, 16)
+        w2 = rng.standard_normal((n_classes, 16)) / 4
+        b2 = rng.normal(0, 0.3, n_classes)
+        b2[0] += boost
+
+        def f(z):
+            h = np.maximum(z @ w1.T + b1, 0.0)
+            return np.argmax(h @ w2.T + b2, axis=1)
+    else:
+        raise ValueError(f"kind must be half-space, quadratic or relu, got {kind!r}")
+    return f
+
+
+def _frequencies(f, x, noise_samples, n_classes):
+    labels = f(x[None, :] + noise_samples)
+    return np.bincount(labels, minlength=n_classes)
+
+
+def _directions(norm: str, d: int, m: int, rng) -> np.ndarray:
+    """Candidate directions: the axes (both signs) and random ones; vertices for l_inf."""
+    if norm == "linf":
+        return rng.choice([-1.0, 1.0], (m, d))
+    axes = np.concatenate([np.eye(d), -np.eye(d)])
+    if norm == "l1":
+        rand = rng.dirichlet(np.ones(d) * 0.3, m) * rng.choice([-1.0, 1.0], (m, d))
+    else:
+        rand = rng.standard_normal((m, d))
+    return np.concatenate([axes, rand])[:max(m, 2 * d)]
+
+
+def _boundary_points(inst: Instance, p_a, p_b, r, dirs):
+    """Scale each direction to the boundary of the certified region (or ball)."""
+    reg = None
+    try:
+        reg = inst.cert.region(p_a, p_b)
+    except NotImplementedError:
+        pass
+    out = []
+    for u in dirs:
+        if reg is not None and not getattr(reg, "isotropic", True):
+            out.append(_boundary_scale(reg, u) * u)
+        else:
+            out.append(r * u / norm_of(u, inst.cert.norm))
+    return np.array(out)
+
+
+# ------------------------------------------------------------------------------------------
+def mc_check(inst: Instance, quick: bool = False, seed: int = 0, alpha: float = 1e-3) -> Check:
+    """Monte Carlo column for one instance: significant violations (must be 0) and margins."""
+    n = 20_000 if quick else 200_000
+    n_screen = 2_000 if quick else 10_000
+    n_dirs = 24 if quick else 96
+    n_keep = 2 if quick else 4
+    kinds = ("half-space", "quadratic", "relu")
+    n_classes = 2 if inst.cert.binary_only else 3
+    rng = np.random.default_rng(seed)
+    d = inst.dim
+    n_tests = len(kinds) * (n_keep + 1)
+    beta = 1e-3 / n_tests
+    try:
+        sample_noise(inst.cert.noise, d, 2, rng)
+    except NotImplementedError as exc:
+        return Check(NA, f"n/a: {exc}", {})
+    rows, violations, abstains = [], 0, 0
+    for kind in kinds:
+        row = _one_classifier(inst, kind, d, n_classes, rng, n, n_screen, n_dirs, n_keep, alpha, beta)
+        if row is None:
+            abstains += 1
+            continue
+        violations += row["violations"]
+        rows.append(row)
+    if not rows:
+        return Check(NA, "n/a: no random classifier was certified", {"abstains": abstains})
+    margins = [m for r in rows for m in r["margins"]]
+    details = {"classifiers": rows, "violations": violations, "beta_per_test": beta,
+               "alpha": alpha, "samples": n, "min_margin": min(margins)}
+    summary = f"{violations} viol / {sum(len(r['margins']) + 1 for r in rows)} tests, " \
+              f"min margin {min(margins):+.3f}"
+    return Check(FAIL if violations else PASS, summary, details)
+
+
+def _one_classifier(inst, kind, d, n_classes, rng, n, n_screen, n_dirs, n_keep, alpha, beta):
+    cert, noise = inst.cert, inst.cert.noise
+    x = np.zeros(d)
+    for boost in (1.0, 2.0, 3.0, 5.0):
+        f = make_classifier(kind, d, n_classes, rng, boost)
+        counts = _frequencies(f, x, sample_noise(noise, d, n, rng), n_classes)
+        order = np.argsort(counts)[::-1]
+        c_a, c_b = int(order[0]), int(order[1])
+        level = alpha if cert.binary_only else alpha / 2
+        p_a = cp_lower(int(counts[c_a]), n, level)
+        p_b = None if cert.binary_only else cp_upper(int(counts[c_b]), n, level)
+        r = cert.radius(p_a, p_b)
+        if 0 < r < math.inf:
+            break
+    else:
+        return None
+    dirs = _directions(cert.norm, d, n_dirs, rng)
+    pts = _boundary_points(inst, p_a, p_b, r, dirs)
+    crn = sample_noise(noise, d, n_screen, rng)
+    screen = []
+    for delta in pts:
+        c = _frequencies(f, x + delta, crn, n_classes)
+        screen.append((c[c_a] - np.delete(c, c_a).max()) / n_screen)
+    keep = np.argsort(screen)[:n_keep]
+    # at x: the bound pA must not exceed the true P_A significantly
+    fresh = _frequencies(f, x, sample_noise(noise, d, n, rng), n_classes)
+    violations = int(cp_upper(int(fresh[c_a]), n, beta) < p_a)
+    margins = []
+    for j in keep:
+        c = _frequencies(f, x + pts[j], sample_noise(noise, d, n, rng), n_classes)
+        others = np.delete(np.arange(n_classes), c_a)
+        c_o = int(others[np.argmax(c[others])])
+        if cp_upper(int(c[c_a]), n, beta) < cp_lower(int(c[c_o]), n, beta):
+            violations += 1
+        margins.append(float((c[c_a] - c[c_o]) / n))
+    return {"kind": kind, "p_a": p_a, "p_b": p_b, "radius": r, "violations": violations,
+            "margins": margins, "boundary_norms": [norm_of(pts[j], cert.norm) for j in keep]}
