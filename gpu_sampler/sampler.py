@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..estimators import certify_counts, predict_counts
 from ..estimators.checks import check_alpha, check_int
 from .noise import NoiseSampler, make_noise
 
@@ -198,12 +199,10 @@ def certify(model, x, cert, n0=100, n=100_000, alpha=0.001, batch_size=1000, rul
     Draws ``n0`` selection samples (the top class ``c_A``), then ``n`` fresh estimation samples,
     and calls ``smoothcert.estimators.certify_counts(counts_estimate, cert, alpha,
     select=counts_select, rule=rule, return_bounds=True)``; ``rule`` is ``"binary"`` (Cohen's
-    ``p_B = 1 - p_A``) or ``"runner-up"`` (a separate bound on the runner-up; the split of
-    ``alpha`` is documented there). The whole procedure holds with probability ``1 - alpha``
+    ``p_B = 1 - p_A``), ``"runner-up"`` (a separate bound on the runner-up) or ``"bonferroni"``
+    (every class bounded); how ``alpha`` is split is tabulated in ``estimators.certify``. The whole procedure holds with probability ``1 - alpha``
     per input. Returns a :class:`CertifyResult` (one input) or a list of them (a batch).
     """
-    from ..estimators import certify_counts
-
     alpha = check_alpha(alpha)
     n0 = check_int("n0", n0, minimum=1)
     n = check_int("n", n, minimum=1)
@@ -215,11 +214,13 @@ def certify(model, x, cert, n0=100, n=100_000, alpha=0.001, batch_size=1000, rul
     c_select = counts(model, x, n0, sampler, **opts).numpy()
     c_est = counts(model, x, n, sampler, num_classes=c_select.shape[1], **opts).numpy()
     seconds = (time.perf_counter() - t0) / x.shape[0]
-    results = []
-    for sel, est in zip(c_select, c_est):
-        pred, radius, p_a, p_b = certify_counts(est, cert, alpha, select=sel, rule=rule,
-                                                return_bounds=True)
-        results.append(CertifyResult(int(pred), float(radius), float(p_a), float(p_b), sel, est, seconds))
+    pred, radius, p_a, p_b = certify_counts(c_est, cert, alpha, select=c_select, rule=rule,
+                                            return_bounds=True)
+    results = [
+        CertifyResult(int(pred[i]), float(radius[i]), float(p_a[i]), float(p_b[i]),
+                      c_select[i], c_est[i], seconds)
+        for i in range(len(pred))
+    ]
     return results[0] if single else results
 
 
@@ -232,13 +233,11 @@ def predict(model, x, noise, n=100_000, alpha=0.001, batch_size=1000, generator=
     (then a returned class differs from ``g(x)`` with probability at most ``alpha``, Cohen et
     al. Proposition 1). Returns an int (one input) or an int64 array (a batch).
     """
-    from ..estimators import predict_counts
-
     alpha = check_alpha(alpha)
     x, single = _as_inputs(x, noise, batched)
     c = counts(model, x, n, noise, batch_size=batch_size, generator=generator,
                precision=precision, batched=True).numpy()
-    preds = np.array([int(predict_counts(row, alpha)) for row in c], dtype=np.int64)
+    preds = predict_counts(c, alpha)
     return int(preds[0]) if single else preds
 
 

@@ -1,0 +1,314 @@
+"""The counting sampler and CERTIFY/PREDICT on hand-built models with closed-form smoothed laws.
+
+A half-space classifier ``f(x) = 1[w . x + b > 0]`` under noise z has ``P(f(x + z) = 1) =
+P(w . z > -(w . x + b))``: ``Phi((w.x + b) / ||sigma w||)`` for Gaussian noise (Cohen et al. 2019,
+Thm. 2's worst case), the Laplace/uniform CDF of one coordinate when ``w = e_j``. The counts must
+follow that binomial law (exact binomial tests, seeded so each verdict is reproducible), and the
+certified radius can never exceed the exact distance to the boundary.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+import smoothcert as sc
+from smoothcert.bounds import Noise
+from smoothcert.gpu_sampler import certify, counts, make_noise, predict
+
+P_MIN = 1e-4
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+class HalfSpace(torch.nn.Module):
+    """Two logits ``(0, w . x + b)``: class 1 iff ``w . x + b > 0``; any input shape."""
+
+    def __init__(self, w, b=0.0):
+        super().__init__()
+        self.w = torch.as_tensor(np.ravel(w), dtype=torch.float32)
+        self.b = float(b)
+
+    def forward(self, x):
+        s = x.flatten(1) @ self.w.to(x.dtype) + self.b
+        return torch.stack([torch.zeros_like(s), s], dim=1)
+
+
+class Bands(torch.nn.Module):
+    """Three classes by the first coordinate: < t1 -> 0, [t1, t2) -> 1, >= t2 -> 2."""
+
+    def __init__(self, t1, t2):
+        super().__init__()
+        self.t1, self.t2 = t1, t2
+
+    def forward(self, x):
+        u = x.flatten(1)[:, 0]
+        cls = (u >= self.t1).long() + (u >= self.t2).long()
+        return torch.nn.functional.one_hot(cls, 3).float()
+
+
+class Recorder(torch.nn.Module):
+    """Records what the model sees, then classifies by the sign of the first coordinate."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 1, 1)
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append(dict(
+            dtype=x.dtype, ptr=x.data_ptr(), rows=x.shape[0], data=x.detach().clone(),
+            inference=torch.is_inference_mode_enabled(), training=self.training,
+            channels_last=x.is_contiguous(memory_format=torch.channels_last) and x.shape[1] == 1
+            and x.stride()[1] == 1, conv_dtype=self.conv(x).dtype,
+        ))
+        s = x.flatten(1)[:, 0].float()
+        return torch.stack([-s, s], dim=1)
+
+
+def binomial_ok(k, n, p):
+    return stats.binomtest(int(k), int(n), float(p)).pvalue > P_MIN
+
+
+# ---------------------------------------------------------------------------------------------
+# counts follow the closed-form law
+def test_gaussian_counts_of_a_batch_follow_the_binomial_law():
+    sigma = 0.5
+    x = torch.zeros(4, 1, 3, 3)
+    x[:, 0, 0, 0] = torch.tensor([0.0, 0.3, -0.6, 1.0])
+    n = 4000
+    c = counts(HalfSpace(np.eye(9)[0]), x, n, sc.get("cohen-gaussian-l2", sigma=sigma),
+               batch_size=777, generator=gen())  # batches cut across inputs
+    assert c.shape == (4, 2) and c.dtype == torch.int64
+    assert (c.sum(dim=1) == n).all()
+    for i in range(4):
+        p1 = stats.norm.cdf(float(x[i, 0, 0, 0]) / sigma)
+        assert binomial_ok(c[i, 1], n, p1), (i, c[i], p1)
+
+
+def test_per_coordinate_gaussian_with_mean_follows_the_law():
+    sigma = np.array([0.1, 2.0, 0.5])
+    mean = np.array([0.0, 0.0, 0.2])
+    w = np.array([1.0, 1.0, -1.0])
+    x = torch.tensor([0.3, -0.1, 0.4])
+    n = 6000
+    noise = Noise("gaussian", {"sigma": sigma, "mean": mean})
+    c = counts(HalfSpace(w), x, n, noise, generator=gen(1))
+    assert c.shape == (2,)
+    margin = float(w @ (x.numpy() + mean))
+    assert binomial_ok(c[1], n, stats.norm.cdf(margin / np.linalg.norm(sigma * w)))
+
+
+@pytest.mark.parametrize("family,params,cdf", [
+    ("laplace", {"scale": 0.4}, lambda t: stats.laplace.cdf(t, scale=0.4)),
+    ("uniform", {"half_width": 0.8}, lambda t: stats.uniform.cdf(t, -0.8, 1.6)),
+    ("zhang-l1", {"scale": 0.4, "k": 0, "dim": 4}, lambda t: stats.laplace.cdf(t, scale=0.4)),
+])
+def test_axis_half_space_counts_under_product_noise(family, params, cdf):
+    x = torch.zeros(3, 4)
+    x[:, 0] = torch.tensor([0.1, -0.3, 0.5])
+    n = 5000
+    c = counts(HalfSpace(np.eye(4)[0]), x, n, Noise(family, params), batch_size=600,
+               generator=gen(2), batched=True)
+    for i in range(3):  # class 1 iff x_0 + z_0 > 0
+        assert binomial_ok(c[i, 1], n, 1 - cdf(-float(x[i, 0]))), (family, i, c[i])
+
+
+def test_three_class_counts_follow_the_multinomial_law():
+    sigma, t1, t2 = 0.5, -0.2, 0.4
+    x = torch.tensor([[0.1, 0.0], [0.5, 0.0]])
+    n = 6000
+    c = counts(Bands(t1, t2), x, n, sc.get("cohen-gaussian-l2", sigma=sigma), batch_size=1000,
+               generator=gen(3), batched=True).numpy()
+    for i in range(2):
+        cdf = stats.norm.cdf((np.array([t1, t2]) - float(x[i, 0])) / sigma)
+        p = np.array([cdf[0], cdf[1] - cdf[0], 1 - cdf[1]])
+        assert stats.chisquare(c[i], n * p).pvalue > P_MIN
+
+
+def test_power_of_the_law_check():
+    """The binomial check above rejects a sampler off by 5% in sigma."""
+    c = counts(HalfSpace([1.0]), torch.tensor([0.5]), 20000, Noise("gaussian", {"sigma": 0.5}),
+               generator=gen(4))
+    assert binomial_ok(c[1], 20000, stats.norm.cdf(1.0))
+    assert not binomial_ok(c[1], 20000, stats.norm.cdf(0.5 / 0.525))
+
+
+@settings(max_examples=30)
+@given(b=st.integers(1, 5), n=st.integers(1, 300), batch=st.integers(1, 400), single=st.booleans())
+def test_counts_sum_to_n_for_any_batching(b, n, batch, single):
+    x = torch.linspace(-1, 1, b).reshape(b, 1)
+    xin = x[0] if single else x
+    c = counts(HalfSpace([1.0]), xin, n, Noise("gaussian", {"sigma": 0.3}), batch_size=batch,
+               generator=gen(), batched=not single)
+    assert c.shape == ((2,) if single else (b, 2))
+    assert (c.sum(dim=-1) == n).all() and (c >= 0).all()
+    if not single:  # inputs far from the boundary keep their side: rows are not mixed up
+        far = x[:, 0].abs() > 1.5
+        assert (c[far & (x[:, 0] > 0), 1] == n).all()
+
+
+def test_same_seed_same_counts_and_any_generator():
+    model, x = HalfSpace(np.ones(6)), torch.zeros(2, 6)
+    noise = Noise("laplace", {"scale": 1.0})
+    a = counts(model, x, 500, noise, batch_size=128, generator=gen(5), batched=True)
+    b = counts(model, x, 500, noise, batch_size=128, generator=gen(5), batched=True)
+    assert torch.equal(a, b)
+    assert counts(model, x, 500, noise, batched=True).sum() == 1000  # global RNG
+
+
+# ---------------------------------------------------------------------------------------------
+# how the model is evaluated
+def test_buffer_reuse_inference_mode_eval_mode_and_float32_noise():
+    model = Recorder().train()
+    x = torch.rand(2, 1, 4, 4)
+    counts(model, x, 300, Noise("gaussian", {"sigma": 0.5}), batch_size=256, generator=gen())
+    seen = model.seen
+    assert [s["rows"] for s in seen] == [256, 256, 88]
+    assert len({s["ptr"] for s in seen}) == 1  # one preallocated buffer, no per-batch copies
+    assert all(s["inference"] and not s["training"] and s["dtype"] == torch.float32 for s in seen)
+    assert model.training and model.conv.training  # the caller's mode is restored
+    # rows 0..299 belong to input 0, 300..599 to input 1
+    noisy = torch.cat([s["data"] for s in seen])
+    z = torch.cat([noisy[:300] - x[0], noisy[300:] - x[1]])
+    assert z.std().item() == pytest.approx(0.5, rel=0.03)
+
+
+def test_bfloat16_path_adds_float32_noise_then_autocasts():
+    model = Recorder()
+    x = torch.rand(1, 6, 6)
+    counts(model, x, 200, Noise("gaussian", {"sigma": 0.25}), precision="bfloat16", generator=gen())
+    (s,) = model.seen
+    assert s["dtype"] == torch.float32 and s["channels_last"]
+    assert s["conv_dtype"] == torch.bfloat16  # the model itself runs in bfloat16
+    noisy = s["data"]
+    exact_in_bf16 = (noisy.to(torch.bfloat16).float() == noisy).float().mean().item()
+    assert exact_in_bf16 < 0.05  # noise and sum were formed in float32, not rounded to bfloat16
+    assert (noisy - x).std().item() == pytest.approx(0.25, rel=0.05)
+
+
+def test_bfloat16_counts_agree_with_float32_on_the_same_noise():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 8, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(8 * 36, 5)
+    )
+    x = torch.rand(2, 1, 8, 8)
+    noise = Noise("gaussian", {"sigma": 0.25})
+    c32 = counts(model, x, 2000, noise, batch_size=500, generator=gen(9))
+    c16 = counts(model, x, 2000, noise, batch_size=500, generator=gen(9), precision="bfloat16")
+    assert (c32 - c16).abs().sum(dim=1).max() <= 0.03 * 2 * 2000  # a few flips near ties only
+    assert not torch.equal(c32.sum(dim=0), torch.zeros(5, dtype=torch.int64))
+
+
+def test_float64_precision_runs_a_float64_model():
+    model = HalfSpace([1.0, -1.0]).double()
+    model.w = model.w.double()
+    c = counts(model, torch.tensor([0.2, 0.0], dtype=torch.float64), 3000,
+               Noise("gaussian", {"sigma": 0.4}), precision="float64", generator=gen())
+    assert binomial_ok(c[1], 3000, stats.norm.cdf(0.2 / (0.4 * math.sqrt(2))))
+
+
+# ---------------------------------------------------------------------------------------------
+# CERTIFY and PREDICT
+def test_certify_half_space_is_sound_and_abstains_on_the_boundary():
+    sigma = 0.5
+    cert = sc.get("cohen-gaussian-l2", sigma=sigma)
+    w = np.array([0.6, 0.8, 0.0])  # unit normal: distance to the boundary = |w . x|
+    dist = np.array([0.4, 0.0, -0.9])
+    x = torch.as_tensor(dist[:, None] * w, dtype=torch.float32)
+    res = certify(HalfSpace(w), x, cert, n0=100, n=20000, alpha=0.001, batch_size=4096,
+                  generator=gen(), batched=True)
+    assert [r.prediction for r in res] == [1, -1, 0]
+    for r, d in zip(res, dist):
+        assert r.counts_select.sum() == 100 and r.counts_estimate.sum() == 20000
+        assert 0.0 <= r.radius <= abs(d)  # never beyond the exact distance (Cohen Thm. 2: tight)
+        p_exact = stats.norm.cdf(abs(d) / sigma)
+        if r.prediction >= 0:
+            assert r.p_a_lower < p_exact  # the lower bound holds
+            assert r.radius == cert.radius(r.p_a_lower)
+            assert r.radius > 0.75 * abs(d)  # and is not vacuous at n = 20000
+            assert r.p_b_upper == 1 - r.p_a_lower
+    assert res[1].radius == 0.0
+
+
+def test_certify_runner_up_rule_is_bounded_by_the_exact_probabilities():
+    sigma, t1, t2 = 0.5, -0.5, 0.5
+    cert = sc.get("cohen-gaussian-l2", sigma=sigma)
+    x = torch.tensor([[0.0, 0.0]])
+    r = certify(Bands(t1, t2), x, cert, n0=100, n=20000, rule="runner-up", generator=gen(1),
+                batched=True)[0]
+    p_a = stats.norm.cdf(0.5 / sigma) - stats.norm.cdf(-0.5 / sigma)
+    p_b = stats.norm.cdf(-0.5 / sigma)
+    assert r.prediction == 1
+    assert r.p_a_lower <= p_a and r.p_b_upper >= p_b
+    assert 0.0 < r.radius <= cert.radius(p_a, p_b)
+    single = certify(Bands(t1, t2), x[0], cert, n0=100, n=2000, rule="binary", generator=gen(1))
+    assert single.prediction == 1 and 0.0 < single.radius <= cert.radius(p_a)
+
+
+def test_predict_returns_the_class_or_abstains():
+    noise = sc.get("cohen-gaussian-l2", sigma=0.5)
+    x = torch.tensor([[1.0], [0.0], [-1.0]])
+    preds = predict(HalfSpace([1.0]), x, noise, n=2000, alpha=0.001, generator=gen(), batched=True)
+    assert preds.tolist() == [1, -1, 0]
+    assert predict(HalfSpace([1.0]), x[0], noise, n=2000, generator=gen()) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input
+NOISE = Noise("gaussian", {"sigma": 0.5})
+
+
+@pytest.mark.parametrize("kwargs,err,match", [
+    (dict(x=torch.zeros(3, dtype=torch.int64)), TypeError, "x must be a floating"),
+    (dict(x=[0.0, 0.0, 0.0]), TypeError, "x must be a torch.Tensor"),
+    (dict(x=torch.tensor([0.0, float("nan"), 0.0])), ValueError, "finite"),
+    (dict(n=-1), ValueError, "n must be >= 0"),
+    (dict(n=1.5), TypeError, "n must be an integer"),
+    (dict(batch_size=0), ValueError, "batch_size"),
+    (dict(precision="float16"), ValueError, "precision"),
+    (dict(num_classes=3), ValueError, "num_classes=3"),
+    (dict(n=0), ValueError, "num_classes"),
+    (dict(generator=1), TypeError, "generator"),
+    (dict(noise=make_noise(NOISE, (4,), device="cpu")), ValueError, "shape"),
+])
+def test_counts_bad_input(kwargs, err, match):
+    args = dict(model=HalfSpace(np.ones(3)), x=torch.zeros(3), n=10, noise=NOISE)
+    args.update(kwargs)
+    with pytest.raises(err, match=match):
+        counts(**args)
+
+
+def test_model_with_wrong_output_shape_is_reported():
+    with pytest.raises(ValueError, match="logits of shape"):
+        counts(lambda z: z.sum(), torch.zeros(3), 10, NOISE)
+
+
+def test_n0_zero_counts_and_bad_certify_arguments():
+    c = counts(HalfSpace([1.0]), torch.zeros(1), 0, NOISE, num_classes=2)
+    assert c.tolist() == [0, 0]
+    cert = sc.get("cohen-gaussian-l2", sigma=0.5)
+    for kwargs, match in [(dict(alpha=1.0), "alpha"), (dict(n0=0), "n0"), (dict(rule="max"), "rule")]:
+        with pytest.raises(ValueError, match=match):
+            certify(HalfSpace([1.0]), torch.zeros(1), cert, n=10, **kwargs)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_cuda_counts_follow_the_law(precision):
+    x = torch.zeros(2, 1, 3, 3, device="cuda")
+    x[:, 0, 0, 0] = torch.tensor([0.3, -0.2])
+    model = HalfSpace(np.eye(9)[0]).cuda()
+    model.w = model.w.cuda()
+    c = counts(model, x, 4000, NOISE, generator=torch.Generator(device="cuda").manual_seed(0),
+               precision=precision)
+    for i in range(2):
+        assert binomial_ok(c[i, 1], 4000, stats.norm.cdf(float(x[i, 0, 0, 0]) / 0.5))
