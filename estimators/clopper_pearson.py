@@ -81,13 +81,18 @@ def _output(x: np.ndarray, scalar: bool):
 # ---------------------------------------------------------------------------------------------
 # float bounds
 def _pow_root_ulps(y: np.ndarray) -> np.ndarray:
-    """Error budget (ulps) of ``exp(y)`` / ``expm1(y)`` with ``y = fl(fl(log alpha) / n)``.
+    """Error budget (ulps) of ``exp(fl(y))`` with ``y = log(alpha) / n`` computed in float.
 
     ``fl(y) = y (1 + t)`` with ``|t| <= 2 EPS`` (log and the division, each within one ulp), so
-    ``exp(fl(y))`` is off by a relative ``2 EPS |y|`` plus one ulp of ``exp``; ``expm1`` is off by
-    ``2 EPS |y e^y / expm1(y)| <= 2 EPS`` plus one ulp. ``8 + 4 ceil|y|`` covers both twice over.
+    ``exp(fl(y))`` is off by a relative ``2 EPS |y|`` plus one ulp of ``exp``: ``8 + 4 ceil|y|``
+    covers that twice over. (For ``-expm1(fl(y))`` the same perturbation costs only
+    ``2 EPS |y| / (e^|y| - 1) <= 2 EPS``, plus one ulp: :data:`EXPM1_ULPS`.)
     """
     return 8 + 4 * np.ceil(np.abs(y))
+
+
+#: Error budget (ulps) of ``-expm1(fl(log(alpha) / n))`` (see :func:`_pow_root_ulps`).
+EXPM1_ULPS = 8
 
 
 def _log_beta_pdf(p, a, b):
@@ -175,7 +180,7 @@ def _cp_upper_direct(k: np.ndarray, n: np.ndarray, alpha: float) -> np.ndarray:
     empty = (k == 0) & (n > 0)
     if empty.any():
         y = np.log(alpha) / n[empty]
-        out[empty] = np.minimum(grow(-np.expm1(y), _pow_root_ulps(y)), 1.0)
+        out[empty] = np.minimum(grow(-np.expm1(y), EXPM1_ULPS), 1.0)
     mid = (k > 0) & (k < n)
     if mid.any():
         kf, nf = k[mid].astype(np.float64), n[mid].astype(np.float64)
