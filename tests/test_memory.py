@@ -1,0 +1,218 @@
+"""Memory-based certification (Alfarra et al. 2022 Sec. 3.5): soundness of every stored region.
+
+Reference values come from geometry, not from the code under test: two l2 balls are disjoint iff
+the distance of the centres exceeds the sum of the radii; in 2-D the largest disjoint scale of
+two weighted balls is found by brute force over a dense boundary parameterization.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import smoothcert as sc
+from smoothcert.bounds.regions import WeightedLpBall
+from smoothcert.gpu_sampler.memory import (
+    MemoryCertifier,
+    ParameterCheckpoint,
+    atomic_write_text,
+    best_separation_scale,
+    certify_sequence,
+    fixed_record,
+    label_with_soundness,
+    records_to_tsv,
+    summarize,
+    unsound_record,
+)
+
+
+def _gauge(p, axes, v):
+    return float(np.linalg.norm(v / axes, ord=p))
+
+
+def _brute_scale(p, a, axes_a, b, axes_b, m=20000):
+    """Largest t such that b + t*B misses a + A (2-D), by bisection on a dense boundary."""
+    phi = np.linspace(0, 2 * np.pi, m, endpoint=False)
+    if p == 2:
+        unit = np.stack([np.cos(phi), np.sin(phi)], 1)
+    else:  # boundary of the l1 unit ball
+        c, s = np.cos(phi), np.sin(phi)
+        unit = np.stack([c, s], 1) / (np.abs(c) + np.abs(s))[:, None]
+
+    def hits(t):
+        pts = b + t * unit * axes_b
+        g = np.linalg.norm((pts - a) / axes_a, ord=p, axis=1)
+        return g.min() <= 1 or _gauge(p, t * axes_b, a - b) <= 1
+
+    lo, hi = 0.0, 1e3
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if hits(mid) else (mid, hi)
+    return lo
+
+
+def test_isotropic_balls_shrink_to_exact_distance():
+    m = MemoryCertifier()
+    x0, x1 = np.zeros(5), np.zeros(5)
+    x1[0] = 3.0
+    m.certify(x0, 0, WeightedLpBall(2, 1.0, 2.0))  # radius 2 ball at the origin
+    rec = m.certify(x1, 1, WeightedLpBall(2, 1.0, 2.5))  # would reach distance 0.5 inside
+    assert rec.action == "shrunk" and rec.prediction == 1
+    # the exact largest disjoint radius is 3 - 2 = 1
+    assert rec.radius <= 1.0
+    assert rec.radius >= 1.0 * (1 - 1e-6)
+    assert m.consistent()
+
+
+def test_same_class_overlap_is_not_shrunk():
+    m = MemoryCertifier()
+    m.certify(np.zeros(3), 2, WeightedLpBall(2, 1.0, 2.0))
+    rec = m.certify(np.array([3.0, 0, 0]), 2, WeightedLpBall(2, 1.0, 2.5))
+    assert rec.action == "certified" and rec.region.gap == 2.5
+
+
+def test_inside_other_class_is_reassigned_with_inner_region():
+    m = MemoryCertifier()
+    m.certify(np.zeros(4), 0, WeightedLpBall(2, 1.0, 2.0))
+    x = np.array([0.5, 0, 0, 0])
+    rec = m.certify(x, 1, WeightedLpBall(2, 1.0, 5.0))
+    assert rec.action == "reassigned" and rec.prediction == 0 and rec.own_prediction == 1
+    assert rec.radius <= 1.5 and rec.radius >= 1.5 * (1 - 1e-9)  # 2 - 0.5, triangle inequality
+
+
+def test_abstaining_input_inside_a_region_inherits_it():
+    m = MemoryCertifier()
+    m.certify(np.zeros(2), 3, WeightedLpBall(1, np.array([1.0, 2.0]), 1.0))
+    rec = m.certify(np.array([0.25, 0.0]), -1, None)
+    assert rec.prediction == 3 and rec.action == "reassigned"
+    # l1 gauge of (0.25, 0) with scales (1, 2) is 0.25: remaining gap 0.75
+    assert rec.region.gap <= 0.75 and rec.region.gap >= 0.75 * (1 - 1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(p=st.sampled_from([1, 2]),
+       d=st.tuples(st.floats(-3, 3), st.floats(-3, 3)),
+       aa=st.tuples(st.floats(0.2, 2), st.floats(0.2, 2)),
+       bb=st.tuples(st.floats(0.2, 2), st.floats(0.2, 2)))
+def test_separation_scale_is_sound_and_tight_in_2d(p, d, aa, bb):
+    d, aa, bb = np.array(d), np.array(aa), np.array(bb)
+    if _gauge(p, aa, d) <= 1.05:  # centre inside the stored region: reassignment, not shrinking
+        return
+    t = best_separation_scale(d, aa, float(p), bb, float(p))
+    brute = _brute_scale(p, np.zeros(2), aa, d, bb)
+    assert t <= brute * (1 + 1e-6) + 1e-9  # sound (brute force over-estimates, never under)
+    assert t >= brute * (1 - 2e-3) - 1e-6  # and tight
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), p=st.sampled_from([1, 2]))
+def test_stream_regions_of_different_classes_never_intersect(seed, p):
+    rng = np.random.default_rng(seed)
+    dim = 3
+    m = MemoryCertifier()
+    recs, xs = [], []
+    for i in range(10):
+        x = rng.normal(size=dim)
+        reg = WeightedLpBall(p, rng.uniform(0.2, 1.5, size=dim), rng.uniform(0.3, 2.0))
+        recs.append(m.certify(x, int(rng.integers(3)), reg, index=i))
+        xs.append(x)
+    assert m.consistent()
+    # independent falsification: points of each region never fall in another class's region
+    for i, ri in enumerate(recs):
+        if ri.region is None or ri.region.gap == 0:
+            continue
+        u = rng.normal(size=(400, dim))
+        u /= np.linalg.norm(u, ord=p, axis=1, keepdims=True)
+        pts = xs[i] + u * ri.region.axes().reshape(-1) * rng.uniform(0, 1, size=(400, 1))
+        centre_i = xs[i]
+        for j, rj in enumerate(recs):
+            if j == i or rj.region is None or rj.region.gap == 0 or rj.prediction == ri.prediction:
+                continue
+            # each region is stored at its own input (reassigned ones too)
+            inside = rj.region.contains(pts - xs[j])
+            assert not np.any(inside), (i, j)
+        assert np.all(ri.region.contains(pts - centre_i))
+
+
+def test_records_and_outputs_carry_the_procedure():
+    reg = WeightedLpBall(2, np.full(4, 0.5), 1.0)
+    recs = [unsound_record(1, reg, index=0), unsound_record(-1, None, index=1)]
+    s = summarize(recs, [1, 0], 4, "ddrs")
+    assert not s["sound"] and "UNSOUND" in s["name"]
+    tsv = records_to_tsv(recs, [1, 0], 4)
+    rows = [r.split("\t") for r in tsv.strip().split("\n")]
+    col = rows[0].index("sound")
+    assert all(r[col].startswith("NO") for r in rows[1:])
+    assert rows[0].index("procedure") >= 0 and rows[1][rows[0].index("procedure")] == "per-input-unsound"
+    fixed = summarize([fixed_record(1, reg)], [1], 4, "fixed")
+    assert fixed["sound"] and fixed["name"] == "fixed"
+    assert math.isclose(fixed["acr"], reg.enclosed_radius())
+    assert label_with_soundness("x", "memory-based") == "x"
+    assert "UNSOUND" in label_with_soundness("x", "per-input-unsound")
+    with pytest.raises(ValueError, match="procedure"):
+        label_with_soundness("x", "trust-me")
+
+
+def test_bad_input():
+    m = MemoryCertifier()
+    with pytest.raises(ValueError, match="x"):
+        m.certify(np.array([np.nan, 0.0]), 0, None)
+    m.certify(np.zeros(3), 0, WeightedLpBall(2, np.ones(3), 1.0))
+    with pytest.raises(ValueError, match="x must have 3"):
+        m.certify(np.zeros(4), 0, None)
+    with pytest.raises(ValueError, match="coordinates"):
+        m.certify(np.ones(3), 1, WeightedLpBall(2, np.ones(5), 1.0))
+    with pytest.raises(TypeError, match="prediction"):
+        m.certify(np.ones(3), 1.5, None)
+    with pytest.raises(TypeError, match="region"):
+        m.certify(np.ones(3), 1, 0.5)
+    with pytest.raises(ValueError, match="scales"):
+        WeightedLpBall(2, np.array([1.0, -1.0]), 1.0)
+
+
+def test_checkpoint_roundtrip_and_atomic_text(tmp_path):
+    path = tmp_path / "ck.npz"
+    ck = ParameterCheckpoint(path)
+    ck.put(3, theta=np.arange(4.0), seconds=np.float64(1.5))
+    again = ParameterCheckpoint(path)
+    assert again.done(3) and not again.done(0)
+    assert np.array_equal(again.get(3)["theta"], np.arange(4.0))
+    atomic_write_text(tmp_path / "a.tsv", "x\n")
+    assert (tmp_path / "a.tsv").read_text() == "x\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+
+
+class _Linear(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.w = torch.nn.Parameter(torch.randn(4, 3, generator=g) * 3)
+
+    def forward(self, z):
+        return z.reshape(z.shape[0], -1) @ self.w
+
+
+class _Refuse(torch.nn.Module):
+    def forward(self, z):
+        raise AssertionError("a resumed run must not sample again")
+
+
+def test_certify_sequence_memory_and_resume(tmp_path):
+    torch.manual_seed(0)
+    xs = torch.rand(6, 1, 2, 2)
+    certs = [sc.get("ancer-ellipsoid", sigma=np.full((1, 2, 2), 0.2 + 0.05 * i)) for i in range(6)]
+    ck = tmp_path / "cert.npz"
+    g = torch.Generator().manual_seed(1)
+    recs = certify_sequence(_Linear(), xs, certs, "memory-based", n0=20, n=200, generator=g,
+                            checkpoint=ck, progress=False)
+    assert all(r.procedure == "memory-based" for r in recs)
+    again = certify_sequence(_Refuse(), xs, certs, "memory-based", n0=20, n=200, checkpoint=ck,
+                             progress=False)
+    assert [(r.prediction, r.radius) for r in recs] == [(r.prediction, r.radius) for r in again]
+    with pytest.raises(ValueError, match="one distribution"):
+        certify_sequence(_Linear(), xs, certs, "fixed-distribution", n0=5, n=10, progress=False)
+    with pytest.raises(ValueError, match="one certificate per input"):
+        certify_sequence(_Linear(), xs, certs[:2], "memory-based", progress=False)
