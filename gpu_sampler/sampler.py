@@ -9,8 +9,10 @@ of ``x``.
   Noise is drawn (float32 or wider) straight into one preallocated batch buffer and ``x`` is
   added by broadcasting (no copy of ``x`` beyond that buffer); the model runs under
   ``torch.inference_mode`` and in eval mode. ``precision="bfloat16"`` evaluates the model under
-  ``torch.autocast(device_type, torch.bfloat16)`` on a channels_last buffer -- the noise is still
-  sampled and added in float32 first (DESIGN section 5).
+  ``torch.autocast(device_type, torch.bfloat16)`` on a channels_last buffer, with the model's
+  4-D weights converted to channels_last in place (a memory-layout change only; it is what lets
+  oneDNN's bfloat16 convolutions run at full speed) -- the noise is still sampled and added in
+  float32 first (DESIGN section 5).
 * :func:`certify` -- CERTIFY: ``n0`` selection samples choose the class, ``n`` fresh samples bound
   its probability; ``smoothcert.estimators.certify_counts`` turns the counts into a radius.
 * :func:`predict` -- PREDICT: two-sided binomial test on the top two of ``n`` counts
@@ -150,7 +152,8 @@ def counts(model, x, n, noise, batch_size=1000, num_classes=None, generator=None
     generator : a seeded ``torch.Generator`` on ``x``'s device, or None (global RNG).
     precision : ``"float32"`` (default), ``"float64"`` (model and buffer in float64) or
         ``"bfloat16"`` (noise drawn and added in float32, model under bfloat16 autocast,
-        channels_last buffer for 4-D inputs).
+        channels_last buffer and model weights for 4-D inputs; the model's layout change is
+        kept).
 
     Returns int64 counts on the CPU: ``(K,)`` for one input, ``(B, K)`` for a batch.
     """
@@ -175,6 +178,8 @@ def counts(model, x, n, noise, batch_size=1000, num_classes=None, generator=None
     rows = min(batch_size, total)
     layout = torch.channels_last if precision == "bfloat16" and len(shape) == 3 else torch.contiguous_format
     buf = torch.empty((rows, *shape), dtype=dtype, device=device, memory_format=layout)
+    if layout is torch.channels_last and isinstance(model, torch.nn.Module):
+        model.to(memory_format=torch.channels_last)  # outside inference_mode: params stay normal
     tally = None
     with torch.inference_mode(), _eval_mode(model):
         for start in range(0, total, rows):

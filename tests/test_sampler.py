@@ -206,6 +206,10 @@ def test_bfloat16_counts_agree_with_float32_on_the_same_noise():
     c16 = counts(model, x, 2000, noise, batch_size=500, generator=gen(9), precision="bfloat16")
     assert (c32 - c16).abs().sum(dim=1).max() <= 0.03 * 2 * 2000  # a few flips near ties only
     assert not torch.equal(c32.sum(dim=0), torch.zeros(5, dtype=torch.int64))
+    # the bf16 path left the weights channels_last, and still trainable (no inference tensors)
+    assert model[0].weight.is_contiguous(memory_format=torch.channels_last)
+    model(x).sum().backward()
+    assert model[0].weight.grad is not None
 
 
 def test_float64_precision_runs_a_float64_model():
