@@ -24,6 +24,10 @@ likely classes: if ``c_A != c1`` the largest other count is ``>= n_{c1}``, and i
 ``>= n_{c2}``; either way the two fixed events ``{p_{c1} <= U(n_{c1})}, {p_{c2} <= U(n_{c2})}``
 imply ``max_{c != c_A} p_c <= U(n_max)``: level ``alpha/4`` each. The lower bound on the data-chosen
 ``c_A`` needs all K lower bounds at once (Bonferroni).
+
+On the event that both bounds hold, ``max_{c != c_A} p_c <= 1 - p_{c_A} <= 1 - p_A`` too, so the
+reported ``p_B`` is ``min(U(n_max), 1 - p_A)`` where ``p_A >= 1/2`` (no extra alpha; see
+:func:`_cap_by_complement`). With K = 2 the runner-up rule is then the binary rule at alpha/2.
 """
 
 from __future__ import annotations
@@ -79,6 +83,19 @@ def _top_and_runner_up(counts: np.ndarray, chosen: np.ndarray):
     others = counts.copy()
     others[rows, chosen] = -1
     return n_a, others.max(axis=1)
+
+
+def _cap_by_complement(p_b: np.ndarray, p_a: np.ndarray) -> np.ndarray:
+    """``min(p_B, 1 - p_A)`` where ``p_A >= 1/2``: still an upper bound on the same event.
+
+    On the event that ``p_{c_A} >= p_A``, every other class has ``p_c <= 1 - p_{c_A} <= 1 - p_A``.
+    The cap matters when the counts of ``c_A`` and the runner-up fill all n samples (K = 2): the
+    exact bounds then sum to exactly 1 and the safe-direction margins of both would push the
+    float pair above 1, an impossible pair for a certificate. ``1 - p_A`` is exact for
+    ``p_A >= 1/2`` (Sterbenz); rows with ``p_A < 1/2`` keep ``p_B`` (they certify only when
+    ``p_B < p_A < 1/2``, where the sum is below 1 anyway).
+    """
+    return np.where(p_a >= 0.5, np.minimum(p_b, 1.0 - p_a), p_b)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,10 +155,8 @@ def certify_counts(counts, cert, alpha=0.001, select=None, rule="binary", return
     else:
         n_a, n_b = _top_and_runner_up(counts, chosen)
         p_a = _cp_lower(n_a, n, level_a)
-        p_b = _cp_upper(n_b, n, level_b)
-        # p_a + p_b <= 1 holds mathematically (n_a + n_b <= n, level_a <= level_b); a pair that
-        # broke it by rounding would be impossible input for the certificate: abstain instead.
-        ok = (p_a > p_b) & (p_a + p_b <= 1.0)
+        p_b = _cap_by_complement(_cp_upper(n_b, n, level_b), p_a)
+        ok = p_a > p_b
         radius = np.zeros(p_a.shape)
         if ok.any():
             radius[ok] = cert.radius(p_a[ok], p_b[ok])
