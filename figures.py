@@ -847,44 +847,40 @@ def _orthonormal(vectors):
     return out
 
 
-def hessian_extreme_directions(model, x, target: int, iters: int = 30, seed: int = 0):
+def hessian_extreme_directions(model, x, target: int, tol: float = 1e-8, seed: int = 0):
     """Eigenvectors of the largest and the smallest eigenvalue of the Hessian of
-    ``log softmax(model(x))[target]`` with respect to the input (ANCER Fig. 7), by power
-    iteration on Hessian-vector products (double backward): first on H (largest |eigenvalue|,
-    lambda_1), then on H - lambda_1 I (the other end of the spectrum). Returns
-    ``((lambda_max, v_max), (lambda_min, v_min))`` with flat unit vectors.
+    ``log softmax(model(x))[target]`` with respect to the input (ANCER Fig. 7).
+
+    The Hessian is never formed: Lanczos (ARPACK ``eigsh``, ``which='LA'`` and ``'SA'``) runs on
+    Hessian-vector products from double backward. Returns ``((lambda_max, v_max), (lambda_min,
+    v_min))`` with flat unit torch vectors in ``x``'s dtype.
     """
     import torch
+    from scipy.sparse.linalg import LinearOperator, eigsh
 
     x0 = x.detach().reshape(-1).clone()
-    shape = x.shape
+    shape, n = x.shape, x0.numel()
 
     def hvp(v):
         xx = x0.clone().requires_grad_(True)
         logp = torch.log_softmax(model(xx.reshape(shape)[None]), dim=-1)[0, target]
         (g,) = torch.autograd.grad(logp, xx, create_graph=True)
-        (hv,) = torch.autograd.grad(g @ v, xx)
-        return hv.detach()
+        vt = torch.as_tensor(np.asarray(v, dtype=float).reshape(-1), dtype=x0.dtype)
+        (hv,) = torch.autograd.grad(g @ vt, xx, allow_unused=True)
+        return np.zeros(n) if hv is None else hv.detach().double().numpy()
 
-    gen = torch.Generator().manual_seed(seed)
-
-    def power(shift):
-        v = torch.randn(x0.numel(), generator=gen, dtype=x0.dtype)
-        v = v / v.norm()
-        lam = 0.0
-        for _ in range(iters):
-            w = hvp(v) - shift * v
-            n = w.norm()
-            if float(n) == 0.0:
-                break
-            lam = float(v @ w) + shift
-            v = w / n
-        return lam, v
-
-    lam1, v1 = power(0.0)
-    lam2, v2 = power(lam1)
-    (lmax, vmax), (lmin, vmin) = sorted([(lam1, v1), (lam2, v2)], key=lambda t: -t[0])
-    return (lmax, vmax), (lmin, vmin)
+    op = LinearOperator((n, n), matvec=hvp, dtype=np.float64)
+    v0 = np.random.default_rng(seed).standard_normal(n)
+    out = []
+    for which in ("LA", "SA"):
+        if n == 1:
+            val = float(hvp(np.ones(1))[0])
+            vec = np.ones((1, 1))
+        else:
+            vals, vecs = eigsh(op, k=1, which=which, v0=v0, tol=tol, maxiter=50 * n)
+            val, vec = float(vals[0]), vecs
+        out.append((val, torch.as_tensor(vec[:, 0] / np.linalg.norm(vec[:, 0]), dtype=x0.dtype)))
+    return out[0], out[1]
 
 
 def _region_slice_norm(region, u, v, a, b):

@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
+from scipy import stats
+
 from smoothcert import figures as F
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cohen2019"
@@ -201,7 +203,7 @@ def test_high_probability_is_below_approximate_and_binomial_tightest(data, alpha
 def test_binomial_budget_is_exact_quantile_in_mpmath():
     import mpmath as mp
 
-    for n, alpha, rho in [(500, 1e-3, 1e-3), (500, 0.01, 0.05), (10_000, 1e-3, 1e-3)]:
+    for n, alpha, rho in [(500, 1e-3, 1e-3), (500, 0.01, 0.05), (2_000, 1e-3, 1e-3)]:
         q = round(F._false_certificate_budget(n, alpha, rho, "binomial") * n)
 
         def tail(k):  # P(Bin(n, alpha) >= k), exact
@@ -227,3 +229,267 @@ def test_envelope_and_acr():
     assert F.envelope([a, b]).tolist() == [0.5, 0.35, 0.1]
     res = _results([2.0, 1.0, 0.0, 3.0], [1, 0, 0, 1])
     assert F.average_certified_radius(res) == pytest.approx((2.0 + 3.0) / 4)
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures: each one drawn on small inputs, saved, and its plotted data checked
+def _saved(tmp_path, name):
+    png, pdf = tmp_path / f"{name}.png", tmp_path / f"{name}.pdf"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+    return png
+
+
+def _lines(ax):
+    return [l for l in ax.get_lines() if len(l.get_xdata()) > 2]
+
+
+def test_certified_accuracy_figure_plots_the_curves(tmp_path):
+    a = _results([0.1, 0.5, 0.9, 0.0], [1, 1, 0, 0])
+    b = _results([0.3, 1.2, 0.0, 0.0], [1, 1, 0, 0])
+    a.name, b.name = "a", "b"
+    fig = F.certified_accuracy_figure([a, b], max_radius=1.5, step=0.05, variant="both",
+                                      path=tmp_path / "acc")
+    _saved(tmp_path, "acc")
+    ax = fig.axes[0]
+    lines = _lines(ax)
+    assert len(lines) == 5  # approx + high-prob per file, and the envelope
+    x = lines[0].get_xdata()
+    np.testing.assert_array_equal(lines[0].get_ydata(), F.approximate_accuracy(a, x))
+    np.testing.assert_array_equal(lines[-1].get_ydata(),
+                                  np.maximum(F.approximate_accuracy(a, x), F.approximate_accuracy(b, x)))
+    assert ax.get_xlabel() and ax.get_ylabel() and ax.get_legend() is not None
+    with pytest.raises(ValueError, match="variant"):
+        F.certified_accuracy_figure([a], variant="exact")
+
+
+@needs_data
+def test_certified_accuracy_figure_shows_cohen_curves(tmp_path):
+    paths = [DATA / f for f in IMAGENET_FILES]
+    fig = F.certified_accuracy_figure(paths, max_radius=4.0, path=tmp_path / "cohen")
+    _saved(tmp_path, "cohen")
+    curves = _lines(fig.axes[0])[:3]
+    x = curves[0].get_xdata()
+    for c in curves:  # at r = 0.5 (index 50 of the 0.01 grid) the published 0.49 / 0.46 / 0.38
+        assert x[50] == pytest.approx(0.5)
+    assert [f"{c.get_ydata()[50]:.2f}" for c in curves] == ["0.49", "0.46", "0.38"]
+
+
+@given(st.sampled_from(["l1", "l2", "linf"]), st.sampled_from(["l1", "l2", "linf"]),
+       st.integers(1, 50), st.integers(0, 2**31 - 1))
+def test_ball_inclusion_factor_is_sound_and_tight(src, dst, dim, seed):
+    c = F.ball_inclusion_factor(src, dst, dim)
+    ords = {"l1": 1, "l2": 2, "linf": np.inf}
+    d = np.random.default_rng(seed).standard_normal(dim)
+    # {||d||_dst <= c R} inside {||d||_src <= R}: ||d||_src <= ||d||_dst / c
+    assert np.linalg.norm(d, ords[src]) <= np.linalg.norm(d, ords[dst]) / c * (1 + 1e-12)
+    worst = np.ones(dim) if ords[src] < ords[dst] else np.eye(dim)[0]
+    ratio = np.linalg.norm(worst, ords[dst]) / np.linalg.norm(worst, ords[src])
+    assert c == pytest.approx(ratio, rel=1e-12)  # no larger c is possible
+
+
+def test_radius_vs_pa_figure_plots_registered_radii(tmp_path):
+    import smoothcert as sc
+
+    names = ["cohen-gaussian-l2", "not-a-certificate"]
+    fig = F.radius_vs_pa_figure(names, std=0.5, shares=(None, 0.5), as_norm="l1", n_points=40,
+                                path=tmp_path / "rvp")
+    _saved(tmp_path, "rvp")
+    assert any("not-a-certificate" in s for s in fig.skipped)
+    (b_line,), (m_line,) = (_lines(ax) for ax in fig.axes[:2])
+    pa = b_line.get_xdata()
+    cert = sc.get("cohen-gaussian-l2", sigma=0.5)
+    np.testing.assert_array_equal(b_line.get_ydata(), cert.radius(pa))  # l2 as l1: factor 1
+    np.testing.assert_array_equal(m_line.get_ydata(), cert.radius(pa, 0.5 * (1 - pa)))
+    assert "l1" in b_line.get_label() and "\u2264" in b_line.get_label()
+    with pytest.raises(ValueError, match="none of the certificates"):
+        F.radius_vs_pa_figure(["nope"])
+    with pytest.raises(ValueError, match="pa_range"):
+        F.radius_vs_pa_figure(names, pa_range=(0.9, 0.5))
+
+
+def test_radius_vs_pa_leaves_binary_theorems_out_of_multiclass_panels():
+    import smoothcert as sc
+
+    binary = [n for n in sc.certificates() if sc.bounds.certificate_class(n).binary_only]
+    if not binary:
+        pytest.skip("no binary-only certificate registered yet")
+    fig = F.radius_vs_pa_figure([binary[0], "cohen-gaussian-l2"], shares=(None, 0.3), dim=8,
+                                n_points=30)
+    assert len(_lines(fig.axes[0])) == 2 and len(_lines(fig.axes[1])) == 1
+
+
+@given(st.lists(st.floats(0.05, 3.0), min_size=2, max_size=12), st.floats(0.51, 0.999))
+def test_proxy_radius_is_at_least_the_enclosed_l2_radius(sigmas, pa):
+    enc, prox = F.region_radii("ancer-ellipsoid", {"sigma": np.array(sigmas)}, [pa])
+    gap = float(__import__("scipy").stats.norm.ppf(pa))
+    assert enc[0] <= min(sigmas) * gap * (1 + 1e-12)  # never above the exact ball
+    assert prox[0] >= enc[0] * (1 - 1e-12)  # geometric mean >= minimum
+    assert prox[0] == pytest.approx(gap * math.exp(np.mean(np.log(sigmas))), rel=1e-9)
+
+
+def test_proxy_and_volume_figures(tmp_path):
+    import smoothcert as sc
+
+    rng = np.random.default_rng(1)
+    sig = np.exp(rng.uniform(-1, 0, 6))
+    sig *= 0.5 / math.exp(np.log(sig).mean())  # geometric mean 0.5
+    e, p = F.region_radii("ancer-ellipsoid", {"sigma": sig}, np.linspace(0.6, 0.99, 15))
+    fig = F.proxy_vs_l2_figure(e, p, labels=["ellipsoid"], path=tmp_path / "proxy")
+    _saved(tmp_path, "proxy")
+    assert fig.axes[0].get_xlabel().startswith("certified")
+    fig = F.region_volume_figure(["cohen-gaussian-l2", sc.get("ancer-ellipsoid", sigma=sig)],
+                                 std=0.5, dim=6, n_points=30, path=tmp_path / "vol")
+    _saved(tmp_path, "vol")
+    ball, ell = _lines(fig.axes[0])
+    # volume ~ prod of semi-axes: equal geometric means give equal volumes (ANCER Sec. 5.1)
+    np.testing.assert_allclose(ball.get_ydata()[1:], ell.get_ydata()[1:], rtol=1e-9)
+    with pytest.raises(ValueError):
+        F.proxy_vs_l2_figure([1.0, 2.0], [1.0])
+
+
+# ---------------------------------------------------------------------------------------------
+# Zhang et al. families
+@pytest.mark.parametrize("family,dim,k,scale", [
+    ("zhang-l2", 10, 0, 0.7), ("zhang-l2", 50, 30, 1.0), ("zhang-l1", 10, 4, 0.3),
+    ("zhang-linf", 8, 0, 1.0), ("zhang-linf", 30, 10, 0.5),
+])
+def test_radial_density_integrates_to_one(family, dim, k, scale):
+    s = np.linspace(1e-9, 60 * scale * dim, 400_001)
+    dens = np.exp(F.radial_log_density(family, s, dim, k, scale))
+    assert np.trapezoid(dens, s) == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("family", ["zhang-l2", "zhang-l1", "zhang-linf"])
+def test_radial_density_k0_matches_samples_of_the_plain_noise(family):
+    """k = 0: the families are plain Gaussian / Laplace noise; compare with sampled norms."""
+    from scipy import integrate
+
+    rng = np.random.default_rng(7)
+    d, scale = 6, 0.8
+    z = rng.laplace(0, scale, (20_000, d)) if family == "zhang-l1" else rng.normal(0, scale, (20_000, d))
+    ords = {"zhang-l2": 2, "zhang-l1": 1, "zhang-linf": np.inf}
+    norms = np.linalg.norm(z, ords[family], axis=1)
+
+    grid = np.linspace(1e-9, norms.max() * 1.5, 200_001)
+    cum = integrate.cumulative_trapezoid(np.exp(F.radial_log_density(family, grid, d, 0, scale)),
+                                         grid, initial=0.0)
+
+    def cdf(t):
+        return np.interp(t, grid, cum)
+
+    assert stats.kstest(norms[:3000], cdf).pvalue > 1e-3
+
+
+def test_dual_bound_k0_gaussian_equals_neyman_pearson():
+    """Zhang et al. Cor. 2: with k = 0 the l2 family's bound is Cohen's Phi(Phi^-1(p) - r/sigma)."""
+    for p, r in [(0.8, 0.3), (0.95, 1.0)]:
+        lr = F.zhang_log_ratio_samples("zhang-l2", r, 12, 0, 1.0, n=200_000, seed=3)
+        lam = np.linspace(0, 3 * np.quantile(np.exp(lr), p), 2000)
+        got = F.dual_objective(lam, p, lr).max()
+        assert got == pytest.approx(stats.norm.cdf(stats.norm.ppf(p) - r), abs=5e-3)
+
+
+def test_dual_bound_k0_laplace_is_teng_binary_at_its_radius():
+    """Teng et al. Thm 2-3 (tight): at r = -b log(2(1 - p)) the worst case is exactly 1/2."""
+    b, p = 0.5, 0.9
+    r = -b * math.log(2 * (1 - p))
+    lr = F.zhang_log_ratio_samples("zhang-l1", r, 5, 0, b, n=200_000, seed=5)
+    lam = np.linspace(0, 3 * np.quantile(np.exp(lr), p), 2000)
+    assert F.dual_objective(lam, p, lr).max() == pytest.approx(0.5, abs=5e-3)
+
+
+@given(st.floats(0.05, 0.95), st.integers(0, 2**16))
+def test_dual_objective_is_concave_and_peaks_at_the_p_quantile(p, seed):
+    lr = np.random.default_rng(seed).normal(0, 1, 2000)
+    lam = np.linspace(0, 6, 601)
+    obj = F.dual_objective(lam, p, lr)
+    assert (np.diff(obj, 2) <= 1e-12).all()  # D is convex in lambda
+    q = np.quantile(np.exp(lr), p, method="inverted_cdf")
+    assert obj.max() == pytest.approx(F.dual_objective([q], p, lr)[0], abs=6 / 600 + 1e-12)
+
+
+def test_zhang_figures(tmp_path):
+    fig = F.radial_density_figure("zhang-l2", ks=(0, 5), dim=10, path=tmp_path / "rad")
+    _saved(tmp_path, "rad")
+    l0, l5 = _lines(fig.axes[0])
+    peak = lambda l: l.get_xdata()[np.argmax(l.get_ydata())]  # noqa: E731
+    assert peak(l5) < peak(l0)  # larger k moves mass towards the centre
+    fig = F.dual_landscape_figure("zhang-l2", p=0.8, radii=(0.2,), dim=6, n=20_000,
+                                  path=tmp_path / "dual")
+    _saved(tmp_path, "dual")
+    assert len(fig.axes) == 2
+    with pytest.raises(ValueError, match="k must"):
+        F.radial_log_density("zhang-l2", 1.0, 5, 5, 1.0)
+    with pytest.raises(ValueError, match="family"):
+        F.radial_log_density("zhang-l3", 1.0, 5, 0, 1.0)
+    with pytest.raises(ValueError, match="zhang-l2 and zhang-l1"):
+        F.zhang_log_ratio_samples("zhang-linf", 0.1, 5, 0, 1.0)
+
+
+def test_rops_figure(tmp_path):
+    import smoothcert as sc
+
+    if "teng-laplace-l1-binary" not in sc.certificates():
+        pytest.skip("teng-laplace-l1-binary not registered yet")
+    fig = F.rops_figure(std=0.5, pa_range=(0.5, 0.99), n_points=200, path=tmp_path / "rops")
+    _saved(tmp_path, "rops")
+    ratio = _lines(fig.axes[1])[0]
+    pa, y = ratio.get_xdata(), ratio.get_ydata()
+    assert y[0] == pytest.approx(1 / math.sqrt(math.pi), rel=0.02)  # pA -> 1/2 limit
+    assert (np.diff(y) > 0).all()
+    b = 0.5 / math.sqrt(2)
+    want = -b * np.log(2 * (1 - pa)) / (0.5 * stats.norm.ppf(pa))
+    np.testing.assert_allclose(y, want, rtol=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------
+# Landscape slices with a tiny torch model
+def _tiny_model(d=12, classes=3):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(d, 16), torch.nn.Tanh(), torch.nn.Linear(16, classes))
+
+
+def test_hessian_extreme_directions_match_eigendecomposition():
+    torch = pytest.importorskip("torch")
+    model = _tiny_model().double()
+    x = torch.randn(12, dtype=torch.float64)
+    f = lambda z: torch.log_softmax(model(z[None]), -1)[0, 1]  # noqa: E731
+    h = torch.autograd.functional.hessian(f, x).numpy()
+    ev = np.linalg.eigvalsh(h)
+    (lmax, vmax), (lmin, vmin) = F.hessian_extreme_directions(model, x, 1)
+    assert lmax == pytest.approx(ev[-1], rel=1e-6, abs=1e-10)
+    assert lmin == pytest.approx(ev[0], rel=1e-6, abs=1e-10)
+    np.testing.assert_allclose(h @ vmax.numpy(), lmax * vmax.numpy(), atol=1e-6 * abs(ev).max())
+
+
+def test_landscape_slice_figure_draws_regions(tmp_path):
+    torch = pytest.importorskip("torch")
+    import smoothcert as sc
+
+    model = _tiny_model()
+    x = torch.randn(12) * 0.3
+    regs = [("ball", sc.get("cohen-gaussian-l2", sigma=0.3).region(0.9)),
+            ("ellipsoid", sc.get("ancer-ellipsoid", sigma=np.linspace(0.1, 0.5, 12)).region(0.9))]
+    for mode in ("random", "hessian"):
+        fig = F.landscape_slice_figure(model, x, regions=regs, directions=mode, grid=21,
+                                       path=tmp_path / f"slice_{mode}")
+        _saved(tmp_path, f"slice_{mode}")
+        assert "Hessian" in fig.axes[0].get_xlabel() if mode == "hessian" else "random" in fig.axes[0].get_xlabel()
+    with pytest.raises(ValueError, match="directions"):
+        F.landscape_slice_figure(model, x, directions="pca")
+    with pytest.raises(ValueError, match="target"):
+        F.landscape_slice_figure(model, x, target=7)
+
+
+def test_region_slice_norm_of_ball_is_the_plane_distance():
+    import smoothcert as sc
+
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.standard_normal((9, 2)))
+    u, v = q[:, 0], q[:, 1]
+    a, b = np.meshgrid(np.linspace(-1, 1, 5), np.linspace(-1, 1, 5))
+    ball = sc.get("cohen-gaussian-l2", sigma=0.5).region(0.9)
+    np.testing.assert_allclose(F._region_slice_norm(ball, u, v, a, b), np.hypot(a, b) / 0.5, rtol=1e-12)
