@@ -1,0 +1,192 @@
+"""The theorem catalog (``docs/catalog.md``), generated from the registry.
+
+For every registered certificate: the norm, the formula, the parameterization (the constructor's
+parameters with the DESIGN section 2 conventions), the citation, whether the bound is tight,
+whether it is binary-only, the docstring (the math and its sources), and -- when the verifier's
+committed summary ``docs/verify_summary.json`` exists -- what the verifier says.
+
+Regenerate after adding a certificate (a test checks the committed file is up to date)::
+
+    python -m smoothcert.verify.catalog --write      # writes docs/catalog.md atomically
+    python -m smoothcert.verify.catalog > docs/catalog.md
+    python -m smoothcert.verify.catalog --check      # exit 1 when docs/catalog.md is stale
+
+The verifier summary is read flexibly: a JSON object whose ``certificates`` entry (or the object
+itself) maps certificate names to a string, or to any nesting of objects in which the leaves
+``{"status": ..., "summary": ...}`` are check results (e.g. one per verifier column, or one per
+parameter instance). Each leaf becomes a row ``check | status | summary``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from ..bounds import certificate_class, certificates
+
+#: The repository root (this file is verify/catalog.py).
+ROOT = Path(__file__).resolve().parents[1]
+CATALOG = ROOT / "docs" / "catalog.md"
+SUMMARY = ROOT / "docs" / "verify_summary.json"
+
+#: Meaning of each constructor parameter (DESIGN section 2 conventions).
+PARAMETERS = {
+    "sigma": "Gaussian standard deviation per coordinate (scalar, or an array for anisotropic noise)",
+    "scale": "Laplace scale b, density proportional to exp(-|z|/b); std = sqrt(2) b (scalar or array)",
+    "half_width": "uniform half-width lambda, noise U[-lambda, lambda]; std = lambda/sqrt(3) (scalar or array)",
+    "weights": "mixture weights alpha_k (K positive numbers summing to 1)",
+    "sigmas": "mixture component standard deviations (K scalars or a K x d array)",
+    "constant": "which certificate constant to use (see the docstring)",
+    "k": "exponent k of the Zhang et al. family (0 <= k < dim)",
+    "dim": "input dimension d",
+}
+
+
+def _parameters(cls) -> list[tuple[str, str]]:
+    sig = inspect.signature(cls.__init__)
+    rows = []
+    for name, par in sig.parameters.items():
+        if name == "self" or par.kind in (par.VAR_POSITIONAL, par.VAR_KEYWORD):
+            continue
+        meaning = PARAMETERS.get(name, "see the docstring")
+        if par.default is not inspect.Parameter.empty:
+            meaning += f" (default {par.default!r})"
+        rows.append((name, meaning))
+    return rows
+
+
+def _leaves(node, path=()):
+    """(check path, status, summary) for every ``{"status": ...}`` leaf under ``node``."""
+    if isinstance(node, str):
+        yield " / ".join(path) or "verifier", "", node
+    elif isinstance(node, dict) and "status" in node:
+        yield " / ".join(path) or "verifier", str(node["status"]), str(node.get("summary", ""))
+    elif isinstance(node, dict):
+        for key in node:
+            if key == "details":
+                continue
+            yield from _leaves(node[key], path + (str(key),))
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            label = item.get("label", item.get("instance", str(i))) if isinstance(item, dict) else str(i)
+            yield from _leaves(item, path + (str(label),))
+
+
+def load_summary(path: Path | None = None) -> dict | None:
+    """The verifier summary as a ``{name: entry}`` dict, or None when the file is absent."""
+    path = SUMMARY if path is None else Path(path)
+    if not path.is_file():
+        return None
+    with open(path) as fh:
+        data = json.load(fh)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data.get("certificates", data)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _section(name: str, summary: dict | None) -> list[str]:
+    cls = certificate_class(name)
+    out = [f"## `{name}`", ""]
+    out.append(f"- **Norm:** {cls.norm}" + ("  (binary theorem: pB = 1 - pA only)" if cls.binary_only else ""))
+    out.append(f"- **Radius / region:** `{cls.formula or 'see docstring'}`")
+    out.append(f"- **Citation:** {cls.citation or '(missing)'}")
+    out.append(f"- **Tight:** {'yes (the paper proves no larger ball can be certified)' if cls.tight else 'not claimed'}")
+    out.append(f"- **Class:** `{cls.__module__.replace('smoothcert.', '')}.{cls.__name__}`")
+    out += ["", "Parameters (`smoothcert.get(%r, ...)`):" % name, ""]
+    out += [f"- `{p}`: {m}" for p, m in _parameters(cls)]
+    doc = inspect.cleandoc(cls.__doc__ or "")
+    if doc:
+        out += ["", "<details><summary>Docstring (the math and its sources)</summary>", "", "```text",
+                doc, "```", "", "</details>"]
+    out += ["", "**Verifier:** "]
+    entry = None if summary is None else summary.get(name)
+    if summary is None:
+        out[-1] += "no summary committed yet (`docs/verify_summary.json`)."
+    elif entry is None:
+        out[-1] += "not covered by the committed summary (re-run the verifier)."
+    else:
+        rows = list(_leaves(entry))
+        out += ["", "| check | status | summary |", "|---|---|---|"]
+        out += [f"| {_cell(c)} | {_cell(s)} | {_cell(m)} |" for c, s, m in rows]
+    out.append("")
+    return out
+
+
+def render_catalog(summary_path: Path | None = None) -> str:
+    """The whole catalog as Markdown (deterministic: the same registry gives the same text)."""
+    summary = load_summary(summary_path)
+    names = certificates()
+    lines = [
+        "# Theorem catalog",
+        "",
+        "Generated from the certificate registry by `python -m smoothcert.verify.catalog --write`;",
+        "do not edit by hand. Each entry lists the certified norm, the formula, the citation, whether",
+        "the paper proves tightness, the parameters, and what the numeric verifier reports.",
+        "Conventions: pA is a lower bound on the top-class probability, pB an upper bound on the",
+        "runner-up (binary: pB = 1 - pA); Phi^-1 is the standard normal quantile.",
+        "",
+        "| name | norm | tight | binary only | citation |",
+        "|---|---|---|---|---|",
+    ]
+    for name in names:
+        cls = certificate_class(name)
+        lines.append(f"| [`{name}`](#{name}) | {cls.norm} | {'yes' if cls.tight else ''} | "
+                     f"{'yes' if cls.binary_only else ''} | {_cell(cls.citation)} |")
+    lines.append("")
+    for name in names:
+        lines += _section(name, summary)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m smoothcert.verify.catalog",
+        description="Print the theorem catalog (Markdown) generated from the registry.",
+        epilog="examples:\n  python -m smoothcert.verify.catalog --write\n"
+               "  python -m smoothcert.verify.catalog --check",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--write", action="store_true", help="write docs/catalog.md (atomically)")
+    group.add_argument("--check", action="store_true", help="exit 1 when the committed catalog is stale")
+    parser.add_argument("--summary", type=Path, default=None, help="verifier summary JSON (default docs/verify_summary.json)")
+    args = parser.parse_args(argv)
+    text = render_catalog(args.summary)
+    if args.write:
+        write_atomic(CATALOG, text)
+        print(f"wrote {CATALOG}", file=sys.stderr)
+    elif args.check:
+        current = CATALOG.read_text() if CATALOG.is_file() else ""
+        if current != text:
+            print(f"{CATALOG} is stale: run python -m smoothcert.verify.catalog --write", file=sys.stderr)
+            return 1
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
