@@ -161,6 +161,19 @@ def test_cp_bounds_sound_at_n_1e7(k, n, alpha):
     assert_upper_sound_and_close(k, n, alpha)
 
 
+@settings(max_examples=4)
+@given(
+    n=st.integers(10**6, 10**7),
+    frac=st.floats(0.0, 1.0),
+    alpha=st.floats(-12.0, -1.0).map(lambda e: 10.0**e),
+)
+def test_cp_bounds_sound_at_random_large_n(n, frac, alpha):
+    """A few random draws at n in [1e6, 1e7] (the exact tail costs ~0.1 s there)."""
+    k = int(round(frac * n))
+    assert_lower_sound_and_close(k, n, alpha)
+    assert_upper_sound_and_close(k, n, alpha)
+
+
 def test_scipy_alone_is_unsound_somewhere():
     """The margin is needed: the raw scipy quantile's exact tail exceeds alpha (DESIGN section 4)."""
     from scipy import special
