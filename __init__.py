@@ -19,7 +19,7 @@ from .bounds import (
     get,
     lp_ball,
 )
-from .estimators import certify_counts
+from .estimators import certify_counts, predict_counts
 
 __version__ = "0.1.0"
 
@@ -30,6 +30,7 @@ __all__ = [
     "WeightedLpBall",
     "certificates",
     "certify_counts",
+    "predict_counts",
     "get",
     "lp_ball",
 ]
