@@ -4,6 +4,9 @@ Every check returns a :class:`Check` with a status -- ``pass``, ``fail``, ``n/a`
 does not apply, with the reason) or ``info`` (a measurement with no pass/fail meaning, e.g. how
 loose a non-tight bound is) -- a one-line summary for the table and a JSON-ready ``details``.
 
+``warn`` marks a sound result that misses a stated accuracy (a twin tolerance); it is listed but
+does not fail the run.
+
 The verifier builds each registered certificate from its class attributes only
 (``norm``, ``tight``, ``binary_only``, ``isotropic_counterpart``, ``from_std``) and the family
 of its noise (``cert.noise.family``), so a new certificate is picked up without edits here.
@@ -20,7 +23,7 @@ import numpy as np
 
 from ..bounds import certificate_class, certificates
 
-PASS, FAIL, NA, INFO = "pass", "fail", "n/a", "info"
+PASS, FAIL, NA, INFO, WARN = "pass", "fail", "n/a", "info", "warn"
 
 #: Anisotropic instances use these per-coordinate standard deviations (d = 3, ratio 4 between
 #: the smallest and largest so that the worst direction matters).
@@ -65,9 +68,9 @@ def jsonable(obj: Any):
 
 
 def combine(checks: list[Check]) -> str:
-    """Status of a column built from several checks: fail wins, then pass, info, n/a."""
+    """Status of a column built from several checks: fail wins, then warn, pass, info, n/a."""
     statuses = {c.status for c in checks}
-    for s in (FAIL, PASS, INFO):
+    for s in (FAIL, WARN, PASS, INFO):
         if s in statuses:
             return s
     return NA

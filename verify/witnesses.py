@@ -393,15 +393,17 @@ def witness_check(inst: Instance, quick: bool = False) -> Check:
     cert = inst.cert
     bins = QUICK_BINARY if quick else BINARY_POINTS
     pairs = [] if cert.binary_only else (QUICK_PAIRS if quick else PAIR_POINTS)
+    dps = 30 if quick else WITNESS_DPS
     try:
-        rows = [check_point(inst, a, None) for a in bins] + [check_point(inst, a, b) for a, b in pairs]
+        rows = [check_point(inst, a, None, dps) for a in bins] + \
+            [check_point(inst, a, b, dps) for a, b in pairs]
     except NotImplementedError as exc:
         return Check(NA, f"n/a: {exc}", {})
     rows = [r for r in rows if r is not None]
     regions = []
     if not quick or inst.family in ("gaussian", "gaussian-mixture"):
         for a, b in [(0.9, None)] + ([] if cert.binary_only else [(0.6, 0.3)]):
-            reg = check_region(inst, a, b, n_dirs=4 if quick else 10)
+            reg = check_region(inst, a, b, n_dirs=4 if quick else 10, dps=dps)
             if reg is not None:
                 regions.append(reg)
     unsound = [r for r in rows if not r["holds"] or r["ratio"] > 1]
