@@ -344,6 +344,22 @@ def save_figure(fig, path, formats=("png", "pdf"), dpi: int = 200) -> list[Path]
     return written
 
 
+def save_text(path, text: str) -> Path:
+    """Write a table (or any text) through a temporary file and ``os.replace``."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return target
+
+
 def _finish(fig, path):
     if path is not None:
         save_figure(fig, path)
@@ -970,3 +986,155 @@ def landscape_slice_figure(model, x, target: int | None = None, directions: str 
     ax.set_ylabel(axis_names[1], fontsize=8)
     ax.legend(handles=handles, fontsize=6, loc="upper right", framealpha=0.8)
     return _finish(fig, path)
+
+
+# =============================================================================================
+# The documentation set
+#: Default location of Cohen et al.'s released results: ../shared/data/cohen2019 from the root.
+COHEN_DATA = Path(__file__).resolve().parent.parent / "shared" / "data" / "cohen2019"
+
+
+def _cohen_files(data_dir: Path, dataset: str, pairs) -> list[Path]:
+    return [data_dir / f"{dataset}__noise_{n}__test__sigma_{s}.tsv" for n, s in pairs]
+
+
+def smoothed_top_probability_bound(model, x, sigma: float, n: int = 500, alpha: float = 0.001,
+                                   seed: int = 0, batch: int = 250):
+    """(top class, one-sided Clopper-Pearson lower bound on its probability) of ``model`` under
+    Gaussian noise N(0, sigma^2 I) at ``x``, from n samples (Cohen et al. Alg. CERTIFY, with the
+    selection made on the same samples: for figures only, not for reported certificates)."""
+    import torch
+
+    from .estimators import cp_lower
+
+    gen = torch.Generator().manual_seed(seed)
+    counts = None
+    with torch.no_grad():
+        for s in range(0, n, batch):
+            m = min(batch, n - s)
+            noisy = x[None] + sigma * torch.randn((m,) + tuple(x.shape), generator=gen)
+            pred = model(noisy).argmax(-1)
+            c = torch.bincount(pred, minlength=model(x[None]).shape[-1])
+            counts = c if counts is None else counts + c
+    top = int(counts.argmax())
+    return top, float(cp_lower(int(counts[top]), n, alpha))
+
+
+def docs_figures(out_dir, data_dir=None, model_name: str = "fmnist-gaussian-0.50",
+                 quick: bool = False) -> list[Path]:
+    """Draw every figure embedded in ``docs/guide.md`` into ``out_dir`` (PNG + PDF each).
+
+    Figures whose inputs are missing (Cohen et al.'s files, a shipped model, a certificate not
+    registered yet) are skipped with a message on stderr. ``quick`` uses fewer samples.
+    Progress is shown with tqdm; each file is written atomically, so an interrupted run leaves
+    only complete figures and a re-run redraws them.
+    """
+    import sys
+
+    from tqdm import tqdm
+
+    out = Path(out_dir)
+    data = COHEN_DATA if data_dir is None else Path(data_dir)
+    written: list[Path] = []
+
+    def job_cohen():
+        if not data.is_dir():
+            raise FileNotFoundError(f"Cohen et al. results not found at {data}")
+        im = _cohen_files(data, "imagenet__resnet50", [("0.25", "0.25"), ("0.50", "0.50"), ("1.00", "1.00")])
+        cf = _cohen_files(data, "cifar10__resnet110", [("0.12", "0.12"), ("0.25", "0.25"), ("0.50", "0.50"), ("1.00", "1.00")])
+        labs_i = [r"$\sigma = 0.25$", r"$\sigma = 0.50$", r"$\sigma = 1.00$"]
+        labs_c = [r"$\sigma = 0.12$"] + labs_i
+        certified_accuracy_figure(im, labs_i, max_radius=4.0, title="ImageNet, ResNet-50 (Cohen et al. 2019 data)",
+                                  path=out / "cohen_imagenet")
+        certified_accuracy_figure(cf, labs_c, max_radius=1.5, title="CIFAR-10, ResNet-110 (Cohen et al. 2019 data)",
+                                  path=out / "cohen_cifar10")
+        certified_accuracy_figure([im[1]], [r"$\sigma = 0.50$"], max_radius=2.0, variant="both",
+                                  title="approximate vs high-probability (ImageNet)", path=out / "cohen_high_prob")
+        return ["cohen_imagenet", "cohen_cifar10", "cohen_high_prob"]
+
+    def job_radius():
+        l1 = ["teng-laplace-l1", "teng-laplace-l1-binary", "lecuyer-laplace-l1", "cohen-gaussian-l2",
+              "uniform-l1", "zhang-l1"]
+        fig = radius_vs_pa_figure(l1, std=0.5, dim=784, shares=(None, 0.5), as_norm="l1",
+                                  path=out / "radius_vs_pa_l1")
+        l2 = ["cohen-gaussian-l2", "ancer-gaussian-mixture", "zhang-l2", "zhang-linf"]
+        radius_vs_pa_figure(l2, std=0.5, dim=784, shares=(None, 0.5), as_norm="l2",
+                            path=out / "radius_vs_pa_l2")
+        for why in fig.skipped:
+            print(f"radius_vs_pa: skipped {why}", file=sys.stderr)
+        return ["radius_vs_pa_l1", "radius_vs_pa_l2"]
+
+    def job_regions():
+        from .bounds import get
+
+        rng = np.random.default_rng(0)
+        d, n_inputs = 64, 300
+        enc, prox = [], []
+        for _ in range(n_inputs):  # per-input sigma, as ANCER optimizes one per input
+            sig = 0.5 * np.exp(rng.normal(0.0, 0.35, d))
+            e, p = region_radii("ancer-ellipsoid", {"sigma": sig}, [rng.uniform(0.55, 0.999)])
+            enc.append(e[0])
+            prox.append(p[0])
+        proxy_vs_l2_figure(np.array(enc), np.array(prox), labels=[f"ANCER ellipsoid, d = {d}, random per-input $\\sigma$"],
+                           path=out / "proxy_vs_l2")
+        sig = 0.5 * np.exp(np.linspace(-0.5, 0.8, 16))
+        region_volume_figure(["cohen-gaussian-l2", "teng-laplace-l1", "uniform-l1",
+                              get("ancer-ellipsoid", sigma=sig),
+                              get("ancer-cross-polytope", half_width=sig * math.sqrt(3))],
+                             std=0.5, dim=16, path=out / "region_volume")
+        return ["proxy_vs_l2", "region_volume"]
+
+    def job_zhang():
+        radial_density_figure("zhang-l2", ks=(0, 100, 300, 500), dim=784, path=out / "zhang_radial_l2")
+        radial_density_figure("zhang-l1", ks=(0, 100, 300, 500), dim=784, path=out / "zhang_radial_l1")
+        n = 20_000 if quick else 200_000
+        dual_landscape_figure("zhang-l2", p=0.8, radii=(0.1, 0.25, 0.5), dim=16, k=0, n=n,
+                              path=out / "zhang_dual_l2_k0")
+        dual_landscape_figure("zhang-l2", p=0.8, radii=(0.1, 0.25, 0.5), dim=16, k=8, n=n,
+                              path=out / "zhang_dual_l2_k8")
+        return ["zhang_radial_l2", "zhang_radial_l1", "zhang_dual_l2_k0", "zhang_dual_l2_k8"]
+
+    def job_rops():
+        rops_figure(std=0.5, path=out / "laplace_vs_gaussian")
+        return ["laplace_vs_gaussian"]
+
+    def job_landscape():
+        import torch
+
+        from .bounds import get
+        from .gpu_sampler.data import embedded_sample
+        from .gpu_sampler.models import shipped_model, shipped_noise
+
+        torch.set_num_threads(min(2, torch.get_num_threads()))
+        model = shipped_model(model_name)
+        sigma = float(shipped_noise(model_name)["sigma"])
+        images, _ = embedded_sample()
+        x = torch.as_tensor(images[0], dtype=torch.float32)[None] / 255.0
+        top, pa = smoothed_top_probability_bound(model, x, sigma, n=200 if quick else 1000)
+        iso = get("cohen-gaussian-l2", sigma=sigma).region(min(pa, 1.0))
+        # an anisotropic sigma with the same geometric mean: larger on the border pixels
+        yy, xx = np.mgrid[:28, :28]
+        border = np.hypot(yy - 13.5, xx - 13.5) / 13.5
+        sig_map = np.exp(0.6 * (border - border.mean()))
+        sig_map = (sigma * sig_map / math.exp(np.log(sig_map).mean()))[None]
+        ell = get("ancer-ellipsoid", sigma=sig_map).region(min(pa, 1.0))
+        regs = [(f"isotropic ball ($\\sigma$ = {sigma:g}, $p_A \\geq$ {pa:.3f})", iso),
+                ("ellipsoid, same gap, radial $\\sigma$ map (illustration)", ell)]
+        names = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+                 "Bag", "Ankle boot"]
+        grid = 31 if quick else 81
+        landscape_slice_figure(model, x, target=top, directions="random", regions=regs, grid=grid,
+                               class_names=names, path=out / "landscape_random")
+        landscape_slice_figure(model, x, target=top, directions="hessian", regions=regs, grid=grid,
+                               class_names=names, path=out / "landscape_hessian")
+        return ["landscape_random", "landscape_hessian"]
+
+    jobs = [job_cohen, job_radius, job_regions, job_zhang, job_rops, job_landscape]
+    for job in tqdm(jobs, desc="figures", unit="group", file=sys.stderr):
+        try:
+            names = job()
+        except (FileNotFoundError, ValueError, ImportError) as exc:
+            print(f"{job.__name__[4:]}: skipped ({exc})", file=sys.stderr)
+            continue
+        written += [out / f"{n}.png" for n in names]
+    return written

@@ -493,3 +493,38 @@ def test_region_slice_norm_of_ball_is_the_plane_distance():
     a, b = np.meshgrid(np.linspace(-1, 1, 5), np.linspace(-1, 1, 5))
     ball = sc.get("cohen-gaussian-l2", sigma=0.5).region(0.9)
     np.testing.assert_allclose(F._region_slice_norm(ball, u, v, a, b), np.hypot(a, b) / 0.5, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# The command line: smoothcert figures
+def test_cli_figures_from_tsv_writes_figure_and_tables(tmp_path, capsys):
+    from smoothcert.cli import main
+
+    a = _write(tmp_path, "idx\tlabel\tpredict\tradius\tcorrect\ttime\n0\t1\t1\t0.6\t1\t1.0\n"
+                         "1\t1\t-1\t0.0\t0\t1.0\n2\t3\t3\t0.2\t1\t0:00:01.5\n3\t0\t2\t0.9\t0\t1\n", "a.tsv")
+    out = tmp_path / "out"
+    rc = main(["figures", "--tsv", str(a), "--label", "mine", "--radii", "0,0.5", "--acr",
+               "--out", str(out), "--variant", "both"])
+    assert rc == 0
+    for ext in ("png", "pdf", "md", "tex"):
+        assert (out / f"certified_accuracy.{ext}").stat().st_size > 0
+    md = (out / "certified_accuracy.md").read_text()
+    assert "| mine | **0.50** | **0.25** | **0.200** |" in md  # 2 of 4 correct; 1 at r >= 0.5
+    assert md in capsys.readouterr().out
+
+
+def test_cli_figures_other_modes_and_errors(tmp_path, capsys):
+    from smoothcert.cli import main
+
+    assert main(["figures", "--radius-vs-pa", "--cert", "cohen-gaussian-l2", "--share", "0",
+                 "--out", str(tmp_path)]) == 0
+    assert main(["figures", "--zhang-density", "--dim", "10", "--ks", "0,3", "--out", str(tmp_path)]) == 0
+    for name in ("radius_vs_pa", "zhang-l2_radial"):
+        assert (tmp_path / f"{name}.png").exists()
+    assert main(["figures", "--out", str(tmp_path)]) == 2
+    assert "choose what to draw" in capsys.readouterr().err
+    assert main(["figures", "--tsv", str(tmp_path / "missing.tsv")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["figures", "--help"])
+    assert exc.value.code == 0 and "examples:" in capsys.readouterr().out
