@@ -277,3 +277,81 @@ def load_checkpoint(path, device="cpu", return_meta: bool = False):
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+# ---------------------------------------------------------------------------------------------
+# shipped models (trained by smoothcert.gpu_sampler.train on Fashion-MNIST)
+_SQRT2, _SQRT3 = 2.0**0.5, 3.0**0.5
+
+#: name -> (noise family, parameter name, value, certificate); every model has per-coordinate
+#: noise std 0.5 except the sigma = 0.25 Gaussian one (Laplace std = sqrt(2) b, uniform lambda/sqrt(3)).
+SHIPPED_MODELS = {
+    "fmnist-gaussian-0.25": ("gaussian", "sigma", 0.25, "cohen-gaussian-l2"),
+    "fmnist-gaussian-0.50": ("gaussian", "sigma", 0.5, "cohen-gaussian-l2"),
+    "fmnist-laplace-0.50": ("laplace", "scale", 0.5 / _SQRT2, "teng-laplace-l1"),
+    "fmnist-uniform-0.50": ("uniform", "half_width", 0.5 * _SQRT3, "uniform-l1"),
+}
+METRICS_FILE = "metrics.json"
+
+
+def _asset(name: str):
+    from importlib import resources
+
+    return resources.files("smoothcert.gpu_sampler").joinpath("assets", name)
+
+
+def shipped_model(name: str, device="cpu") -> nn.Sequential:
+    """A shipped Fashion-MNIST model (eval mode) by name, e.g. ``"fmnist-gaussian-0.50"``.
+
+    ``shipped_noise(name)`` gives the noise it was trained with; ``shipped_metrics()`` its
+    clean/noisy test accuracy.
+    """
+    from importlib import resources
+
+    if name not in SHIPPED_MODELS:
+        raise ValueError(f"name must be one of {', '.join(SHIPPED_MODELS)}, got {name!r}")
+    ref = _asset(name + ".pt")
+    if not ref.is_file():
+        raise ValueError(f"the shipped checkpoint {name}.pt is missing from the package assets; "
+                         "train it with python -m smoothcert.gpu_sampler.train --name " + name)
+    with resources.as_file(ref) as path:
+        return load_checkpoint(path, device)
+
+
+def shipped_noise(name: str) -> dict:
+    """``{"family", "<param name>": value, "certificate", "std"}`` of a shipped model."""
+    if name not in SHIPPED_MODELS:
+        raise ValueError(f"name must be one of {', '.join(SHIPPED_MODELS)}, got {name!r}")
+    family, param, value, cert = SHIPPED_MODELS[name]
+    std = {"gaussian": value, "laplace": _SQRT2 * value, "uniform": value / _SQRT3}[family]
+    return {"family": family, param: value, "certificate": cert, "std": std}
+
+
+def shipped_metrics() -> dict:
+    """Training metrics of the shipped models (``assets/metrics.json``), keyed by name."""
+    import json
+
+    return json.loads(_asset(METRICS_FILE).read_text())
+
+
+def resolve_model(spec: str, device="cpu"):
+    """``(model, info)`` for a shipped model name or a checkpoint path.
+
+    ``info`` has ``arch``, ``name`` and, when known (shipped models, or checkpoints written by our
+    training script), the training noise: ``family``, ``std``, ``certificate``.
+    """
+    if spec in SHIPPED_MODELS:
+        return shipped_model(spec, device), {"arch": "fmnist_resnet", "name": spec, **shipped_noise(spec)}
+    if not os.path.isfile(os.fspath(spec)):
+        raise ValueError(f"model={spec!r} is neither a shipped model ({', '.join(SHIPPED_MODELS)}) "
+                         "nor a checkpoint file")
+    model, meta = load_checkpoint(spec, device, return_meta=True)
+    info = {"arch": meta["arch"], "name": os.path.basename(os.fspath(spec))}
+    training = meta.get("training")
+    if isinstance(training, dict) and training.get("family") in ("gaussian", "laplace", "uniform"):
+        fam, val = training["family"], float(training["param"])
+        info["family"] = fam
+        info["std"] = {"gaussian": val, "laplace": _SQRT2 * val, "uniform": val / _SQRT3}[fam]
+        info["certificate"] = {"gaussian": "cohen-gaussian-l2", "laplace": "teng-laplace-l1",
+                               "uniform": "uniform-l1"}[fam]
+    return model, info

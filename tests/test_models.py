@@ -147,3 +147,77 @@ def test_bad_arch_and_optional_resnet50():
     else:
         model = M.build_model("resnet50")
         assert "1.conv1.weight" in model.state_dict() and model[0].means.shape[1] == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# training
+@pytest.mark.parametrize("name", ["fmnist-gaussian-0.50", "fmnist-laplace-0.50", "fmnist-uniform-0.50"])
+def test_training_noise_has_the_stated_law(name):
+    from smoothcert.gpu_sampler.train import sample_training_noise
+
+    family, _, value, _ = M.SHIPPED_MODELS[name]
+    z = sample_training_noise(family, value, (400_000,), torch.Generator().manual_seed(3)).double()
+    assert z.dtype == torch.float64 and torch.isfinite(z).all()
+    assert abs(z.std().item() - 0.5) < 0.005  # matched per-coordinate std (5 standard errors)
+    assert abs(z.mean().item()) < 0.005
+    # E|z| separates the three laws of equal std: sigma sqrt(2/pi), b, lambda/2.
+    mean_abs = {"gaussian": value * (2 / torch.pi) ** 0.5, "laplace": value, "uniform": value / 2}[family]
+    assert abs(z.abs().mean().item() - mean_abs) < 0.004
+    if family == "uniform":
+        assert z.abs().max().item() <= value
+
+
+def test_training_noise_bad_input():
+    from smoothcert.gpu_sampler.train import sample_training_noise
+
+    with pytest.raises(ValueError, match="family must be .*'cauchy'"):
+        sample_training_noise("cauchy", 0.5, (3,))
+    with pytest.raises(ValueError, match="param must be a positive finite number, got -0.5"):
+        sample_training_noise("gaussian", -0.5, (3,))
+
+
+def _tiny_fmnist(root):
+    import numpy as np
+
+    from smoothcert.gpu_sampler.data import SPLIT_FILES, write_idx
+
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 48), ("test", 20)):
+        labels = rng.integers(0, 10, size=count).astype(np.uint8)
+        # class-dependent brightness so that the net can learn something
+        images = np.clip(rng.normal(20 * labels[:, None, None], 30, size=(count, 28, 28)), 0, 255)
+        write_idx(os.path.join(root, SPLIT_FILES[split][0] + ".gz"), images.astype(np.uint8))
+        write_idx(os.path.join(root, SPLIT_FILES[split][1] + ".gz"), labels)
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_train_writes_checkpoint_and_resumes_identically(tmp_path):
+    from smoothcert.gpu_sampler.train import train_model
+
+    _tiny_fmnist(tmp_path)
+    opts = dict(epochs=2, batch_size=16, root=tmp_path, threads=1, progress=False, seed=4)
+    meta = train_model("laplace", 0.3, tmp_path / "full.pt", log=lambda s: None, **opts)
+    assert meta["epochs"] == 2 and meta["train_images"] == 48 and meta["test_images"] == 20
+    assert 0 <= meta["clean_test_accuracy"] <= 1 and 0 <= meta["noisy_test_accuracy"] <= 1
+
+    def stop_after_first_epoch(msg):
+        if msg.startswith("epoch 1/2"):
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        train_model("laplace", 0.3, tmp_path / "resumed.pt", log=stop_after_first_epoch, **opts)
+    assert (tmp_path / "resumed.pt.state.pt").exists() and not (tmp_path / "resumed.pt").exists()
+    logs = []
+    with pytest.raises(ValueError, match="delete it to start over"):  # another config
+        train_model("laplace", 0.3, tmp_path / "resumed.pt", log=logs.append, **{**opts, "seed": 5})
+    train_model("laplace", 0.3, tmp_path / "resumed.pt", log=logs.append, **opts)
+    assert any("resuming from epoch 1" in s for s in logs)
+    assert not (tmp_path / "resumed.pt.state.pt").exists()
+    a, meta_a = M.load_checkpoint(tmp_path / "full.pt", return_meta=True)
+    b = M.load_checkpoint(tmp_path / "resumed.pt")
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert ka == kb and torch.equal(va, vb), ka
+    assert meta_a["training"]["family"] == "laplace" and meta_a["arch"] == "fmnist_resnet"
