@@ -15,3 +15,33 @@ __all__ = [
     "make_noise",
     "predict",
 ]
+
+# Models, data, dataset runs (issue 5, items 3-7).
+from .data import embedded_sample, load_fashion_mnist, read_idx  # noqa: E402
+from .dataset import certify_dataset, merge_shards  # noqa: E402
+from .models import (  # noqa: E402
+    build_model,
+    cifar_resnet20,
+    cifar_resnet110,
+    fmnist_resnet,
+    load_checkpoint,
+    save_checkpoint,
+    shipped_metrics,
+    shipped_model,
+)
+
+__all__ += [
+    "build_model",
+    "certify_dataset",
+    "cifar_resnet110",
+    "cifar_resnet20",
+    "embedded_sample",
+    "fmnist_resnet",
+    "load_checkpoint",
+    "load_fashion_mnist",
+    "merge_shards",
+    "read_idx",
+    "save_checkpoint",
+    "shipped_metrics",
+    "shipped_model",
+]
