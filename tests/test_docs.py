@@ -46,14 +46,14 @@ def test_catalog_renders_a_verifier_summary(tmp_path):
     name = sc.certificates()[0]
     summary = {"certificates": {name: {
         "twin": {"status": "pass", "summary": "max rel excess 0 over 600 points", "details": {"x": 1}},
-        "instances": [{"label": "sigma=0.5", "montecarlo": {"status": "info", "summary": "a | b"}}],
+        "runs": [{"label": "sigma=0.5", "montecarlo": {"status": "info", "summary": "a | b"}}],
     }}}
     path = tmp_path / "summary.json"
     path.write_text(json.dumps(summary))
     text = C.render_catalog(path)
     section = text.split(f"## `{name}`", 1)[1].split("\n## ", 1)[0]
     assert "| twin | pass | max rel excess 0 over 600 points |" in section
-    assert "| instances / sigma=0.5 / montecarlo | info | a \\| b |" in section
+    assert "| runs / sigma=0.5 / montecarlo | info | a \\| b |" in section
     other = sc.certificates()[-1]
     if other != name:
         assert "not covered by the committed summary" in text.split(f"## `{other}`", 1)[1]
@@ -94,3 +94,21 @@ def test_guide_embeds_figures_and_readme_links_docs():
         assert (DOCS / img).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     readme = (ROOT / "README.md").read_text()
     assert "docs/guide.md" in readme and "docs/catalog.md" in readme
+
+
+def test_catalog_renders_the_report_py_summary_format(tmp_path):
+    """The shape verify/report.py summary_json writes (smoothcert verify --summary-json)."""
+    name = sc.certificates()[0]
+    summary = {"mode": "quick", "status": "pass", "certificates": {name: {"status": "pass", "instances": [
+        {"instance": "sigma=0.5", "twin_max_rel_err": 1.5e-15, "over_reports": 0,
+         "witness": "holds at R(1-1e-6), flips at R(1+1e-6)", "witness_status": "pass",
+         "monte_carlo": "0 violations", "monte_carlo_status": "pass"}]}},
+        "errata": [{"id": "E1", "paper": "ANCER", "finding": "constant loose by pi", "status": "info"}]}
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(summary))
+    text = C.render_catalog(path)
+    section = text.split(f"## `{name}`", 1)[1].split("\n## ", 1)[0]
+    assert "**Verifier:** **pass** (quick mode)" in section
+    assert "| instance | twin max rel. error | over-reports | witness | monte_carlo |" in section
+    assert "| sigma=0.5 | 1.5e-15 | 0 | pass: holds at R(1-1e-6), flips at R(1+1e-6) | pass: 0 violations |" in section
+    assert "| E1 | ANCER | constant loose by pi | info |" in text

@@ -11,10 +11,12 @@ Regenerate after adding a certificate (a test checks the committed file is up to
     python -m smoothcert.verify.catalog > docs/catalog.md
     python -m smoothcert.verify.catalog --check      # exit 1 when docs/catalog.md is stale
 
-The verifier summary is read flexibly: a JSON object whose ``certificates`` entry (or the object
-itself) maps certificate names to a string, or to any nesting of objects in which the leaves
-``{"status": ..., "summary": ...}`` are check results (e.g. one per verifier column, or one per
-parameter instance). Each leaf becomes a row ``check | status | summary``.
+The verifier summary is what ``smoothcert verify --summary-json docs/verify_summary.json`` writes
+(verify/report.py ``summary_json``): ``{"mode", "status", "certificates": {name: {"status",
+"instances": [{"instance", "twin_max_rel_err", "over_reports", "<check>", "<check>_status",
+...}]}}, "errata": [{"id", "paper", "finding", "status"}]}``; each instance becomes a table row.
+Other shapes are read too: a name may map to a string, or to any nesting of objects whose leaves
+``{"status": ..., "summary": ...}`` become rows ``check | status | summary``.
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ def _leaves(node, path=()):
 
 
 def load_summary(path: Path | None = None) -> dict | None:
-    """The verifier summary as a ``{name: entry}`` dict, or None when the file is absent."""
+    """The verifier summary as ``{"certificates": {name: entry}, ...}``, or None when absent."""
     path = SUMMARY if path is None else Path(path)
     if not path.is_file():
         return None
@@ -86,7 +88,22 @@ def load_summary(path: Path | None = None) -> dict | None:
         data = json.load(fh)
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    return data.get("certificates", data)
+    return data if isinstance(data.get("certificates"), dict) else {"certificates": data}
+
+
+def _instance_table(entry: dict) -> list[str]:
+    """Rows of the report.py summary: one per parameter instance."""
+    inst = entry["instances"]
+    checks = [k[: -len("_status")] for k in inst[0] if k.endswith("_status")] if inst else []
+    head = ["instance", "twin max rel. error", "over-reports"] + checks
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for it in inst:
+        err = it.get("twin_max_rel_err")
+        cells = [str(it.get("instance", "")), "" if err is None else f"{float(err):.1e}",
+                 str(it.get("over_reports", ""))]
+        cells += [f"{it.get(c + '_status', '')}: {it.get(c, '')}" for c in checks]
+        rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return rows
 
 
 def _cell(text: str) -> str:
@@ -108,11 +125,15 @@ def _section(name: str, summary: dict | None) -> list[str]:
         out += ["", "<details><summary>Docstring (the math and its sources)</summary>", "", "```text",
                 doc, "```", "", "</details>"]
     out += ["", "**Verifier:** "]
-    entry = None if summary is None else summary.get(name)
+    entry = None if summary is None else summary["certificates"].get(name)
     if summary is None:
         out[-1] += "no summary committed yet (`docs/verify_summary.json`)."
     elif entry is None:
         out[-1] += "not covered by the committed summary (re-run the verifier)."
+    elif isinstance(entry, dict) and isinstance(entry.get("instances"), list):
+        mode = summary.get("mode")
+        out[-1] += f"**{entry.get('status', '?')}**" + (f" ({mode} mode)" if mode else "")
+        out += [""] + _instance_table(entry)
     else:
         rows = list(_leaves(entry))
         out += ["", "| check | status | summary |", "|---|---|---|"]
@@ -144,6 +165,12 @@ def render_catalog(summary_path: Path | None = None) -> str:
     lines.append("")
     for name in names:
         lines += _section(name, summary)
+    errata = [] if summary is None else summary.get("errata") or []
+    if errata:
+        lines += ["## Errata found by the verifier", "", "| id | paper | finding | status |", "|---|---|---|---|"]
+        lines += ["| " + " | ".join(_cell(str(e.get(k, ""))) for k in ("id", "paper", "finding", "status")) + " |"
+                  for e in errata]
+        lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
