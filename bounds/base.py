@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Mapping
 import mpmath as mp
 import numpy as np
 
-from ..estimators.checks import check_probability_pair
+from ..estimators.checks import check_positive, check_probability_pair
 from ..estimators.rounding import DEFAULT_ULPS, as_output, shrink
 
 
@@ -57,6 +57,19 @@ class Noise:
             s = s.reshape(len(w), -1)
             return np.sqrt((w * s**2).sum(axis=0))
         raise NotImplementedError(f"no closed-form standard deviation for the {self.family} family")
+
+
+def broadcast_to_dim(name: str, value, dim):
+    """For ``from_std`` of anisotropic families: ``value`` unchanged when ``dim`` is None, a
+    scalar broadcast to ``dim`` coordinates, an array checked to have ``dim`` entries."""
+    if dim is None:
+        return value
+    if np.ndim(value) == 0:
+        return np.full(int(dim), float(check_positive(name, value)))
+    arr = check_positive(name, value)
+    if arr.size != int(dim):
+        raise ValueError(f"{name} has {arr.size} entries but dim={dim!r}")
+    return arr
 
 
 class Certificate:
@@ -171,13 +184,22 @@ class GapCertificate(Certificate):
     def gap(self, p_a, p_b=None):
         """The unit-free gap (a sound lower bound), vectorized like ``radius``."""
         pa, pb, scalar = check_probability_pair(p_a, p_b)
+        self._refuse_p_b(pb)
         return as_output(np.maximum(self._gap(pa, pb), 0.0), scalar)
 
     def gap_mp(self, p_a, p_b=None, dps: int = 50):
         pa, pb, _ = check_probability_pair(p_a, p_b)
+        self._refuse_p_b(pb)
         with mp.workdps(dps):
             b = None if pb is None else mp.mpf(float(pb))
             return max(self._gap_mp(mp.mpf(float(pa)), b), mp.mpf(0))
+
+    def _refuse_p_b(self, pb):
+        """Binary theorems ignore p_b in ``_gap``: refuse it here as ``radius`` does."""
+        if self.binary_only and pb is not None:
+            raise ValueError(
+                f"{self.name} is a binary theorem: pass p_b=None (p_b = 1 - p_a), got p_b={pb!r}"
+            )
 
     def _radius(self, p_a, p_b):
         g = np.maximum(self._gap(p_a, p_b), 0.0)

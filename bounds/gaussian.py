@@ -13,7 +13,7 @@ from scipy.special import ndtri
 
 from ..estimators.checks import check_positive
 from ..estimators.rounding import shrink, sound_difference
-from .base import GapCertificate, Noise
+from .base import GapCertificate, Noise, broadcast_to_dim
 from .registry import register
 
 
@@ -92,9 +92,7 @@ def _sigma_for(std, dim, sigma):
     """The per-coordinate sigma of ``from_std``: the family's own ``sigma`` wins over ``std``;
     a scalar is broadcast to ``dim`` coordinates when ``dim`` is given."""
     s = std if sigma is None else sigma
-    if dim is not None and np.ndim(s) == 0:
-        s = np.full(int(dim), check_positive("sigma", s))
-    return s
+    return broadcast_to_dim("sigma", s, dim)
 
 
 class _AnisotropicGaussian(GapCertificate):

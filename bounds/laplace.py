@@ -23,7 +23,7 @@ import numpy as np
 
 from ..estimators.checks import check_positive
 from ..estimators.rounding import shrink, sound_difference
-from .base import GapCertificate, Noise
+from .base import GapCertificate, Noise, broadcast_to_dim
 from .registry import register
 
 
@@ -89,9 +89,7 @@ def _scale_for(std, dim, scale):
         b = scale
     else:
         b = check_positive("std", std) / np.sqrt(2.0)
-    if dim is not None and np.ndim(b) == 0:
-        b = np.full(int(dim), float(check_positive("scale", b)))
-    return b
+    return broadcast_to_dim("scale", b, dim)
 
 
 class _IsotropicLaplace(GapCertificate):

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..estimators.checks import check_positive
 from ..estimators.rounding import shrink
-from .base import GapCertificate, Noise
+from .base import GapCertificate, Noise, broadcast_to_dim
 from .registry import register
 
 
@@ -40,9 +40,7 @@ def uniform_gap_mp(p_a, p_b):
 def _half_width_for(std, dim, half_width):
     """Matched half-width lambda = std * sqrt(3); the family's own ``half_width`` wins."""
     lam = check_positive("std", std) * np.sqrt(3.0) if half_width is None else half_width
-    if dim is not None and np.ndim(lam) == 0:
-        lam = np.full(int(dim), float(check_positive("half_width", lam)))
-    return lam
+    return broadcast_to_dim("half_width", lam, dim)
 
 
 class _UniformBase(GapCertificate):

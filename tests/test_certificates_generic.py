@@ -26,8 +26,10 @@ MULTICLASS = [n for n in NAMES if not certificate_class(n).binary_only]
 
 
 def budget(name, cheap=25, expensive=5):
-    """Hypothesis settings for one certificate: fewer examples for expensive ones."""
-    n = expensive if certificate_class(name).expensive else cheap
+    """Hypothesis settings for one certificate: fewer examples for expensive ones; scaled up
+    with the loaded profile (SMOOTHCERT_HYPOTHESIS=thorough gives 10x)."""
+    factor = max(1, settings.default.max_examples // 60)
+    n = factor * (expensive if certificate_class(name).expensive else cheap)
     return settings(max_examples=n, deadline=None, suppress_health_check=list(HealthCheck))
 
 
@@ -242,6 +244,11 @@ def test_binary_only_refuses_p_b(name):
         cert.radius(0.9, 0.05)
     with pytest.raises(ValueError, match="p_b"):
         cert.radius_mp(0.9, 0.05)
+    if hasattr(cert, "gap"):
+        with pytest.raises(ValueError, match="p_b"):
+            cert.region(0.9, 0.05)
+        with pytest.raises(ValueError, match="p_b"):
+            cert.gap_mp(0.9, 0.05)
 
 
 # -- regions -----------------------------------------------------------------------------------
@@ -341,6 +348,8 @@ def test_anisotropic_scales_array_checked(name):
     for bad in ([0.5, -0.1, 0.2], [0.5, np.nan], [], [[0.5, 0.0]]):
         with pytest.raises(ValueError, match=cls.scale_param):
             sc.get(name, **{cls.scale_param: np.array(bad)})
+    with pytest.raises(ValueError, match="dim"):
+        cls.from_std(np.ones(3), dim=4)
 
 
 @pytest.mark.parametrize("name", NAMES)
