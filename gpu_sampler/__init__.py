@@ -45,3 +45,23 @@ __all__ += [
     "shipped_metrics",
     "shipped_model",
 ]
+
+# Per-input and per-dataset smoothing parameters, certified soundly (issue 7).
+from .ancer import AncerConfig, optimize_ancer  # noqa: E402
+from .ars_generator import ARSTrainConfig, DatasetNoise, NoiseGenerator, ShiftedModel, train_ars  # noqa: E402
+from .data_dependent import DataDependentConfig, optimize_sigmas  # noqa: E402
+from .memory import MemoryCertifier, certify_sequence  # noqa: E402
+
+__all__ += [
+    "ARSTrainConfig",
+    "AncerConfig",
+    "DataDependentConfig",
+    "DatasetNoise",
+    "MemoryCertifier",
+    "NoiseGenerator",
+    "ShiftedModel",
+    "certify_sequence",
+    "optimize_ancer",
+    "optimize_sigmas",
+    "train_ars",
+]
