@@ -40,10 +40,10 @@ def log_ratio_gap(p_a: np.ndarray, p_b: np.ndarray | None) -> np.ndarray:
         small = np.log1p((p_a - pb) / pb)
         q = p_a / pb
         far = np.log(q)
-        split = sound_difference(np.log(p_a), np.log(pb))
-        val = np.where(near, small, np.where(np.isfinite(q), far, np.nan))
-        val = shrink(np.where(np.isnan(val), 0.0, val))
-        val = np.where(~near & ~np.isfinite(q), split, val)
+        val = shrink(np.where(near, small, np.where(np.isfinite(q), far, 0.0)))
+        overflow = ~near & ~np.isfinite(q)
+        if overflow.any():  # pB subnormal: the ratio overflows, subtract the logs instead
+            val = np.where(overflow, sound_difference(np.log(p_a), np.log(pb)), val)
         val = np.where(pb == 0, np.inf, val)
     return np.where(p_a > pb, 0.5 * np.maximum(val, 0.0), 0.0)
 
