@@ -112,3 +112,18 @@ def test_catalog_renders_the_report_py_summary_format(tmp_path):
     assert "| instance | twin max rel. error | over-reports | witness | monte_carlo |" in section
     assert "| sigma=0.5 | 1.5e-15 | 0 | pass: holds at R(1-1e-6), flips at R(1+1e-6) | pass: 0 violations |" in section
     assert "| E1 | ANCER | constant loose by pi | info |" in text
+
+
+def test_guide_library_examples_run_and_state_true_numbers():
+    """The Python blocks of guide section 1 run as written; the numbers in their comments hold."""
+    guide = (DOCS / "guide.md").read_text()
+    section = guide.split("## 1.", 1)[1].split("## 2.", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 2
+    env: dict = {}
+    for block in blocks:
+        exec(compile(block, "guide.md", "exec"), env)
+    cert = env["cert"]
+    assert f"{cert.radius(0.99):.4f}" == "1.1632" and f"{cert.radius(0.9, 0.05):.4f}" == "0.7316"
+    pred, rad = sc.certify_counts(env["counts"], cert, alpha=0.001, select=env["select"])
+    assert pred == 1 and f"{rad:.4f}" == "0.6324"
