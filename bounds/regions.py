@@ -244,7 +244,8 @@ class WeightedLpBall(Region):
     def enclosed_radius(self) -> float:
         """Radius of the largest l_p ball (same p) inside the region: ``gap * min(scales)``,
         rounded down."""
-        return float(np.nextafter(self.gap * float(np.min(self.scales)) * (1 - 2 * EPS), 0.0))
+        r = self.gap * float(np.min(self.scales)) * (1 - 2 * EPS)
+        return r if math.isinf(r) else float(np.nextafter(r, 0.0))
 
     # ---------------------------------------------------------------------------------------
     def _common_dim(self, other: "WeightedLpBall"):

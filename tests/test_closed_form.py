@@ -291,3 +291,27 @@ def test_from_std_matches_the_standard_deviation(name):
     except NotImplementedError:
         pytest.skip("no closed-form std for this family")
     assert np.allclose(std, 0.3, rtol=1e-15)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(1e-3, 1.0), min_size=1, max_size=5), st.data(),
+       st.floats(0.06, 0.999), st.floats(0.0, 1.0))
+def test_mixture_scales_and_radius_are_sound(wraw, data, pa, frac):
+    """K components with sigmas over 1e-6..1e6: every B-axis and the radius are <= mpmath."""
+    w = np.array(wraw) / sum(wraw)
+    k = len(w)
+    sig = np.array(data.draw(st.lists(st.lists(st.floats(1e-6, 1e6), min_size=3, max_size=3),
+                                      min_size=k, max_size=k)))
+    mix = sc.get("ancer-gaussian-mixture", weights=w, sigmas=sig)
+    pb = frac * min(pa, 1 - pa)
+    with mp.workdps(40):
+        wm = [mpf(x) for x in w]
+        tot = mp.fsum(wm)
+        axes = [1 / mp.sqrt(mp.fsum(a / tot / mpf(sig[j, i]) ** 2 for j, a in enumerate(wm)))
+                for i in range(3)]
+        exact = min(axes) * mp.sqrt(mp.pi / 2) * (mpf(pa) - mpf(pb))
+        reg = mix.region(pa, pb)
+        assert all(mpf(s) <= a and abs(mpf(s) - a) <= 1e-13 * a for s, a in zip(reg.scales, axes))
+        r = mix.radius(pa, pb)
+        assert mpf(r) <= exact and abs(mpf(r) - exact) <= 1e-12 * exact
+        assert abs(mix.radius_mp(pa, pb) - exact) <= mp.mpf(10) ** -30 * exact

@@ -215,6 +215,12 @@ def test_includes_special_gaps_and_mismatches():
     assert WeightedLpBall(2, np.ones(3), math.inf).includes(a)
     assert WeightedLpBall(2, np.ones(3), math.inf).includes(WeightedLpBall(1, np.ones(3), math.inf))
     assert not a.includes(WeightedLpBall(1, np.ones(3), math.inf))
+    everything = WeightedLpBall(2, np.ones(3), math.inf)
+    assert everything.enclosed_radius() == math.inf and everything.proxy_radius() == math.inf
+    assert everything.log_volume() == math.inf and everything.contains(np.full(3, 1e300))
+    nothing = WeightedLpBall(2, np.ones(3), 0.0)
+    assert nothing.log_volume() == -math.inf and nothing.enclosed_radius() == 0.0
+    assert nothing.contains(np.zeros(3)) and not nothing.contains(np.full(3, 1e-300))
     with pytest.raises(ValueError, match="shape"):
         a.includes(WeightedLpBall(2, np.ones(4), 1.0))
     with pytest.raises(ValueError, match="shape"):
