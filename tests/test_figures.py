@@ -528,3 +528,19 @@ def test_cli_figures_other_modes_and_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["figures", "--help"])
     assert exc.value.code == 0 and "examples:" in capsys.readouterr().out
+
+
+def test_dual_landscape_overlays_the_registered_sound_lower_bound():
+    import smoothcert as sc
+
+    if "zhang-l2" not in sc.certificates():
+        pytest.skip("zhang-l2 not registered yet")
+    fig = F.dual_landscape_figure("zhang-l2", p=0.8, radii=(0.3,), dim=8, k=0, n=50_000)
+    lines = {l.get_label(): l for l in fig.axes[1].get_lines()}
+    sound = lines["zhang-l2.lower_bound (sound)"]
+    mc = lines["max over $\\lambda$ (Monte Carlo)"]
+    r = sound.get_xdata()
+    exact = stats.norm.cdf(stats.norm.ppf(0.8) - r)  # Zhang et al. Cor. 2 (k = 0)
+    assert (sound.get_ydata() <= exact + 1e-12).all()
+    np.testing.assert_allclose(sound.get_ydata(), exact, atol=1e-6)
+    np.testing.assert_allclose(mc.get_ydata(), exact, atol=1e-2)
