@@ -544,3 +544,23 @@ def test_dual_landscape_overlays_the_registered_sound_lower_bound():
     assert (sound.get_ydata() <= exact + 1e-12).all()
     np.testing.assert_allclose(sound.get_ydata(), exact, atol=1e-6)
     np.testing.assert_allclose(mc.get_ydata(), exact, atol=1e-2)
+
+
+def test_reads_the_sampler_tsv_format(tmp_path):
+    """Rows written by smoothcert certify (gpu_sampler.dataset) load into tables and figures."""
+    from types import SimpleNamespace
+
+    ds = pytest.importorskip("smoothcert.gpu_sampler.dataset")
+    run = {"certificate": "cohen-gaussian-l2", "n0": 100, "n": 1000, "alpha": 0.001,
+           "rule": "binary", "precision": "float32", "seed": 0}
+    rows = [(0, 3, SimpleNamespace(prediction=3, radius=0.61, p_a_lower=0.89, p_b_upper=0.11,
+                                   counts_estimate=[0, 0, 0, 950, 50], counts_select=[0, 0, 0, 99, 1]), 1.5),
+            (1, 2, SimpleNamespace(prediction=-1, radius=0.0, p_a_lower=0.4, p_b_upper=0.6,
+                                   counts_estimate=[500, 0, 500, 0, 0], counts_select=[50, 0, 50, 0, 0]), 3725.25)]
+    path = tmp_path / "run.tsv"
+    path.write_text(ds.HEADER + "".join(ds.format_row(i, l, r, s, run) for i, l, r, s in rows))
+    res = F.read_tsv(path)
+    assert res.time.tolist() == [1.5, 3725.25]
+    assert res.column("pA_lower").tolist() == [0.89, 0.4]
+    assert list(res.extra["counts"]) == ["0,0,0,950,50", "500,0,500,0,0"]
+    assert F.approximate_accuracy(res, [0.0, 0.6, 0.7]).tolist() == [0.5, 0.5, 0.0]
