@@ -62,9 +62,11 @@ def jsonable(obj: Any):
         return int(obj)
     if isinstance(obj, np.ndarray):
         return jsonable(obj.tolist())
-    if isinstance(obj, np.bool_):
+    if isinstance(obj, (np.bool_, bool)):
         return bool(obj)
-    return obj
+    if obj is None or isinstance(obj, (str, int)):
+        return obj
+    return str(obj)  # sympy objects and anything else: their printed form
 
 
 def combine(checks: list[Check]) -> str:

@@ -45,7 +45,8 @@ _PROOFS: dict[str, tuple[bool, str]] = {}
 
 def proof(name: str) -> tuple[bool, str]:
     if name not in _PROOFS:
-        _PROOFS[name] = _PROOF_FUNCS[name]()
+        ok, why = _PROOF_FUNCS[name]()
+        _PROOFS[name] = (bool(ok), why)
     return _PROOFS[name]
 
 
