@@ -302,6 +302,9 @@ def _add_figures(sub):
     tsv.add_argument("--radii", type=_floats, default=None, help="table columns, e.g. 0.25,0.5,0.75 (default: 0, 0.25, ..., 1.5)")
     tsv.add_argument("--acr", action="store_true", help="add the average certified radius to the table")
     tsv.add_argument("--name", default="certified_accuracy", help="base name of the figure and table files")
+    tsv.add_argument("--column", default="radius",
+                     help="radius column to read, e.g. proxy_radius for ANCER's certified proxy radius")
+    tsv.add_argument("--norm", choices=["l1", "l2", "linf"], default="l2", help="norm of the radii (axis label)")
     rvp = p.add_argument_group("radius against pA (--radius-vs-pa)")
     rvp.add_argument("--cert", action="append", default=None, help="certificate name (repeatable; default all)")
     rvp.add_argument("--std", type=float, default=0.5, help="per-coordinate noise standard deviation")
@@ -337,14 +340,16 @@ def _run_figures(args) -> int:
         res = [F.read_tsv(f) for f in args.tsv]
         base = os.path.join(out, args.name)
         F.certified_accuracy_figure(res, args.label, max_radius=args.max_radius, variant=args.variant,
-                                    alpha=args.alpha, rho=args.rho, path=base)
+                                    alpha=args.alpha, rho=args.rho, column=args.column,
+                                    norm={"l1": r"$\ell_1$", "l2": r"$\ell_2$", "linf": r"$\ell_\infty$"}[args.norm],
+                                    path=base)
         radii = args.radii if args.radii is not None else [0.25 * i for i in range(7)]
         radii = radii if isinstance(radii, list) else [radii]
         variant = "high-probability" if args.variant == "high-probability" else "approximate"
         md = F.certified_accuracy_table(res, radii, args.label, "markdown", acr=args.acr, variant=variant,
-                                        alpha=args.alpha, rho=args.rho)
+                                        alpha=args.alpha, rho=args.rho, column=args.column)
         tex = F.certified_accuracy_table(res, radii, args.label, "latex", acr=args.acr, variant=variant,
-                                         alpha=args.alpha, rho=args.rho)
+                                         alpha=args.alpha, rho=args.rho, column=args.column)
         F.save_text(base + ".md", md)
         F.save_text(base + ".tex", tex)
         print(md)

@@ -564,3 +564,20 @@ def test_reads_the_sampler_tsv_format(tmp_path):
     assert res.column("pA_lower").tolist() == [0.89, 0.4]
     assert list(res.extra["counts"]) == ["0,0,0,950,50", "500,0,500,0,0"]
     assert F.approximate_accuracy(res, [0.0, 0.6, 0.7]).tolist() == [0.5, 0.5, 0.0]
+
+
+def test_cli_proxy_radius_column_and_high_probability_table(tmp_path, capsys):
+    from smoothcert.cli import main
+
+    p = _write(tmp_path, "idx\tlabel\tpredict\tradius\tcorrect\ttime\tproxy_radius\n"
+                         "0\t1\t1\t0.2\t1\t1\t0.9\n1\t1\t1\t0.4\t1\t1\t0.3\n", "ancer.tsv")
+    out = tmp_path / "o"
+    assert main(["figures", "--tsv", str(p), "--column", "proxy_radius", "--norm", "l1",
+                 "--radii", "0.5", "--out", str(out)]) == 0
+    assert "| ancer | **0.50** |" in (out / "certified_accuracy.md").read_text()  # one proxy >= 0.5
+    assert main(["figures", "--tsv", str(p), "--variant", "high-probability", "--radii", "0",
+                 "--alpha", "0.001", "--rho", "0.01", "--out", str(out)]) == 0
+    # n = 2: P(Bin(2, 0.001) >= 1) = 0.002 <= 0.01, so no false certificate is budgeted: 1.00
+    assert "| ancer | **1.00** |" in (out / "certified_accuracy.md").read_text()
+    assert main(["figures", "--tsv", str(p), "--column", "nope", "--out", str(out)]) == 2
+    assert "column='nope'" in capsys.readouterr().err
