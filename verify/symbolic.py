@@ -193,6 +193,19 @@ def teng_remark2(inst: Instance) -> Check:
                  {"sympy": why, "sympy_ok": ok_sym, "points": rows, "mismatches": bad})
 
 
+def teng_thm1_binary_is_thm2(inst: Instance) -> Check:
+    """Teng et al.: Thm 1 at pB = 1 - pA equals Thm 2 (sympy proof ``binary-teng``), numerically."""
+    if inst.name != "teng-laplace-l1-binary" or "teng-laplace-l1" not in certificates():
+        return Check(NA, "n/a", {})
+    ok_sym, why = proof("binary-teng")
+    b = float(inst.cert.noise.params["scale"])
+    thm1 = get("teng-laplace-l1", scale=b)
+    bad = [(p, thm1.radius(p), inst.cert.radius(p)) for p in P_GRID
+           if not _close(thm1.radius(p), inst.cert.radius(p), 1e-13)]
+    return Check(PASS if ok_sym and not bad else FAIL, "Thm1 binary==Thm2",
+                 {"sympy": why, "sympy_ok": ok_sym, "mismatches": bad})
+
+
 def enclosed_ball(inst: Instance) -> Check:
     """ARS radius == ``enclosed_radius()`` of the ANCER ellipsoid at the same sigma."""
     if inst.name not in ("ars-gaussian-l2", "ancer-ellipsoid") or \
@@ -265,7 +278,8 @@ def volume_check(inst: Instance, n: int = 200_000, seed: int = 0) -> Check:
         "mc_interval": [lo, hi], "p": reg.p, "dim": d})
 
 
-SYMBOLIC_CHECKS = (binary_vs_multiclass, teng_remark2, enclosed_ball, zhang_k0, volume_check)
+SYMBOLIC_CHECKS = (binary_vs_multiclass, teng_remark2, teng_thm1_binary_is_thm2, enclosed_ball,
+                   zhang_k0, volume_check)
 
 
 def symbolic_checks(inst: Instance, quick: bool = False) -> list[Check]:
