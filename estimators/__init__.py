@@ -6,6 +6,14 @@ with a ``.radius(p_a, p_b)`` method.
 
 from .certify import RULES, certify_counts, predict_counts
 from .clopper_pearson import binomial_tail_mp, cp_lower, cp_lower_mp, cp_upper, cp_upper_mp
+from .sequential import (
+    Schedule,
+    SequentialResult,
+    certify_budget,
+    certify_target,
+    geometric_schedule,
+    radius_threshold,
+)
 
 __all__ = [
     "RULES",
@@ -16,4 +24,10 @@ __all__ = [
     "cp_upper",
     "cp_upper_mp",
     "predict_counts",
+    "Schedule",
+    "SequentialResult",
+    "certify_budget",
+    "certify_target",
+    "geometric_schedule",
+    "radius_threshold",
 ]
