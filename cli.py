@@ -292,6 +292,7 @@ def _add_figures(sub):
     what.add_argument("--rops", action="store_true", help="Laplace vs Gaussian certified l1 radii and their ratio")
     what.add_argument("--all", action="store_true", help="every figure of docs/guide.md (Cohen data from ../shared/data)")
     p.add_argument("--out", default="figures", help="output folder")
+    p.add_argument("--resume", action="store_true", help="with --all: keep figure groups already drawn in --out")
     tsv = p.add_argument_group("certified accuracy (--tsv)")
     tsv.add_argument("--label", nargs="+", default=None, help="one legend/table label per file (default: file names)")
     tsv.add_argument("--variant", choices=["approximate", "high-probability", "both"], default="approximate",
@@ -375,7 +376,7 @@ def _run_figures(args) -> int:
         F.rops_figure(std=args.std, dim=args.dim, path=os.path.join(out, "laplace_vs_gaussian"))
         made.append(os.path.join(out, "laplace_vs_gaussian.png"))
     if args.all:
-        made += [str(p) for p in F.docs_figures(out)]
+        made += [str(p) for p in F.docs_figures(out, resume=args.resume)]
     for path in made:
         print(f"wrote {path}", file=sys.stderr)
     return EXIT_OK

@@ -1021,13 +1021,13 @@ def smoothed_top_probability_bound(model, x, sigma: float, n: int = 500, alpha: 
 
 
 def docs_figures(out_dir, data_dir=None, model_name: str = "fmnist-gaussian-0.50",
-                 quick: bool = False) -> list[Path]:
+                 quick: bool = False, resume: bool = False) -> list[Path]:
     """Draw every figure embedded in ``docs/guide.md`` into ``out_dir`` (PNG + PDF each).
 
     Figures whose inputs are missing (Cohen et al.'s files, a shipped model, a certificate not
     registered yet) are skipped with a message on stderr. ``quick`` uses fewer samples.
     Progress is shown with tqdm; each file is written atomically, so an interrupted run leaves
-    only complete figures and a re-run redraws them.
+    only complete figures; ``resume=True`` skips the groups whose PNG and PDF files all exist.
     """
     import sys
 
@@ -1129,8 +1129,16 @@ def docs_figures(out_dir, data_dir=None, model_name: str = "fmnist-gaussian-0.50
                                class_names=names, path=out / "landscape_hessian")
         return ["landscape_random", "landscape_hessian"]
 
-    jobs = [job_cohen, job_radius, job_regions, job_zhang, job_rops, job_landscape]
-    for job in tqdm(jobs, desc="figures", unit="group", file=sys.stderr):
+    jobs = {job_cohen: ["cohen_imagenet", "cohen_cifar10", "cohen_high_prob"],
+            job_radius: ["radius_vs_pa_l1", "radius_vs_pa_l2"],
+            job_regions: ["proxy_vs_l2", "region_volume"],
+            job_zhang: ["zhang_radial_l2", "zhang_radial_l1", "zhang_dual_l2_k0", "zhang_dual_l2_k8"],
+            job_rops: ["laplace_vs_gaussian"],
+            job_landscape: ["landscape_random", "landscape_hessian"]}
+    for job, expected in tqdm(jobs.items(), desc="figures", unit="group", file=sys.stderr):
+        if resume and all((out / f"{n}.{e}").is_file() for n in expected for e in ("png", "pdf")):
+            written += [out / f"{n}.png" for n in expected]
+            continue
         try:
             names = job()
         except (FileNotFoundError, ValueError, ImportError) as exc:

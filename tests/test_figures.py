@@ -581,3 +581,15 @@ def test_cli_proxy_radius_column_and_high_probability_table(tmp_path, capsys):
     assert "| ancer | **1.00** |" in (out / "certified_accuracy.md").read_text()
     assert main(["figures", "--tsv", str(p), "--column", "nope", "--out", str(out)]) == 2
     assert "column='nope'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_docs_figures_quick_and_resume(tmp_path):
+    written = F.docs_figures(tmp_path, quick=True)
+    assert len(written) >= 8
+    for png in written:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.with_suffix(".pdf").is_file()
+    stamps = {p: p.stat().st_mtime_ns for p in written}
+    again = F.docs_figures(tmp_path, quick=True, resume=True)
+    assert set(written) <= set(again)
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())  # nothing redrawn
