@@ -106,6 +106,10 @@ def load_data(args):
     return xs, ys, to_tensor(tr_img[:k]), torch.as_tensor(tr_lab[:k]), source
 
 
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in text).strip("-")[:80]
+
+
 def _rng(args, salt):
     return torch.Generator().manual_seed(args.seed * 1000 + salt)
 
@@ -132,11 +136,12 @@ def run_rows(args, out, xs, ys, models, ars):
         for proc in procedures:
             name = f"{key}" if proc != "per-input-unsound" else f"{key} (no memory)"
             recs = certify_sequence(model, xs, certs, proc, shifts=shifts, generator=_rng(args, zlib.crc32(key.encode()) % 997),
-                                    checkpoint=os.path.join(out, f"certify-{key}.npz"), desc=key, **cfg)
+                                    checkpoint=os.path.join(out, f"certify-{_slug(key)}.npz"), desc=key, **cfg)
             rows[name] = (recs, norm, opt_sec)
 
-    for fam, model_name, norm in (("gaussian", args.gaussian_model, "l2"), ("uniform", args.uniform_model, "l1")):
+    for fam, norm in (("gaussian", "l2"), ("uniform", "l1")):
         model, info = models[fam]
+        model_name = info["name"]
         base = info["sigma"] if fam == "gaussian" else info["half_width"]
         iso_name = "cohen-gaussian-l2" if fam == "gaussian" else "uniform-l1"
         param = "sigma" if fam == "gaussian" else "half_width"
@@ -321,8 +326,7 @@ def main(argv=None) -> int:
     text, summaries = markdown(rows, dim, ys, args, extra)
     atomic_write_text(os.path.join(out, "summary.md"), text)
     for name, s in summaries.items():
-        fname = "".join(ch if ch.isalnum() else "-" for ch in name).strip("-")[:80] + ".tsv"
-        atomic_write_text(os.path.join(out, fname), records_to_tsv(rows[name][0], ys, dim))
+        atomic_write_text(os.path.join(out, _slug(name) + ".tsv"), records_to_tsv(rows[name][0], ys, dim))
     figure(summaries, rows, os.path.join(out, "certified_accuracy.png"))
     atomic_write_text(os.path.join(out, "settings.json"), json.dumps(vars(args), indent=1))
     print(text)
