@@ -250,6 +250,7 @@ def figure(summaries, rows, path):
     for ax, norm in zip(axes, ("l2", "l1")):
         ax.set_xlabel(f"{norm} radius (ball inside the certified region)")
         ax.set_ylabel("certified accuracy")
+        ax.set_ylim(0, 1)
         ax.legend(fontsize=6)
     fig.tight_layout()
     tmp = path + ".tmp.png"
