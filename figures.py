@@ -322,42 +322,34 @@ def new_figure(size=ONE_COLUMN, ncols: int = 1):
     return fig, axes
 
 
-def save_figure(fig, path, formats=("png", "pdf"), dpi: int = 200) -> list[Path]:
-    """Write ``path.png`` and ``path.pdf`` (any suffix of ``path`` is replaced), each through a
-    temporary file in the same folder and ``os.replace``, so no half-written file is ever left."""
-    base = Path(path)
-    if base.suffix.lower() in (".png", ".pdf"):
-        base = base.with_suffix("")
-    base.parent.mkdir(parents=True, exist_ok=True)
-    written = []
-    for ext in formats:
-        target = base.with_name(base.name + "." + ext)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        os.close(fd)
-        try:
-            fig.savefig(tmp, format=ext, dpi=dpi)
-            os.replace(tmp, target)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-        written.append(target)
-    return written
-
-
-def save_text(path, text: str) -> Path:
-    """Write a table (or any text) through a temporary file and ``os.replace``."""
-    target = Path(path)
+def _atomic(target: Path, write) -> Path:
+    """Call ``write(tmp)`` on a temporary file next to ``target``, then ``os.replace`` it."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
+        write(tmp)
         os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return target
+
+
+def save_figure(fig, path, formats=("png", "pdf"), dpi: int = 200) -> list[Path]:
+    """Write ``path.png`` and ``path.pdf`` (a .png/.pdf suffix of ``path`` is dropped) atomically,
+    so no half-written file is ever left."""
+    base = Path(path)
+    if base.suffix.lower() in (".png", ".pdf"):
+        base = base.with_suffix("")
+    return [_atomic(base.with_name(f"{base.name}.{ext}"),
+                    lambda tmp, ext=ext: fig.savefig(tmp, format=ext, dpi=dpi)) for ext in formats]
+
+
+def save_text(path, text: str) -> Path:
+    """Write a table (or any text) atomically."""
+    return _atomic(Path(path), lambda tmp: Path(tmp).write_text(text))
 
 
 def _finish(fig, path):
@@ -395,21 +387,23 @@ def certified_accuracy_figure(results: Sequence, labels: Sequence[str] | None = 
         max_radius = max(step, 1.1 * top)
     radii = np.arange(0.0, max_radius + step / 2, step)
     fig, (ax,) = new_figure()
-    approx = []
+    main = []  # the solid curves (approximate, or high-probability alone): the envelope's input
     for i, (x, lab) in enumerate(zip(res, labels)):
         color = f"C{i % 10}"
-        a = approximate_accuracy(x, radii, column=column)
-        approx.append(a)
         if variant in ("approximate", "both"):
+            a = approximate_accuracy(x, radii, column=column)
+            main.append(a)
             ax.plot(radii, a, color=color, lw=1.5, label=lab)
         if variant in ("high-probability", "both"):
             h = high_probability_accuracy(x, radii, alpha, rho, column=column)
-            ax.plot(radii, h, color=color, lw=1.2, ls="--",
+            if variant == "high-probability":
+                main.append(h)
+            ax.plot(radii, h, color=color, lw=1.2, ls="--" if variant == "both" else "-",
                     label=f"{lab} (high-prob., $\\rho$={rho:g})" if variant == "both" else lab)
     if show_envelope is None:
         show_envelope = len(res) > 1
     if show_envelope:
-        ax.plot(radii, envelope(approx), color="k", lw=2.5, alpha=0.35, zorder=0, label="envelope (max)")
+        ax.plot(radii, envelope(main), color="k", lw=2.5, alpha=0.35, zorder=0, label="envelope (max)")
     ax.set_xlim(0, max_radius)
     ax.set_ylim(0, 1)
     ax.set_xlabel(f"radius ({norm}, input units)")
