@@ -9,10 +9,10 @@ of ``x``.
   Noise is drawn (float32 or wider) straight into one preallocated batch buffer and ``x`` is
   added by broadcasting (no copy of ``x`` beyond that buffer); the model runs under
   ``torch.inference_mode`` and in eval mode. ``precision="bfloat16"`` evaluates the model under
-  ``torch.autocast(device_type, torch.bfloat16)`` on a channels_last buffer, with the model's
-  4-D weights converted to channels_last in place (a memory-layout change only; it is what lets
-  oneDNN's bfloat16 convolutions run at full speed) -- the noise is still sampled and added in
-  float32 first (DESIGN section 5).
+  ``torch.autocast(device_type, torch.bfloat16)`` on a channels_last buffer -- the noise is still
+  sampled and added in float32 first (DESIGN section 5). It runs an inference copy of the model
+  (:func:`bf16_inference_model`: BatchNorm folded into the convolutions, channels_last weights);
+  the caller's model is never modified.
 * :func:`certify` -- CERTIFY: ``n0`` selection samples choose the class, ``n`` fresh samples bound
   its probability; ``smoothcert.estimators.certify_counts`` turns the counts into a radius.
 * :func:`predict` -- PREDICT: two-sided binomial test on the top two of ``n`` counts
@@ -26,7 +26,11 @@ Models take inputs in [0, 1] pixel units (normalization is their first layer) an
 from __future__ import annotations
 
 import contextlib
+import copy
+import itertools
 import time
+import warnings
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,6 +115,53 @@ def _eval_mode(model):
             m.training = training
 
 
+#: model -> (reference copy of its state, its structure, the bfloat16 inference copy)
+_BF16_COPIES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _state_of(model: torch.nn.Module):
+    tensors = [t.detach() for t in itertools.chain(model.parameters(), model.buffers())]
+    structure = tuple((name, type(m)) for name, m in model.named_modules())
+    return tensors, structure
+
+
+def _unchanged(reference, tensors) -> bool:
+    return len(reference) == len(tensors) and all(
+        a.shape == b.shape and a.dtype == b.dtype and a.device == b.device and torch.equal(a, b)
+        for a, b in zip(reference, tensors)
+    )
+
+
+def bf16_inference_model(model):
+    """The eval-mode copy of ``model`` that the bfloat16 path runs (the caller's model is untouched).
+
+    BatchNorm is folded into the preceding convolution by ``torch.fx.experimental.optimization.fuse``
+    -- exact in real arithmetic: ``W' = W gamma / sqrt(var + eps)``, ``b' = (b - mean) gamma /
+    sqrt(var + eps) + beta`` -- and 4-D weights are made channels_last, the layout oneDNN's
+    bfloat16 convolutions run fastest in. Models torch.fx cannot trace are copied unfused.
+    The copy is cached per model and rebuilt whenever any parameter or buffer differs (compared
+    exactly with a reference copy) or a submodule was replaced, so later training is never missed.
+    Callables that are not ``nn.Module`` are returned as they are.
+    """
+    if not isinstance(model, torch.nn.Module):
+        return model
+    tensors, structure = _state_of(model)
+    hit = _BF16_COPIES.get(model)
+    if hit is not None and hit[1] == structure and _unchanged(hit[0], tensors):
+        return hit[2]
+    with warnings.catch_warnings():  # torch's own deprecation notices from torch.jit internals
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from torch.fx.experimental.optimization import fuse
+    with _eval_mode(model):
+        try:
+            fast = fuse(model)  # a deep copy with BatchNorm folded (eval-mode statistics)
+        except Exception:  # noqa: BLE001 -- not symbolically traceable: keep its structure
+            fast = copy.deepcopy(model)
+    fast = fast.eval().to(memory_format=torch.channels_last)
+    _BF16_COPIES[model] = ([t.clone() for t in tensors], structure, fast)
+    return fast
+
+
 def _autocast(precision: str, device: torch.device):
     if precision == "bfloat16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
@@ -151,9 +202,8 @@ def counts(model, x, n, noise, batch_size=1000, num_classes=None, generator=None
     batch_size : rows per model call (samples of several inputs share a batch).
     generator : a seeded ``torch.Generator`` on ``x``'s device, or None (global RNG).
     precision : ``"float32"`` (default), ``"float64"`` (model and buffer in float64) or
-        ``"bfloat16"`` (noise drawn and added in float32, model under bfloat16 autocast,
-        channels_last buffer and model weights for 4-D inputs; the model's layout change is
-        kept).
+        ``"bfloat16"`` (noise drawn and added in float32, then the cached inference copy of
+        :func:`bf16_inference_model` under bfloat16 autocast on a channels_last buffer).
 
     Returns int64 counts on the CPU: ``(K,)`` for one input, ``(B, K)`` for a batch.
     """
@@ -178,8 +228,8 @@ def counts(model, x, n, noise, batch_size=1000, num_classes=None, generator=None
     rows = min(batch_size, total)
     layout = torch.channels_last if precision == "bfloat16" and len(shape) == 3 else torch.contiguous_format
     buf = torch.empty((rows, *shape), dtype=dtype, device=device, memory_format=layout)
-    if layout is torch.channels_last and isinstance(model, torch.nn.Module):
-        model.to(memory_format=torch.channels_last)  # outside inference_mode: params stay normal
+    if precision == "bfloat16":
+        model = bf16_inference_model(model)
     tally = None
     with torch.inference_mode(), _eval_mode(model):
         for start in range(0, total, rows):
@@ -246,4 +296,4 @@ def predict(model, x, noise, n=100_000, alpha=0.001, batch_size=1000, generator=
     return int(preds[0]) if single else preds
 
 
-__all__ = ["CertifyResult", "PRECISIONS", "certify", "counts", "predict"]
+__all__ = ["CertifyResult", "PRECISIONS", "bf16_inference_model", "certify", "counts", "predict"]

@@ -21,6 +21,7 @@ from scipy import stats
 import smoothcert as sc
 from smoothcert.bounds import Noise
 from smoothcert.gpu_sampler import certify, counts, make_noise, predict
+from smoothcert.gpu_sampler.sampler import bf16_inference_model
 
 P_MIN = 1e-4
 
@@ -186,7 +187,8 @@ def test_bfloat16_path_adds_float32_noise_then_autocasts():
     model = Recorder()
     x = torch.rand(1, 6, 6)
     counts(model, x, 200, Noise("gaussian", {"sigma": 0.25}), precision="bfloat16", generator=gen())
-    (s,) = model.seen
+    assert model.seen == []  # the bf16 path runs its inference copy (untraceable: unfused)
+    (s,) = bf16_inference_model(model).seen
     assert s["dtype"] == torch.float32 and s["channels_last"]
     assert s["conv_dtype"] == torch.bfloat16  # the model itself runs in bfloat16
     noisy = s["data"]
@@ -195,23 +197,50 @@ def test_bfloat16_path_adds_float32_noise_then_autocasts():
     assert (noisy - x).std().item() == pytest.approx(0.25, rel=0.05)
 
 
-def test_bfloat16_counts_agree_with_float32_on_the_same_noise():
+def _conv_bn_model():
     torch.manual_seed(0)
     model = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 8, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(8 * 36, 5)
+        torch.nn.Conv2d(1, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.ReLU(), torch.nn.Flatten(),
+        torch.nn.Linear(8 * 36, 5),
     )
+    with torch.no_grad():  # non-trivial BatchNorm statistics, so folding them matters
+        model[1].running_mean.uniform_(-0.5, 0.5)
+        model[1].running_var.uniform_(0.5, 2.0)
+        model[1].weight.uniform_(0.5, 1.5)
+        model[1].bias.uniform_(-0.3, 0.3)
+    return model.train()
+
+
+def test_bfloat16_counts_agree_with_float32_on_the_same_noise():
+    model = _conv_bn_model()
     x = torch.rand(2, 1, 8, 8)
     noise = Noise("gaussian", {"sigma": 0.25})
     c32 = counts(model, x, 2000, noise, batch_size=500, generator=gen(9))
     c16 = counts(model, x, 2000, noise, batch_size=500, generator=gen(9), precision="bfloat16")
     assert (c32 - c16).abs().sum(dim=1).max() <= 0.03 * 2 * 2000  # a few flips near ties only
-    assert not torch.equal(c32.sum(dim=0), torch.zeros(5, dtype=torch.int64))
-    # the bf16 path left the weights channels_last, and still trainable (no inference tensors)
-    assert model[0].weight.is_contiguous(memory_format=torch.channels_last)
-    model(x).sum().backward()
-    assert model[0].weight.grad is not None
+    assert (c32 > 0).sum() >= 3  # the model does not predict one class only
+    # the caller's model is untouched: layout, mode, BatchNorm
+    assert model[0].weight.is_contiguous() and model.training
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    fast = bf16_inference_model(model)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())  # folded
+    assert fast is bf16_inference_model(model)  # cached while the weights are unchanged
 
 
+def test_bfloat16_copy_follows_changed_weights():
+    model = _conv_bn_model()
+    x = torch.rand(1, 8, 8)
+    noise = Noise("gaussian", {"sigma": 0.25})
+    before = counts(model, x, 1000, noise, generator=gen(1), precision="bfloat16")
+    with torch.no_grad():
+        model[4].bias.data[3] += 100.0  # through .data: no version bump, still detected
+    after = counts(model, x, 1000, noise, generator=gen(1), precision="bfloat16")
+    assert after[3] == 1000 and before[3] < 1000
+    model[4] = torch.nn.Linear(8 * 36, 5)
+    with torch.no_grad():
+        model[4].weight.zero_()
+        model[4].bias.copy_(torch.tensor([0.0, 9.0, 0.0, 0.0, 0.0]))
+    assert counts(model, x, 500, noise, generator=gen(1), precision="bfloat16")[1] == 500
 def test_float64_precision_runs_a_float64_model():
     model = HalfSpace([1.0, -1.0]).double()
     model.w = model.w.double()
