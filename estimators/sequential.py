@@ -227,7 +227,8 @@ class SequentialResult:
     abstain); ``p_a_lower``/``p_b_upper``: the bounds it came from; ``samples``: samples drawn
     (``n0`` + estimation); ``stage``: index of the stopping stage; ``counts``: the estimation
     counts at the stop; ``certified`` (target mode, ``(N, R)``): certified at ``radii[j]``;
-    ``alpha``: the union bound's total level.
+    ``alpha``: the union bound's total level; ``seconds``: wall time per input (set by the
+    model-driving loops of ``gpu_sampler.sequential``).
     """
 
     prediction: np.ndarray
@@ -242,6 +243,7 @@ class SequentialResult:
     alpha: float
     radii: np.ndarray | None = None
     certified: np.ndarray | None = None
+    seconds: float = 0.0
 
 
 # ---------------------------------------------------------------------------------------------

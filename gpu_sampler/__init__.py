@@ -65,3 +65,8 @@ __all__ += [
     "optimize_sigmas",
     "train_ars",
 ]
+
+# Sequential certification: target-radius and budgeted modes (issue 8).
+from .sequential import ModelDraw, certify_budget, certify_target  # noqa: E402
+
+__all__ += ["ModelDraw", "certify_budget", "certify_target"]
