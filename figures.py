@@ -913,7 +913,7 @@ def landscape_slice_figure(model, x, target: int | None = None, directions: str 
     each certified region's slice, ``{(a, b): ||(a u + b v) / scales||_p = gap}``, is drawn on
     top, so an isotropic ball appears as a circle and an anisotropic ellipsoid or cross-polytope
     as the section of its shape. The solid black line is the base classifier's decision boundary
-    (where ``target`` stops being the argmax). ``model`` is any torch module taking a batch of
+    (where the target logit stops beating every other logit). ``model`` is any torch module taking a batch of
     inputs shaped like ``x`` (imported lazily).
     """
     import torch
@@ -951,18 +951,20 @@ def landscape_slice_figure(model, x, target: int | None = None, directions: str 
         for s in range(0, coeff.shape[0], batch):
             c = coeff[s:s + batch]
             pts = x.reshape(1, -1) + c[:, :1] * u[None] + c[:, 1:] * v[None]
-            out = torch.softmax(model(pts.reshape((-1,) + tuple(x.shape))), dim=-1)
-            probs.append(out[:, target])
-            same.append((out.argmax(-1) == target).float())
+            logit = model(pts.reshape((-1,) + tuple(x.shape)))
+            probs.append(torch.softmax(logit, dim=-1)[:, target])
+            others = logit.clone()
+            others[:, target] = -torch.inf
+            same.append(logit[:, target] - others.max(-1).values)  # > 0 where target wins
     prob = torch.cat(probs).numpy().reshape(a.shape)
-    agree = torch.cat(same).numpy().reshape(a.shape)
+    margin = torch.cat(same).numpy().reshape(a.shape)
     fig, (ax,) = new_figure((4.4, 3.6))
     im = ax.contourf(a, b, prob, levels=np.linspace(0, 1, 21), cmap="viridis")
     cb = fig.colorbar(im, ax=ax)
     cname = class_names[target] if class_names is not None else f"class {target}"
     cb.set_label(f"base-classifier P({cname})")
-    if agree.min() < 1 <= agree.max():
-        ax.contour(a, b, agree, levels=[0.5], colors="k", linewidths=1.2)
+    if margin.min() < 0 < margin.max():
+        ax.contour(a, b, margin, levels=[0.0], colors="k", linewidths=1.2)
     un, vn = u.numpy().astype(float), v.numpy().astype(float)
     handles = []
     from matplotlib.lines import Line2D
@@ -972,6 +974,8 @@ def landscape_slice_figure(model, x, target: int | None = None, directions: str 
         color = ("white", "red", "orange", "cyan")[i % 4]
         ax.contour(a, b, nrm, levels=[region.gap], colors=color, linewidths=1.6,
                    linestyles=("-", "--", ":", "-.")[i % 4])
+        if region.gap == 0:
+            label += " (empty: nothing certified)"
         handles.append(Line2D([], [], color=color, ls=("-", "--", ":", "-.")[i % 4], label=label))
     handles.append(Line2D([], [], color="k", label="decision boundary"))
     ax.plot([0], [0], "w+", ms=8)
@@ -1012,6 +1016,43 @@ def smoothed_top_probability_bound(model, x, sigma: float, n: int = 500, alpha: 
             counts = c if counts is None else counts + c
     top = int(counts.argmax())
     return top, float(cp_lower(int(counts[top]), n, alpha))
+
+
+FASHION_MNIST_CLASSES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                         "Sneaker", "Bag", "Ankle boot")
+
+
+def landscape_docs_figures(out_dir, model, sigma: float, image, quick: bool = False) -> list[str]:
+    """The guide's two landscape slices (random and Hessian directions) for one 28 x 28 image.
+
+    pA is a Clopper-Pearson bound from Gaussian samples of ``model`` (see
+    :func:`smoothed_top_probability_bound`); the isotropic ball is Cohen's region at that pA and
+    the ellipsoid an ANCER region with the same gap and a radial sigma map of the same geometric
+    mean (an illustration of the shape, not an optimized certificate).
+    """
+    import torch
+
+    from .bounds import get
+
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    x = torch.as_tensor(np.asarray(image), dtype=torch.float32).reshape(1, 28, 28)
+    if x.max() > 1:
+        x = x / 255.0
+    top, pa = smoothed_top_probability_bound(model, x, sigma, n=200 if quick else 1000)
+    iso = get("cohen-gaussian-l2", sigma=sigma).region(pa)
+    yy, xx = np.mgrid[:28, :28]
+    border = np.hypot(yy - 13.5, xx - 13.5) / 13.5
+    sig_map = np.exp(0.6 * (border - border.mean()))
+    sig_map = (sigma * sig_map / math.exp(np.log(sig_map).mean()))[None]
+    ell = get("ancer-ellipsoid", sigma=sig_map).region(pa)
+    regs = [(f"isotropic ball ($\\sigma$ = {sigma:g}, $p_A \\geq$ {pa:.3f})", iso),
+            ("ellipsoid, same gap, radial $\\sigma$ map (illustration)", ell)]
+    grid = 31 if quick else 81
+    out = Path(out_dir)
+    for mode in ("random", "hessian"):
+        landscape_slice_figure(model, x, target=top, directions=mode, regions=regs, grid=grid,
+                               class_names=FASHION_MNIST_CLASSES, path=out / f"landscape_{mode}")
+    return ["landscape_random", "landscape_hessian"]
 
 
 def docs_figures(out_dir, data_dir=None, model_name: str = "fmnist-gaussian-0.50",
@@ -1093,35 +1134,12 @@ def docs_figures(out_dir, data_dir=None, model_name: str = "fmnist-gaussian-0.50
         return ["laplace_vs_gaussian"]
 
     def job_landscape():
-        import torch
-
-        from .bounds import get
         from .gpu_sampler.data import embedded_sample
         from .gpu_sampler.models import shipped_model, shipped_noise
 
-        torch.set_num_threads(min(2, torch.get_num_threads()))
-        model = shipped_model(model_name)
-        sigma = float(shipped_noise(model_name)["sigma"])
         images, _ = embedded_sample()
-        x = torch.as_tensor(images[0], dtype=torch.float32)[None] / 255.0
-        top, pa = smoothed_top_probability_bound(model, x, sigma, n=200 if quick else 1000)
-        iso = get("cohen-gaussian-l2", sigma=sigma).region(min(pa, 1.0))
-        # an anisotropic sigma with the same geometric mean: larger on the border pixels
-        yy, xx = np.mgrid[:28, :28]
-        border = np.hypot(yy - 13.5, xx - 13.5) / 13.5
-        sig_map = np.exp(0.6 * (border - border.mean()))
-        sig_map = (sigma * sig_map / math.exp(np.log(sig_map).mean()))[None]
-        ell = get("ancer-ellipsoid", sigma=sig_map).region(min(pa, 1.0))
-        regs = [(f"isotropic ball ($\\sigma$ = {sigma:g}, $p_A \\geq$ {pa:.3f})", iso),
-                ("ellipsoid, same gap, radial $\\sigma$ map (illustration)", ell)]
-        names = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-                 "Bag", "Ankle boot"]
-        grid = 31 if quick else 81
-        landscape_slice_figure(model, x, target=top, directions="random", regions=regs, grid=grid,
-                               class_names=names, path=out / "landscape_random")
-        landscape_slice_figure(model, x, target=top, directions="hessian", regions=regs, grid=grid,
-                               class_names=names, path=out / "landscape_hessian")
-        return ["landscape_random", "landscape_hessian"]
+        return landscape_docs_figures(out, shipped_model(model_name),
+                                      float(shipped_noise(model_name)["sigma"]), images[0], quick)
 
     jobs = {job_cohen: ["cohen_imagenet", "cohen_cifar10", "cohen_high_prob"],
             job_radius: ["radius_vs_pa_l1", "radius_vs_pa_l2"],

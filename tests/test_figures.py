@@ -593,3 +593,13 @@ def test_docs_figures_quick_and_resume(tmp_path):
     again = F.docs_figures(tmp_path, quick=True, resume=True)
     assert set(written) <= set(again)
     assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())  # nothing redrawn
+
+
+def test_landscape_docs_figures_with_a_small_image_model(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)).eval()
+    image = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
+    names = F.landscape_docs_figures(tmp_path, model, 0.5, image, quick=True)
+    for name in names:
+        _saved(tmp_path, name)
