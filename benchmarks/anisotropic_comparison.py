@@ -126,8 +126,21 @@ class _ARSComposite(torch.nn.Module):
         return self.model(z + mu + s * torch.randn_like(z))
 
 
-def run_rows(args, out, xs, ys, models, ars):
-    """Every row's records: name -> (records, norm, opt_seconds per input)."""
+def load_model(spec, fam):
+    """A shipped model name or checkpoint, checked to be trained with ``fam`` noise."""
+    from smoothcert.gpu_sampler.models import resolve_model
+
+    model, info = resolve_model(spec)
+    model.eval()
+    if info.get("family") != fam:
+        raise ValueError(f"{info.get('name')} was not trained with {fam} noise")
+    info["sigma" if fam == "gaussian" else "half_width"] = info["std"] * (1.0 if fam == "gaussian" else 3 ** 0.5)
+    return model, info
+
+
+def run_rows(args, out, xs, ys, tr_x, tr_y):
+    """Every row's records: name -> (records, norm, opt_seconds per input); the Gaussian model and
+    the two ARS (classifier, noise model) pairs. Gaussian rows first, then ARS, then l1 rows."""
     dim = int(np.prod(xs.shape[1:]))
     cfg = dict(n0=args.n0, n=args.n, alpha=args.alpha, batch_size=args.batch_size, progress=True)
     rows = {}
@@ -139,8 +152,8 @@ def run_rows(args, out, xs, ys, models, ars):
                                     checkpoint=os.path.join(out, f"certify-{_slug(key)}.npz"), desc=key, **cfg)
             rows[name] = (recs, norm, opt_sec)
 
-    for fam, norm in (("gaussian", "l2"), ("uniform", "l1")):
-        model, info = models[fam]
+    def family_rows(fam, norm):
+        model, info = load_model(args.gaussian_model if fam == "gaussian" else args.uniform_model, fam)
         model_name = info["name"]
         base = info["sigma"] if fam == "gaussian" else info["half_width"]
         iso_name = "cohen-gaussian-l2" if fam == "gaussian" else "uniform-l1"
@@ -161,8 +174,11 @@ def run_rows(args, out, xs, ys, models, ars):
         certify_rows(f"ANCER {'ellipsoid' if fam == 'gaussian' else 'cross-polytope'} [{model_name}]", model,
                      [ancer_certificate(t, fam) for t in th], ["memory-based", "per-input-unsound"], norm,
                      th_sec + sig_sec)
-        rows[f"_iso_{fam}"] = sig
+        return model
+
+    gauss_model = family_rows("gaussian", "l2")
     # ARS (Gaussian): dataset-wise maps (a fixed distribution) and the per-input generator
+    ars = train_ars_models(args, out, gauss_model, tr_x, tr_y)
     (dw_model, dw_noise), (pi_model, gen), train_sec = ars
     mu, sigma = dw_noise.maps()
     certify_rows("ARS dataset-wise maps [jointly fine-tuned]", dw_model,
@@ -175,7 +191,8 @@ def run_rows(args, out, xs, ys, models, ars):
                  [sc.get("ars-gaussian-l2", sigma=s) for s in sigmas], ["memory-based", "per-input-unsound"],
                  "l2", gen_sec, shifts=list(mus))
     rows["_train_seconds"] = train_sec
-    return rows, dim
+    family_rows("uniform", "l1")
+    return rows, dim, gauss_model, ars
 
 
 def train_ars_models(args, out, gauss_model, tr_x, tr_y):
@@ -287,25 +304,13 @@ def pgd_study(args, out, xs, ys, dim, gauss_model, pi_model, gen):
 
 
 def main(argv=None) -> int:
-    from smoothcert.gpu_sampler.models import resolve_model
-
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     out = args.out
     os.makedirs(out, exist_ok=True)
     xs, ys, tr_x, tr_y, source = load_data(args)
-    models = {"gaussian": resolve_model(args.gaussian_model), "uniform": resolve_model(args.uniform_model)}
-    for fam, (m, info) in models.items():
-        m.eval()
-        if info.get("family") != fam:
-            raise ValueError(f"{info.get('name')} was not trained with {fam} noise")
-        if fam == "gaussian":
-            info["sigma"] = info["std"]
-        else:
-            info["half_width"] = info["std"] * 3 ** 0.5
-    ars = train_ars_models(args, out, models["gaussian"][0], tr_x, tr_y)
-    rows, dim = run_rows(args, out, xs, ys, models, ars)
+    rows, dim, gauss_model, ars = run_rows(args, out, xs, ys, tr_x, tr_y)
     shares = {}
     for fam, aniso, iso in (("gaussian", "ANCER ellipsoid", "data-dependent sigma(x)"),
                             ("uniform", "ANCER cross-polytope", "data-dependent half_width(x)")):
@@ -313,7 +318,7 @@ def main(argv=None) -> int:
         ki = next(k for k in rows if k.startswith(iso) and "no memory" not in k)
         share, count = superset_share(rows, dim, ka, ki)
         shares[f"superset share {aniso} vs {iso} (per-input regions, ANCER Def. 1)"] = f"{share:.2f} of {count}"
-    pgd = pgd_study(args, out, xs, ys, dim, models["gaussian"][0], ars[1][0], ars[1][1])
+    pgd = pgd_study(args, out, xs, ys, dim, gauss_model, ars[1][0], ars[1][1])
     clean = {"fixed sigma=0.25, clean": None, "ARS generator (memory-based), clean": None}
     for k in rows:
         if k.startswith("fixed sigma"):
