@@ -478,6 +478,9 @@ def radius_vs_pa_figure(names: Sequence[str] | None = None, std: float = 0.5, di
         raise ValueError(f"pa_range must satisfy 0 <= low < high <= 1, got {pa_range!r}")
     if as_norm is not None and as_norm not in _NORM_P:
         raise ValueError(f"as_norm must be one of {sorted(_NORM_P)} or None, got {as_norm!r}")
+    for share in shares:
+        if share is not None and not (isinstance(share, (int, float)) and 0 < share <= 1):
+            raise ValueError(f"shares must hold None (binary) or numbers in (0, 1], got {share!r}")
     certs, skipped = [], []
     for name in names:
         cert, why = _matched_certificate(name, std, dim, k)

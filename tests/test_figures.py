@@ -307,6 +307,8 @@ def test_radius_vs_pa_figure_plots_registered_radii(tmp_path):
         F.radius_vs_pa_figure(["nope"])
     with pytest.raises(ValueError, match="pa_range"):
         F.radius_vs_pa_figure(names, pa_range=(0.9, 0.5))
+    with pytest.raises(ValueError, match="shares"):
+        F.radius_vs_pa_figure(names, shares=(None, 1.5))
 
 
 def test_radius_vs_pa_leaves_binary_theorems_out_of_multiclass_panels():
