@@ -1,0 +1,252 @@
+"""Samples saved by sequential certification on the shipped Fashion-MNIST model (issue 8, item 4).
+
+Model ``fmnist-gaussian-0.50`` (Gaussian sigma = 0.5, ``cohen-gaussian-l2``), the first images of
+the embedded test sample, alpha = 0.001, n0 = 100. Three procedures, in the same run:
+
+* fixed n = 100,000 -- Cohen et al.'s CERTIFY (``estimators.certify_counts``), the baseline;
+* target-radius mode at the radii {0.25, 0.5, 0.75, 1.0} (``estimators.sequential.certify_target``);
+* budgeted mode, n_max = 100,000, tol = 0.02 sigma (``estimators.sequential.certify_budget``).
+
+Paired on the same noise: for every image the script draws the n0 selection samples and then the
+estimation samples stage by stage (the geometric schedule's increments, 100,000 in all). The fixed-n
+baseline uses all of them; the sequential modes are replayed on the same stream, stage by stage,
+exactly as they would draw it live -- a stopped input simply never looks at its later increments --
+so "samples" is what a live run spends and radius losses are per input, free of Monte Carlo noise
+between methods. A live target-mode run (``gpu_sampler.sequential.certify_target``, fresh noise)
+measures the wall-clock ratio against the recording run.
+
+Goals (issue 8): the same certified accuracy at every radius (within one image) with >= 10x fewer
+samples on average for target mode, >= 3x fewer for budget mode at a radius loss <= 0.02 sigma
+per input.
+
+    python benchmarks/sequential_savings.py                     # picks the image count for ~14 min
+    python benchmarks/sequential_savings.py --images 4 --state /tmp/seq.npz   # resumable
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from smoothcert import get
+from smoothcert.estimators import certify_counts, cp_lower
+from smoothcert.estimators.sequential import certify_budget, certify_target, geometric_schedule
+from smoothcert.gpu_sampler import counts, embedded_sample, shipped_model
+from smoothcert.gpu_sampler import sequential as live
+from smoothcert.gpu_sampler.data import to_tensor
+
+RADII = (0.25, 0.5, 0.75, 1.0)
+
+
+def measure_rate(model, x, cert, opts, samples=3000) -> float:
+    """Noisy samples per second of the counting sampler on this machine now (after a warm-up)."""
+    counts(model, x[:1], 500, cert, **opts)
+    t = time.perf_counter()
+    counts(model, x[:2], samples // 2, cert, **opts)
+    return samples / (time.perf_counter() - t)
+
+
+class Recording:
+    """Selection counts and per-stage estimation increments of every image, resumable.
+
+    ``select`` (N, K) and ``increments`` (N, T, K); ``done`` marks recorded images. Saved with
+    ``np.savez`` to a temp file and ``os.replace`` after each chunk (never half-written).
+    """
+
+    def __init__(self, path, key, n_images, stages, k=10):
+        self.path, self.key = path, key
+        self.select = np.zeros((n_images, k), dtype=np.int64)
+        self.increments = np.zeros((n_images, stages, k), dtype=np.int64)
+        self.done = np.zeros(n_images, dtype=bool)
+        self.seconds = 0.0
+        if path and os.path.exists(path):
+            with np.load(path) as z:
+                if str(z["key"]) == key:
+                    self.select, self.increments = z["select"], z["increments"]
+                    self.done, self.seconds = z["done"], float(z["seconds"])
+
+    def save(self):
+        if not self.path:
+            return
+        tmp = self.path + ".tmp.npz"
+        np.savez(tmp, key=self.key, select=self.select, increments=self.increments,
+                 done=self.done, seconds=self.seconds)
+        os.replace(tmp, self.path)
+
+
+def record(model, x, cert, n0, sizes, opts, rec: Recording, chunk=2):
+    """Draw n0 selection samples and each stage's increment for the images not yet recorded."""
+    steps = np.diff((0,) + tuple(sizes))
+    todo = np.flatnonzero(~rec.done)
+    for start in tqdm(range(0, len(todo), chunk), desc="fixed-n recording", unit="chunk"):
+        idx = todo[start:start + chunk]
+        t = time.perf_counter()
+        xi = x[torch.as_tensor(idx)]
+        rec.select[idx] = counts(model, xi, n0, cert, num_classes=10, **opts).numpy()
+        for s, m in enumerate(steps):
+            rec.increments[idx, s] = counts(model, xi, int(m), cert, num_classes=10, **opts).numpy()
+        rec.seconds += time.perf_counter() - t
+        rec.done[idx] = True
+        rec.save()
+
+
+class Replay:
+    """``draw(index, m)`` answering from a recording: first the selection, then stage by stage."""
+
+    def __init__(self, rec: Recording, sizes):
+        self.rec, self.steps = rec, np.diff((0,) + tuple(sizes))
+        self.stage = None
+
+    def __call__(self, index, m):
+        if self.stage is None:  # the selection draw (all inputs, m = n0)
+            self.stage = np.zeros(len(self.rec.select), dtype=np.int64)
+            return self.rec.select[index]
+        t = self.stage[index]
+        assert (t == t[0]).all() and self.steps[t[0]] == m, "replay out of step"
+        self.stage[index] += 1
+        return self.rec.increments[index, t[0]]
+
+
+def accuracy(certified, prediction, labels):
+    """Certified accuracy at each radius: certified there and predicting the label."""
+    ok = prediction == labels
+    return [(c & ok).mean() for c in certified.T]
+
+
+def print_row(name, samples, fixed_samples, acc, n_images):
+    cells = " ".join(f"{a:6.3f} ({int(round(a * n_images)):3d})" for a in acc)
+    print(f"  {name:<28} {samples:10.0f} {fixed_samples / samples:8.2f}x   {cells}")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="fmnist-gaussian-0.50", help="a shipped model name")
+    p.add_argument("--images", type=int, default=0, help="0: pick from the measured rate")
+    p.add_argument("--minutes", type=float, default=14.0, help="whole-run target when picking")
+    p.add_argument("--precision", default="bfloat16", choices=("float32", "bfloat16"))
+    p.add_argument("--batch-size", type=int, default=2000)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--n", type=int, default=100_000)
+    p.add_argument("--n0", type=int, default=100)
+    p.add_argument("--alpha", type=float, default=0.001)
+    p.add_argument("--n-first", type=int, default=1000)
+    p.add_argument("--growth", type=float, default=2.0)
+    p.add_argument("--tol-sigma", type=float, default=0.02, help="budget tolerance in sigma units")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--state", default="", help="npz file to resume the recording from")
+    p.add_argument("--skip-live", action="store_true", help="no live target-mode run")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    t_start = time.perf_counter()
+
+    model = shipped_model(args.model)
+    sigma = 0.5
+    cert = get("cohen-gaussian-l2", sigma=sigma)
+    images, labels = embedded_sample()
+    x_all = to_tensor(images)
+    opts = dict(batch_size=args.batch_size, precision=args.precision, batched=True)
+    rate = measure_rate(model, x_all, cert, opts)
+    per_image = args.n0 + args.n
+    n_images = args.images or max(1, int(args.minutes * 60 * rate / (1.15 * per_image)))
+    n_images = min(n_images, len(labels))
+    print(f"model {args.model} (certified with Gaussian sigma {sigma}), {args.precision}, batch {args.batch_size}, "
+          f"{torch.get_num_threads()} threads")
+    print(f"measured rate: {rate:.0f} samples/s -> {per_image / rate:.0f} s per image at fixed n; "
+          f"images: {n_images} ({'given' if args.images else f'picked for ~{args.minutes:g} min'})")
+
+    target_schedule = geometric_schedule(args.n, args.alpha, args.n_first, args.growth, 0.5)
+    budget_schedule = geometric_schedule(args.n, args.alpha, args.n_first, args.growth, 0.9)
+    sizes = target_schedule.sizes
+    assert budget_schedule.sizes == sizes
+    print(f"stages {sizes}; target levels: early {target_schedule.levels[0]:.3g}, final "
+          f"{target_schedule.levels[-1]:.3g}; budget: early {budget_schedule.levels[0]:.3g}, final "
+          f"{budget_schedule.levels[-1]:.3g}\n")
+
+    x, y = x_all[:n_images], labels[:n_images]
+    torch.manual_seed(args.seed)
+    key = f"{args.precision}|{args.n0}|{sizes}|{args.seed}|{n_images}"
+    rec = Recording(args.state, key, n_images, len(sizes))
+    record(model, x, cert, args.n0, sizes, opts, rec)
+
+    # fixed n: Cohen's CERTIFY on all the samples
+    total = rec.increments.sum(axis=1)
+    pred_f, rad_f = certify_counts(total, cert, args.alpha, select=rec.select)
+    cert_f = rad_f[:, None] >= np.array(RADII)[None, :]
+    cert_f &= (pred_f >= 0)[:, None]
+    # the sequential modes replayed on the same stream
+    common = dict(alpha=args.alpha, n0=args.n0)
+    tgt = certify_target(Replay(rec, sizes), n_images, cert, RADII, schedule=target_schedule,
+                         **common)
+    tol = args.tol_sigma * sigma
+    bud = certify_budget(Replay(rec, sizes), n_images, cert, tol, schedule=budget_schedule,
+                         **common)
+    cert_b = (bud.radius[:, None] >= np.array(RADII)[None, :]) & (bud.prediction >= 0)[:, None]
+
+    print(f"{n_images} images, alpha {args.alpha}; certified accuracy (images) at radius "
+          + ", ".join(map(str, RADII)))
+    print(f"  {'procedure':<28} {'samples':>10} {'savings':>9}   " +
+          " ".join(f"{'r=' + str(r):>12}" for r in RADII))
+    fixed_samples = float(per_image)
+    print_row("fixed n = %d" % args.n, fixed_samples, fixed_samples, accuracy(cert_f, pred_f, y),
+              n_images)
+    print_row("target radius (replay)", tgt.samples.mean(), fixed_samples,
+              accuracy(tgt.certified, tgt.prediction, y), n_images)
+    print_row(f"budget tol {args.tol_sigma:g} sigma (replay)", bud.samples.mean(), fixed_samples,
+              accuracy(cert_b, bud.prediction, y), n_images)
+
+    # budget mode: per-input radius loss against fixed n on the same samples
+    loss = np.maximum(rad_f - bud.radius, 0.0) / sigma
+    both_inf = np.isinf(rad_f) & np.isinf(bud.radius)
+    loss[both_inf] = 0.0
+    print(f"\nbudget mode radius loss vs fixed n (sigma units, same noise): mean {loss.mean():.4f}, "
+          f"max {loss.max():.4f}, inputs within {args.tol_sigma:g} sigma: "
+          f"{(loss <= args.tol_sigma).sum()}/{n_images}")
+    spent = bud.samples - args.n0
+    n_a = np.take_along_axis(bud.counts, np.argmax(bud.select, 1)[:, None], 1)[:, 0]
+    naive = np.asarray(cert.radius(cp_lower(n_a, spent, args.alpha)))
+    gap = (naive - bud.radius) / sigma
+    print(f"fixed-n CP at alpha on the samples spent (NOT valid at a data-dependent stop) minus "
+          f"budget radius: mean {gap.mean():.4f} sigma, max {gap.max():.4f} sigma")
+    all_correct = (n_a == spent) & (bud.prediction == y)
+    print(f"inputs with every estimation sample on the label: {all_correct.sum()}/{n_images} (for "
+          f"them any valid early stop at n loses sigma*(Phi^-1(alpha^(1/n_max)) - "
+          f"Phi^-1(alpha^(1/n))); >= 0.02 sigma unless n >= 0.92 n_max)")
+    stops = np.bincount(bud.stage, minlength=len(sizes))
+    print(f"budget stop stage histogram {dict(zip(sizes, stops.tolist()))}")
+    stops = np.bincount(tgt.stage, minlength=len(sizes))
+    print(f"target stop stage histogram {dict(zip(sizes, stops.tolist()))}")
+
+    # goals
+    acc_f, acc_t = accuracy(cert_f, pred_f, y), accuracy(tgt.certified, tgt.prediction, y)
+    acc_b = accuracy(cert_b, bud.prediction, y)
+    within = lambda a, b: all(abs(u - v) * n_images <= 1 + 1e-9 for u, v in zip(a, b))  # noqa: E731
+    print("\ngoals:")
+    print(f"  target: accuracy within one image at every radius: {within(acc_t, acc_f)}; "
+          f"savings {fixed_samples / tgt.samples.mean():.1f}x (goal >= 10x)")
+    print(f"  budget: accuracy within one image: {within(acc_b, acc_f)}; savings "
+          f"{fixed_samples / bud.samples.mean():.2f}x (goal >= 3x); every input within "
+          f"{args.tol_sigma:g} sigma: {bool((loss <= args.tol_sigma + 1e-12).all())}")
+
+    if not args.skip_live:
+        gen = torch.Generator().manual_seed(args.seed + 1)
+        t = time.perf_counter()
+        res = live.certify_target(model, x, cert, RADII, alpha=args.alpha, n0=args.n0,
+                                  n_max=args.n, n_first=args.n_first, growth=args.growth,
+                                  generator=gen, progress=True, **opts)
+        wall = time.perf_counter() - t
+        print(f"\nlive target mode (fresh noise): {res.samples.mean():.0f} samples/input, "
+              f"{wall / n_images:.1f} s/input vs {rec.seconds / n_images:.1f} s/input for the "
+              f"recording (fixed n): wall ratio {rec.seconds / wall:.1f}x; certified accuracy "
+              + ", ".join(f"{a:.3f}" for a in accuracy(res.certified, res.prediction, y)))
+    print(f"\ntotal wall time {time.perf_counter() - t_start:.0f} s "
+          f"(recording {rec.seconds:.0f} s, resumed images included)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
