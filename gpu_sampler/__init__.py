@@ -67,6 +67,13 @@ __all__ += [
 ]
 
 # Sequential certification: target-radius and budgeted modes (issue 8).
-from .sequential import ModelDraw, certify_budget, certify_target  # noqa: E402
+from .sequential import (  # noqa: E402
+    ModelDraw,
+    SequentialCertifyResult,
+    certify_budget,
+    certify_sequential,
+    certify_target,
+)
 
-__all__ += ["ModelDraw", "certify_budget", "certify_target"]
+__all__ += ["ModelDraw", "SequentialCertifyResult", "certify_budget", "certify_sequential",
+            "certify_target"]

@@ -12,6 +12,7 @@ never sampled again, so ``result.samples`` is exactly the number of forward pass
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -19,7 +20,9 @@ import torch
 from ..estimators import sequential as seq
 from ..estimators.checks import check_alpha
 from .noise import make_noise
-from .sampler import _as_inputs, _check_precision, counts
+from .sampler import CertifyResult, _as_inputs, _check_precision, counts
+
+MODES = ("target", "budget")
 
 
 class ModelDraw:
@@ -99,4 +102,45 @@ def certify_budget(model, x, cert, tol, alpha=0.001, n0=100, n_max=100_000, n_fi
                 progress=progress)
 
 
-__all__ = ["ModelDraw", "certify_budget", "certify_target"]
+@dataclass(frozen=True)
+class SequentialCertifyResult(CertifyResult):
+    """A :class:`~smoothcert.gpu_sampler.sampler.CertifyResult` of a sequential run, plus
+    ``samples`` (n0 + estimation samples drawn) and ``mode``. ``radius`` is the sound radius at
+    the stop (target mode: at least every radius of the grid it certified), ``counts_estimate``
+    the estimation counts at the stop."""
+
+    samples: int = 0
+    mode: str = ""
+
+
+def certify_sequential(model, x, cert, mode="target", radii=(0.25, 0.5, 0.75, 1.0), tol=None,
+                       n0=100, n=100_000, alpha=0.001, batch_size=1000, rule="binary",
+                       generator=None, precision="float32", batched=None):
+    """CERTIFY-shaped entry point for dataset runs and the CLI: ``mode="target"`` runs
+    :func:`certify_target` on ``radii``, ``mode="budget"`` runs :func:`certify_budget` with
+    ``tol`` (default 0.02 x the certificate's noise std when it has one) and ``n_max = n``.
+    Returns a :class:`SequentialCertifyResult` (one input) or a list of them (a batch), like
+    :func:`smoothcert.gpu_sampler.certify`.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    x, single = _as_inputs(x, cert, batched)
+    opts = dict(alpha=alpha, n0=n0, n_max=n, rule=rule, batch_size=batch_size,
+                generator=generator, precision=precision, batched=True)
+    if mode == "target":
+        res = certify_target(model, x, cert, radii, **opts)
+    else:
+        if tol is None:
+            tol = 0.02 * float(np.min(cert.noise.std()))
+        res = certify_budget(model, x, cert, tol, **opts)
+    out = [
+        SequentialCertifyResult(int(res.prediction[i]), float(res.radius[i]),
+                                float(res.p_a_lower[i]), float(res.p_b_upper[i]), res.select[i],
+                                res.counts[i], res.seconds, int(res.samples[i]), mode)
+        for i in range(len(res.prediction))
+    ]
+    return out[0] if single else out
+
+
+__all__ = ["MODES", "ModelDraw", "SequentialCertifyResult", "certify_budget",
+           "certify_sequential", "certify_target"]

@@ -17,7 +17,12 @@ from scipy import stats
 from scipy.special import ndtr
 
 import smoothcert as sc
-from smoothcert.gpu_sampler.sequential import ModelDraw, certify_budget, certify_target
+from smoothcert.gpu_sampler.sequential import (
+    ModelDraw,
+    certify_budget,
+    certify_sequential,
+    certify_target,
+)
 
 SIGMA = 0.5
 COHEN = sc.get("cohen-gaussian-l2", sigma=SIGMA)
@@ -129,6 +134,24 @@ def test_model_draw_counts_rows_and_classes():
     c = draw(np.array([0, 2]), 150)
     assert c.shape == (2, 2) and (c.sum(axis=1) == 150).all() and draw.rows == 300
     assert c[1, 1] == 150  # distance 4 sigma: every sample on the positive side (P > 1 - 1e-4)
+
+
+def test_certify_sequential_matches_the_modes_and_certify_fields():
+    model, x = distances_inputs(np.array([0.4, -0.05]))
+    opts = dict(n0=20, n=2000, batch_size=4096, batched=True)
+    rows = certify_sequential(model, x, COHEN, "target", radii=[0.1, 0.3], generator=gen(8), **opts)
+    ref = certify_target(model, x, COHEN, [0.1, 0.3], n0=20, n_max=2000, batch_size=4096,
+                         generator=gen(8), batched=True)
+    for i, row in enumerate(rows):
+        assert row.mode == "target" and row.samples == ref.samples[i]
+        assert row.radius == ref.radius[i] and row.prediction == ref.prediction[i]
+        assert row.counts_estimate.sum() + row.counts_select.sum() == row.samples
+    assert rows[0].prediction == 1 and rows[0].radius >= 0.3
+    one = certify_sequential(model, x[0], COHEN, "budget", generator=gen(9), batched=False,
+                             **{k: v for k, v in opts.items() if k != "batched"})
+    assert one.mode == "budget" and 0 < one.radius <= 0.4
+    with pytest.raises(ValueError, match="mode"):
+        certify_sequential(model, x, COHEN, "fixed", **opts)
 
 
 def test_bad_input():
