@@ -242,6 +242,7 @@ def save_checkpoint(model: nn.Module, path, arch: str, storage_dtype=None, **ext
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
     os.close(fd)
     try:
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a shipped checkpoint is world-readable
         torch.save(payload, tmp)
         os.replace(tmp, path)
     except BaseException:

@@ -101,6 +101,7 @@ def _merge_metrics(path, name, entry) -> None:
                 data = json.load(f)
         data[name] = entry
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
+        os.chmod(tmp, 0o644)
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, indent=2, sort_keys=True)
             f.write("\n")
