@@ -230,7 +230,15 @@ def counts(model, x, n, noise, batch_size=1000, num_classes=None, generator=None
     buf = torch.empty((rows, *shape), dtype=dtype, device=device, memory_format=layout)
     if precision == "bfloat16":
         model = bf16_inference_model(model)
-    tally = None
+    tally = _tally(model, x, n, sampler, buf, generator, precision, num_classes)
+    return tally[0] if single else tally
+
+
+def _tally(model, x, n, sampler, buf, generator, precision, num_classes):
+    """The sampling loop of :func:`counts`: rows ``[start, start + len(buf))`` of the ``B * n``
+    samples per batch, noise into ``buf``, inputs added, argmax counted per (input, class)."""
+    B, device, rows = x.shape[0], x.device, buf.shape[0]
+    total, tally = B * n, None
     with torch.inference_mode(), _eval_mode(model):
         for start in range(0, total, rows):
             batch = buf[: min(rows, total - start)]
@@ -243,8 +251,7 @@ def counts(model, x, n, noise, batch_size=1000, num_classes=None, generator=None
                 tally = torch.zeros(B * num_classes, dtype=torch.int64, device=device)
             owner = torch.arange(start, start + batch.shape[0], device=device) // n
             tally += torch.bincount(owner * num_classes + logits.argmax(1), minlength=B * num_classes)
-    out = tally.view(B, num_classes).cpu()
-    return out[0] if single else out
+    return tally.view(B, num_classes).cpu()
 
 
 def certify(model, x, cert, n0=100, n=100_000, alpha=0.001, batch_size=1000, rule="binary",
