@@ -15,8 +15,9 @@ Families and parameter conventions (DESIGN section 2):
 * ``gaussian-mixture`` -- ``sum_k w_k N(0, diag(sigma_k^2))`` (ANCER App. B.1); ``weights`` (K,),
   ``sigmas`` K scalars or K per-coordinate rows.
 * ``zhang-l2`` / ``zhang-l1`` / ``zhang-linf`` -- Zhang et al. 2020, "Black-Box Certification with
-  Randomized Smoothing: A Functional Optimization Based Framework", Eq. (11)-(13); exact
-  radial/direction sampling, see the classes below.
+  Randomized Smoothing: A Functional Optimization Based Framework" (the l2/l1 families of their
+  Theorem 2, the mixed l_inf family of their Eq. 13); exact radial/direction sampling, see the
+  classes below.
 
 Per-coordinate parameters are a scalar, an array broadcastable to ``shape``, or an array with
 ``prod(shape)`` entries (read in C order).
@@ -120,7 +121,7 @@ def _zhang_dim_k(params, shape) -> tuple[int, float]:
 def sample_gamma(shape_a: float, m: int, generator=None, device="cpu") -> torch.Tensor:
     """``m`` draws of Gamma(shape_a, 1) in float64 through ``generator``.
 
-    Marsaglia & Tsang (2000), "A simple method for generating gamma variables", Sec. 5 for
+    Marsaglia & Tsang (2000), "A simple method for generating gamma variables", ACM TOMS 26(3), for
     ``a >= 1``: with ``c = a - 1/3``, ``x ~ N(0, 1)``, ``v = (1 + x / sqrt(9c))^3``, accept when
     ``log u < x^2/2 + c - c v + c log v``; their boost ``Gamma(a) = Gamma(a + 1) U^(1/a)`` for
     ``a < 1`` (evaluated in log space). Exact rejection sampling (``torch._standard_gamma`` takes
@@ -129,6 +130,7 @@ def sample_gamma(shape_a: float, m: int, generator=None, device="cpu") -> torch.
     a = float(shape_a)
     if not a > 0:
         raise ValueError(f"shape_a must be > 0, got {shape_a!r}")
+    m = check_int("m", m, minimum=0)
     boost = a < 1.0
     c = (a + 1.0 if boost else a) - 1.0 / 3.0
     scale = 1.0 / math.sqrt(9.0 * c)
@@ -337,7 +339,7 @@ def _one(params, *names):
 
 
 class ZhangL2Noise(_RadialNoise):
-    """pi0 proportional to ``||z||_2^-k exp(-||z||_2^2 / (2 sigma^2))`` (Zhang et al. Eq. 11).
+    """pi0 proportional to ``||z||_2^-k exp(-||z||_2^2 / (2 sigma^2))`` (Zhang et al. 2020, the l2 family of Thm. 2).
 
     In polar coordinates the density of ``rho = ||z||_2`` is proportional to
     ``rho^(d-1-k) exp(-rho^2/(2 sigma^2))``, i.e. ``(rho/sigma)^2 ~ chi^2_{d-k} = 2 Gamma((d-k)/2)``,
@@ -357,7 +359,7 @@ class ZhangL2Noise(_RadialNoise):
 
 
 class ZhangL1Noise(_RadialNoise):
-    """pi0 proportional to ``||z||_1^-k exp(-||z||_1 / b)`` (Zhang et al. Eq. 12).
+    """pi0 proportional to ``||z||_1^-k exp(-||z||_1 / b)`` (Zhang et al. 2020, the l1 family of Thm. 2).
 
     ``||z||_1 ~ Gamma(d - k, scale b)`` (the l1 sphere's area grows as ``rho^(d-1)``), times a
     uniform point on the unit l1 sphere: ``E / sum(E)`` with ``E_i ~ Exp(1)`` (Dirichlet(1,...,1))
