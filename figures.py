@@ -861,8 +861,13 @@ def _orthonormal(vectors):
 
 
 def hessian_extreme_directions(model, x, target: int, tol: float = 1e-8, seed: int = 0):
-    """Eigenvectors of the largest and the smallest eigenvalue of the Hessian of
-    ``log softmax(model(x))[target]`` with respect to the input (ANCER Fig. 7).
+    """Eigenvectors of the largest and the smallest eigenvalue of the Hessian of the target-class
+    probability ``softmax(model(x))[target]`` with respect to the input (ANCER Fig. 7).
+
+    The probability, not its logarithm: for a piecewise-linear (ReLU) network the log-softmax is
+    concave in the logits and the logits are locally linear in x, so the Hessian of log p is
+    negative semidefinite and its top direction is a null direction; the Hessian of
+    ``p = exp(log p)`` adds ``p grad(log p) grad(log p)^T``, which brings out both extremes.
 
     The Hessian is never formed: Lanczos (ARPACK ``eigsh``, ``which='LA'`` and ``'SA'``) runs on
     Hessian-vector products from double backward. Returns ``((lambda_max, v_max), (lambda_min,
@@ -876,8 +881,8 @@ def hessian_extreme_directions(model, x, target: int, tol: float = 1e-8, seed: i
 
     def hvp(v):
         xx = x0.clone().requires_grad_(True)
-        logp = torch.log_softmax(model(xx.reshape(shape)[None]), dim=-1)[0, target]
-        (g,) = torch.autograd.grad(logp, xx, create_graph=True)
+        prob = torch.softmax(model(xx.reshape(shape)[None]), dim=-1)[0, target]
+        (g,) = torch.autograd.grad(prob, xx, create_graph=True)
         vt = torch.as_tensor(np.asarray(v, dtype=float).reshape(-1), dtype=x0.dtype)
         (hv,) = torch.autograd.grad(g @ vt, xx, allow_unused=True)
         return np.zeros(n) if hv is None else hv.detach().double().numpy()
@@ -912,7 +917,7 @@ def landscape_slice_figure(model, x, target: int | None = None, directions: str 
 
     ``directions``: ``random`` (two Gaussian directions, orthonormalized; ANCER Fig. 1) or
     ``hessian`` (the eigenvectors of the largest and smallest Hessian eigenvalue of the target
-    log-probability; ANCER Fig. 7). ``regions`` is a list of ``(label, Region)``: the boundary of
+    probability; ANCER Fig. 7). ``regions`` is a list of ``(label, Region)``: the boundary of
     each certified region's slice, ``{(a, b): ||(a u + b v) / scales||_p = gap}``, is drawn on
     top, so an isotropic ball appears as a circle and an anisotropic ellipsoid or cross-polytope
     as the section of its shape. The solid black line is the base classifier's decision boundary
