@@ -96,20 +96,52 @@ def record(model, x, cert, n0, sizes, opts, rec: Recording, chunk=2):
 
 
 class Replay:
-    """``draw(index, m)`` answering from a recording: first the selection, then stage by stage."""
+    """``draw(index, m)`` answering from a recording: first the selection, then the sum of the
+    recorded increments that make up the next ``m`` samples of each input (all stage sizes of the
+    replayed schedule are boundaries of the recording)."""
 
     def __init__(self, rec: Recording, sizes):
-        self.rec, self.steps = rec, np.diff((0,) + tuple(sizes))
-        self.stage = None
+        self.rec, self.bounds = rec, np.asarray((0,) + tuple(sizes))
+        self.position = None
 
     def __call__(self, index, m):
-        if self.stage is None:  # the selection draw (all inputs, m = n0)
-            self.stage = np.zeros(len(self.rec.select), dtype=np.int64)
+        if self.position is None:  # the selection draw (all inputs, m = n0)
+            self.position = np.zeros(len(self.rec.select), dtype=np.int64)
             return self.rec.select[index]
-        t = self.stage[index]
-        assert (t == t[0]).all() and self.steps[t[0]] == m, "replay out of step"
-        self.stage[index] += 1
-        return self.rec.increments[index, t[0]]
+        start = self.position[index]
+        assert (start == start[0]).all(), "replay out of step"
+        a, b = np.searchsorted(self.bounds, [start[0], start[0] + m])
+        assert self.bounds[a] == start[0] and self.bounds[b] == start[0] + m, "not a boundary"
+        self.position[index] += m
+        return self.rec.increments[index, a:b].sum(axis=1)
+
+
+def oracle_samples(cert, p_hat, n_max, alpha, tol):
+    """Fewest samples n at which fixed-n Clopper-Pearson at the FULL alpha on the expected count
+    floor(p_hat n) is within ``tol`` of its radius at n_max: what even an oracle that knows p_A,
+    pays nothing for sequential validity and stops at exactly the right n would need."""
+    def radius(n):
+        return np.asarray(cert.radius(cp_lower(np.floor(p_hat * n).astype(np.int64), n, alpha)))
+
+    goal = radius(np.full(p_hat.size, n_max)) - tol
+    lo, hi = np.zeros(p_hat.size, dtype=np.int64), np.full(p_hat.size, n_max)
+    while (hi - lo > 1).any():
+        mid = (lo + hi) // 2
+        ok = radius(np.maximum(mid, 1)) >= goal
+        hi, lo = np.where(ok, mid, hi), np.where(ok, lo, mid)
+    return np.where(radius(np.ones(p_hat.size, dtype=np.int64)) >= goal, 1, hi)
+
+
+def bernoulli_replicas(p_hat, replicas, seed):
+    """Two-class draws with p = p_hat[i // replicas]: the binary rule sees only this stream."""
+    rng = np.random.default_rng(seed)
+    p = np.repeat(p_hat, replicas)
+
+    def draw(idx, m):
+        k = rng.binomial(m, p[idx])
+        return np.stack([k, m - k], axis=1)
+
+    return draw, p
 
 
 def accuracy(certified, prediction, labels):
@@ -134,8 +166,7 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=100_000)
     p.add_argument("--n0", type=int, default=100)
     p.add_argument("--alpha", type=float, default=0.001)
-    p.add_argument("--n-first", type=int, default=1000)
-    p.add_argument("--growth", type=float, default=2.0)
+    p.add_argument("--replicas", type=int, default=200, help="Bernoulli replicas per image")
     p.add_argument("--tol-sigma", type=float, default=0.02, help="budget tolerance in sigma units")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--state", default="", help="npz file to resume the recording from")
@@ -159,17 +190,18 @@ def main(argv=None) -> int:
     print(f"measured rate: {rate:.0f} samples/s -> {per_image / rate:.0f} s per image at fixed n; "
           f"images: {n_images} ({'given' if args.images else f'picked for ~{args.minutes:g} min'})")
 
-    target_schedule = geometric_schedule(args.n, args.alpha, args.n_first, args.growth, 0.5)
-    budget_schedule = geometric_schedule(args.n, args.alpha, args.n_first, args.growth, 0.9)
-    sizes = target_schedule.sizes
-    assert budget_schedule.sizes == sizes
-    print(f"stages {sizes}; target levels: early {target_schedule.levels[0]:.3g}, final "
-          f"{target_schedule.levels[-1]:.3g}; budget: early {budget_schedule.levels[0]:.3g}, final "
-          f"{budget_schedule.levels[-1]:.3g}\n")
+    # the library defaults of each mode
+    target_schedule = geometric_schedule(args.n, args.alpha, 500, 1.5, 0.5)
+    budget_schedule = geometric_schedule(args.n, args.alpha, 1000, 2.0, 0.9)
+    sizes = tuple(sorted(set(target_schedule.sizes) | set(budget_schedule.sizes)))
+    for name, sch in (("target", target_schedule), ("budget", budget_schedule)):
+        print(f"{name} stages {sch.sizes}; levels: early {sch.levels[0]:.3g} each, final "
+              f"{sch.levels[-1]:.3g}")
+    print()
 
     x, y = x_all[:n_images], labels[:n_images]
     torch.manual_seed(args.seed)
-    key = f"{args.precision}|{args.n0}|{sizes}|{args.seed}|{n_images}"
+    key = f"{args.model}|{args.precision}|{args.n0}|{sizes}|{args.seed}|{n_images}"
     rec = Recording(args.state, key, n_images, len(sizes))
     record(model, x, cert, args.n0, sizes, opts, rec)
 
@@ -216,10 +248,36 @@ def main(argv=None) -> int:
     print(f"inputs with every estimation sample on the label: {all_correct.sum()}/{n_images} (for "
           f"them any valid early stop at n loses sigma*(Phi^-1(alpha^(1/n_max)) - "
           f"Phi^-1(alpha^(1/n))); >= 0.02 sigma unless n >= 0.92 n_max)")
-    stops = np.bincount(bud.stage, minlength=len(sizes))
-    print(f"budget stop stage histogram {dict(zip(sizes, stops.tolist()))}")
-    stops = np.bincount(tgt.stage, minlength=len(sizes))
-    print(f"target stop stage histogram {dict(zip(sizes, stops.tolist()))}")
+    stops = np.bincount(bud.stage, minlength=len(budget_schedule.sizes))
+    print(f"budget stops per stage {dict(zip(budget_schedule.sizes, stops.tolist()))}")
+    stops = np.bincount(tgt.stage, minlength=len(target_schedule.sizes))
+    print(f"target stops per stage {dict(zip(target_schedule.sizes, stops.tolist()))}")
+    chosen = np.argmax(rec.select, axis=1)
+    p_hat = np.take_along_axis(total, chosen[:, None], 1)[:, 0] / args.n
+    oracle = oracle_samples(cert, p_hat, args.n, args.alpha, tol) + args.n0
+    print(f"oracle for the budget goal (p_A known = p_hat, fixed-n CP at alpha, no sequential "
+          f"cost): {oracle.mean():.0f} samples/input = {fixed_samples / oracle.mean():.2f}x fewer "
+          "than fixed n")
+
+    # many Bernoulli replicas of the measured p_hat (binary rule: the stream is all it sees)
+    draw, p_rep = bernoulli_replicas(p_hat, args.replicas, args.seed + 7)
+    m = p_rep.size
+    t_rep = certify_target(draw, m, cert, RADII, schedule=target_schedule, **common)
+    draw, _ = bernoulli_replicas(p_hat, args.replicas, args.seed + 8)
+    b_rep = certify_budget(draw, m, cert, tol, schedule=budget_schedule, **common)
+    k_rep = np.random.default_rng(args.seed + 9).binomial(args.n, p_rep)
+    two = lambda k, n: np.stack([k, n - k], axis=1)  # noqa: E731
+    _, rad_rep = certify_counts(two(k_rep, args.n), cert, args.alpha, select=np.tile([args.n0, 0], (m, 1)))
+    t_cert = t_rep.certified & (t_rep.prediction == 0)[:, None]  # class 0 = the label here
+    b_rad = np.where(b_rep.prediction == 0, b_rep.radius, 0.0)
+    print(f"\nBernoulli replicas ({args.replicas} per image, p = p_hat, independent noise per "
+          f"procedure): target {fixed_samples / t_rep.samples.mean():.1f}x fewer samples, "
+          f"certified-at-r counts per image vs fixed n: "
+          + ", ".join(f"{(t_cert[:, j].sum() - ((rad_rep >= r) & (rad_rep > 0)).sum()) / args.replicas:+.2f}"
+                      for j, r in enumerate(RADII))
+          + f"; budget {fixed_samples / b_rep.samples.mean():.2f}x fewer samples, mean radius "
+          f"{b_rad[np.isfinite(b_rad)].mean() / sigma:.4f} vs fixed "
+          f"{rad_rep[np.isfinite(rad_rep)].mean() / sigma:.4f} sigma")
 
     # goals
     acc_f, acc_t = accuracy(cert_f, pred_f, y), accuracy(tgt.certified, tgt.prediction, y)
@@ -236,8 +294,7 @@ def main(argv=None) -> int:
         gen = torch.Generator().manual_seed(args.seed + 1)
         t = time.perf_counter()
         res = live.certify_target(model, x, cert, RADII, alpha=args.alpha, n0=args.n0,
-                                  n_max=args.n, n_first=args.n_first, growth=args.growth,
-                                  generator=gen, progress=True, **opts)
+                                  n_max=args.n, generator=gen, progress=True, **opts)
         wall = time.perf_counter() - t
         print(f"\nlive target mode (fresh noise): {res.samples.mean():.0f} samples/input, "
               f"{wall / n_images:.1f} s/input vs {rec.seconds / n_images:.1f} s/input for the "

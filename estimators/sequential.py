@@ -360,8 +360,8 @@ def _stages(schedule, progress, desc):
 # ---------------------------------------------------------------------------------------------
 # target-radius mode
 def certify_target(draw, num_inputs, cert, radii, alpha=0.001, n0=100, n_max=100_000,
-                   n_first=1000, growth=2.0, final_share=0.5, rule="binary",
-                   abstain_alpha=None, schedule=None, progress=False) -> SequentialResult:
+                   n_first=500, growth=1.5, final_share=0.5, rule="binary",
+                   abstain_alpha=0.01, schedule=None, progress=False) -> SequentialResult:
     """Decide, for each input and each radius ``r_j`` of ``radii``, whether it is certified at
     ``r_j``, stopping each input as soon as every radius is decided.
 
@@ -373,10 +373,13 @@ def certify_target(draw, num_inputs, cert, radii, alpha=0.001, n0=100, n_max=100
     different radii are all read from it; no split over radii).
 
     Early abstain ("cannot reach ``r``"): the optimistic radius -- ``p_A`` at its upper and
-    ``p_B`` at its lower Clopper-Pearson bound at level ``abstain_alpha`` (default ``alpha``),
-    projected to ``n_max`` -- is below ``r``. Abstaining is always safe, so this test may use any
-    level (``abstain_alpha`` spends nothing of ``alpha``; a larger one stops sooner and abstains
-    more often on inputs near the threshold). At ``n_max`` undecided radii are not certified.
+    ``p_B`` at its lower Clopper-Pearson bound at level ``abstain_alpha``, projected to
+    ``n_max`` -- is below ``r``. Abstaining is always safe, so this test may use any level
+    (``abstain_alpha`` spends nothing of ``alpha``; a larger one stops sooner and abstains more
+    often on inputs near the threshold). The default 0.01 per stage is a measured trade-off: on
+    the shipped Fashion-MNIST model's p_A distribution it saves about 10% of the samples of
+    ``abstain_alpha = 0.001`` at no visible change of certified accuracy
+    (benchmarks/sequential_savings.py). At ``n_max`` undecided radii are not certified.
 
     ``draw(index, m)``: the class counts of ``m`` fresh noisy samples for each input in ``index``
     (int array), shape ``(len(index), K)``. ``n0`` selection samples choose ``c_A``; stages follow

@@ -60,8 +60,8 @@ def _run(mode, model, x, cert, batched, batch_size, generator, precision, **kwar
     return result
 
 
-def certify_target(model, x, cert, radii, alpha=0.001, n0=100, n_max=100_000, n_first=1000,
-                   growth=2.0, final_share=0.5, rule="binary", abstain_alpha=None,
+def certify_target(model, x, cert, radii, alpha=0.001, n0=100, n_max=100_000, n_first=500,
+                   growth=1.5, final_share=0.5, rule="binary", abstain_alpha=0.01,
                    batch_size=1000, generator=None, precision="float32", batched=None,
                    progress=False) -> seq.SequentialResult:
     """Is each input certified at each radius of ``radii``? Sequential CERTIFY on ``model``.
