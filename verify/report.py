@@ -33,7 +33,7 @@ COLUMNS = ("twin", "witness", "monte_carlo", "symbolic")
 
 def _twin_budget(cert, quick):
     if getattr(cert, "expensive", False):
-        return (4, 4) if quick else (20, 20)
+        return (1, 2) if quick else (16, 16)
     return (15, 15) if quick else (200, 200)
 
 

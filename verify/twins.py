@@ -54,8 +54,16 @@ def grid_points(n: int, seed: int = 0):
 QUICK_DEEP = {(0.9, 1e-300), (0.9, 5e-324), (1.0, 0.0), (1 - 1e-15, 1e-15)}
 
 
-def extreme_points(quick: bool = False):
-    """The DESIGN section 5 extremes; ``quick`` keeps four of the deep-tail pairs (p_b < 1e-20)."""
+#: The few extremes used for expensive (quadrature) certificates in quick mode.
+EXPENSIVE_QUICK = [(0.5, None), (0.9, None), (1 - 1e-15, None), (1.0, None), (0.6, 0.3), (0.5, 0.5),
+                   (1.0, 0.0)]
+
+
+def extreme_points(quick: bool = False, expensive: bool = False):
+    """The DESIGN section 5 extremes; ``quick`` keeps four of the deep-tail pairs (p_b < 1e-20),
+    and only :data:`EXPENSIVE_QUICK` for certificates marked ``expensive``."""
+    if quick and expensive:
+        return list(EXPENSIVE_QUICK)
     pairs = [pb for pb in PAIR_EXTREMES if not quick or pb[1] >= 1e-20 or pb in QUICK_DEEP]
     return [(p, None) for p in BINARY_EXTREMES] + pairs
 
@@ -157,7 +165,8 @@ def twin_sweep(cert, n_grid: int = 40, n_hypothesis: int = 40, seed: int = 0,
         cert.radius_mp(0.9, None if cert.binary_only else 0.05)
     except NotImplementedError as exc:
         return Check(NA, f"no mpmath twin ({exc})", {})
-    pts = _valid_points(cert, extreme_points(quick) + grid_points(n_grid, seed))
+    expensive = getattr(cert, "expensive", False)
+    pts = _valid_points(cert, extreme_points(quick, expensive) + grid_points(n_grid, seed))
     results = [twin_point(cert, a, b) for a, b in pts]
     results += [res for _, _, res in hypothesis_points(cert, n_hypothesis, seed)]
     over = [r for r in results if r["over"]]
@@ -191,7 +200,9 @@ def twin_sweep(cert, n_grid: int = 40, n_hypothesis: int = 40, seed: int = 0,
             {"p_a": r["p_a"], "p_b": r["p_b"], "r": r["r"], "exact": str(r["exact"]),
              f"twin_at_{TWIN_DPS}_dps": str(cert.radius_mp(r["p_a"], r["p_b"], dps=TWIN_DPS))}
             for r in unstable[:3]],
-        "worst": None if worst is None else {"p_a": worst["p_a"], "p_b": worst["p_b"],
-                                             "rel_err": worst["rel_err"]},
+        "worst": None if worst is None else {
+            "p_a": worst["p_a"], "p_b": worst["p_b"], "rel_err": worst["rel_err"], "r": worst["r"],
+            "exact": str(worst["exact"]),
+            "abs_err": float(abs(mp.mpf(worst["r"]) - worst["exact"])) if worst["r"] is not None else None},
     }
     return Check(status, summary, details)
