@@ -250,8 +250,24 @@ def zhang_k0(inst: Instance) -> Check:
         ok = r <= e * (1 + 1e-12) and r >= e * (1 - rtol)
         bad += not ok
         rows.append({"p_a": pa, "radius": r, "closed_form": e})
-    return Check(PASS if ok_sym and not bad else FAIL, "k=0 closed form",
-                 {"sympy": why, "sympy_ok": ok_sym, "points": rows, "mismatches": bad})
+    details = {"sympy": why, "sympy_ok": ok_sym, "points": rows, "mismatches": bad}
+    if fam == "zhang-l1" and "teng-laplace-l1" in certificates():
+        multi, worse = _zhang_l1_vs_teng(inst)
+        details["multi_class_vs_teng_thm1"] = multi
+        bad += worse
+    return Check(PASS if ok_sym and not bad else FAIL, "k=0 closed form", details)
+
+
+def _zhang_l1_vs_teng(inst):
+    """Zhang l1 at k = 0 (Neyman-Pearson multi-class) must never be below Teng et al. Thm 1;
+    the ratio shows by how much it is above (DESIGN section 3)."""
+    teng = get("teng-laplace-l1", scale=float(inst.cert.noise.params["scale"]))
+    rows, worse = [], 0
+    for pa, pb in [(0.6, 0.3), (0.9, 0.05), (0.99, 1e-4), (0.5, 0.2)]:
+        z, t = inst.cert.radius(pa, pb), teng.radius(pa, pb)
+        worse += z < t * (1 - 1e-12)
+        rows.append({"p_a": pa, "p_b": pb, "zhang_l1": z, "teng_thm1": t, "ratio": z / t if t else None})
+    return rows, worse
 
 
 def volume_check(inst: Instance, n: int = 200_000, seed: int = 0) -> Check:

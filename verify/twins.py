@@ -188,7 +188,12 @@ def twin_sweep(cert, n_grid: int = 40, n_hypothesis: int = 40, seed: int = 0,
         summary += f", {len(bad)} errors"
     if unstable:
         summary += f", twin@{TWIN_DPS}dps inaccurate at {len(unstable)}"
+    huge = huge_dim_check(type(cert))
+    if huge is not None and not huge["ok"]:
+        status = FAIL
+        summary += ", huge-d FAILED"
     details = {
+        "huge_dim": huge,
         "points": len(results), "max_rel_err": max_rel, "twin_rtol": rtol, "over_reports": len(over),
         "errors": [{"p_a": r["p_a"], "p_b": r["p_b"], "error": r["bad"]} for r in bad[:5]],
         "over_examples": [{"p_a": r["p_a"], "p_b": r["p_b"], "r": r["r"], "exact": str(r["exact"])}
@@ -206,3 +211,24 @@ def twin_sweep(cert, n_grid: int = 40, n_hypothesis: int = 40, seed: int = 0,
             "abs_err": float(abs(mp.mpf(worst["r"]) - worst["exact"])) if worst["r"] is not None else None},
     }
     return Check(status, summary, details)
+
+
+HUGE_DIM = 1_000_000
+
+
+def huge_dim_check(cert_class) -> dict | None:
+    """DESIGN section 5 "huge d": an anisotropic instance with 10^6 coordinates stays finite,
+    below its twin, and its region keeps a finite log-volume. None for isotropic classes."""
+    if not (cert_class.isotropic_counterpart or cert_class.scale_param == "sigmas"):
+        return None
+    std = 0.5 * (1 + 0.5 * np.sin(np.arange(HUGE_DIM)))  # spread between 0.25 and 0.75
+    cert = cert_class.from_std(std, dim=HUGE_DIM)
+    rows = []
+    for p_a, p_b in [(0.9, None), (0.6, 0.3), (1 - 1e-15, None), (0.99, 1e-300)]:
+        res = twin_point(cert, p_a, p_b)
+        reg = cert.region(p_a, p_b)
+        lv = reg.log_volume()
+        rows.append({"p_a": p_a, "p_b": p_b, "r": res["r"], "over": res["over"], "bad": res["bad"],
+                     "log_volume": lv, "ok": res["bad"] is None and not res["over"]
+                     and math.isfinite(res["r"]) and not math.isnan(lv)})
+    return {"dim": HUGE_DIM, "points": rows, "ok": all(r["ok"] for r in rows)}
