@@ -225,6 +225,38 @@ def test_budget_binary_validity_bernoulli(p):
     assert (res.p_a_lower > p).sum() <= band_top(RUNS, alpha)
 
 
+@settings(max_examples=12)
+@given(
+    alpha=st.floats(0.05, 0.2),
+    r=st.floats(0.0, 0.8),
+    n_first=st.integers(10, 200),
+    growth=st.floats(1.3, 3.0),
+    n_extra=st.integers(0, 3000),
+    share=st.floats(0.1, 0.9),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_target_validity_over_schedules(alpha, r, n_first, growth, n_extra, share, seed):
+    """Random schedules, levels and radii: the worst-case p still fails at most ~alpha."""
+    runs = 4000
+    p = just_below_threshold(r) if r > 0 else 0.5
+    res = certify_target(bernoulli_draw(np.full(runs, p), seed), runs, COHEN, r, alpha=alpha,
+                         n0=10, n_max=n_first + n_extra, n_first=n_first, growth=growth,
+                         final_share=share)
+    assert res.certified[:, 0].sum() <= band_top(runs, alpha)
+
+
+@settings(max_examples=12)
+@given(alpha=st.floats(0.05, 0.2), p=st.floats(0.3, 1.0), tol=st.floats(0.0, 0.5),
+       projection=st.floats(0.01, 0.9), seed=st.integers(0, 2**32 - 1))
+def test_budget_validity_over_parameters(alpha, p, tol, projection, seed):
+    runs = 4000
+    res = certify_budget(bernoulli_draw(np.full(runs, p), seed), runs, COHEN, tol, alpha=alpha,
+                         projection_alpha=projection, **SMALL)
+    chosen = np.argmax(res.select, axis=1)
+    p_chosen = np.where(chosen == 0, p, 1 - p)
+    assert ((res.p_a_lower > p_chosen) & (res.radius > 0)).sum() <= band_top(runs, alpha)
+
+
 # ---------------------------------------------------------------------------------------------
 # exact checks
 @settings(max_examples=30)
