@@ -291,3 +291,14 @@ def test_checkpoint_is_reused_and_removed(tmp_path):
     rep = report.run_report(["uniform-l1"], quick=True, checkpoint=str(ck), progress=False, errata=False)
     assert rep["rows"][0]["columns"]["twin"]["summary"] == "from checkpoint"
     assert not ck.exists()
+
+
+def test_binomial_tail_and_clopper_pearson_erratum():
+    # exact tail against a direct sum for a small case: P(Bin(10, 0.3) >= 8)
+    from math import comb
+
+    direct = sum(comb(10, j) * 0.3**j * 0.7 ** (10 - j) for j in range(8, 11))
+    assert abs(float(errata._binomial_tail(10, 8, 0.3)) - direct) < 1e-15
+    e = errata.erratum_clopper_pearson()
+    assert e["status"] == PASS
+    assert all(r["smoothcert_rel_excess"] <= 0 for r in e["evidence"]["points"])

@@ -19,6 +19,8 @@ witness probabilities, sympy integrals, ratios on the registered certificates).
 * Teng et al. Thm 1 (multi-class) is not tight: the one-dimensional construction (which is
   Neyman-Pearson optimal for both classes at once, the likelihood ratio being monotone along
   e_1) flips later; the ratio is reported.
+* Clopper-Pearson as computed by SciPy's ``beta.ppf`` (Cohen et al.'s code) can exceed alpha in
+  exact arithmetic (exact binomial tails at 40 digits); the project's ``cp_lower`` must not.
 * Tightness the code does not claim: the ARS/ANCER Gaussian regions and the uniform l1 bounds
   are attained by witnesses (flip at 1 + 1e-6), though their ``tight`` attribute is False.
 """
@@ -181,7 +183,49 @@ def erratum_unclaimed_tightness() -> dict:
     }
 
 
-ERRATA = (erratum_mixture, erratum_ars_variance, erratum_lecuyer_teng, erratum_unclaimed_tightness)
+def _binomial_tail(n: int, k: int, p: float):
+    """Exact P(Bin(n, p) >= k) at 40 digits, summing the pmf in log space (k close to n)."""
+    with mp.workdps(40):
+        p = mp.mpf(p)
+        lp, lq = mp.log(p), mp.log(1 - p)
+        lf = mp.loggamma(n + 1)
+        terms = [lf - mp.loggamma(j + 1) - mp.loggamma(n - j + 1) + j * lp + (n - j) * lq
+                 for j in range(k, n + 1)]
+        top = max(terms)
+        return mp.exp(top) * mp.fsum(mp.exp(t - top) for t in terms)
+
+
+def erratum_clopper_pearson(alpha: float = 1e-3) -> dict:
+    """SciPy's ``beta.ppf`` lower bound (Cohen et al.'s code via statsmodels) is not rounded in
+    the safe direction: its exact binomial tail can exceed alpha. The project's bound must not."""
+    from scipy.stats import beta as beta_dist
+
+    from ..estimators.clopper_pearson import cp_lower
+
+    rows = []
+    for n, k in [(10**4, 9900), (10**4, 9990), (10**5, 99000), (10**5, 99900), (10**5, 99990),
+                 (10**6, 999000), (10**6, 999900)]:
+        ps, po = float(beta_dist.ppf(alpha, k, n - k + 1)), float(cp_lower(k, n, alpha))
+        ts, to = _binomial_tail(n, k, ps), _binomial_tail(n, k, po)
+        rows.append({"n": n, "k": k, "scipy_rel_excess": float((ts - alpha) / alpha),
+                     "smoothcert_rel_excess": float((to - alpha) / alpha)})
+    ours_ok = all(r["smoothcert_rel_excess"] <= 0 for r in rows)
+    n_over = sum(r["scipy_rel_excess"] > 0 for r in rows)
+    return {
+        "id": "clopper-pearson-rounding",
+        "paper": "Cohen et al. 2019 reference code (statsmodels proportion_confint, method 'beta')",
+        "printed": "pA = Beta.ppf(alpha; k, n - k + 1), a one-sided level-alpha lower bound",
+        "finding": (f"SciPy's beta.ppf exceeds alpha in exact arithmetic at {n_over} of {len(rows)} "
+                    "points tried (relative excess up to "
+                    f"{max(r['scipy_rel_excess'] for r in rows):.1e}); smoothcert's cp_lower keeps "
+                    "the exact tail <= alpha at all of them."),
+        "evidence": {"alpha": alpha, "points": rows},
+        "status": PASS if ours_ok else FAIL,
+    }
+
+
+ERRATA = (erratum_mixture, erratum_ars_variance, erratum_lecuyer_teng, erratum_unclaimed_tightness,
+          erratum_clopper_pearson)
 
 
 def errata_report() -> list[dict]:
