@@ -138,12 +138,19 @@ def instances(name: str) -> list[Instance]:
 
 def _label(cert) -> str:
     parts = []
-    for k, v in cert.params.items():
+    # options first: the table truncates long labels
+    for k, v in sorted(cert.params.items(), key=lambda kv: np.ndim(kv[1]) > 0):
         if np.ndim(v) == 0:
             parts.append(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}")
         else:
-            parts.append(f"{k}={np.array2string(np.asarray(v), precision=3, separator=',', max_line_width=10**6)}")
+            parts.append(f"{k}={_fmt_array(np.asarray(v))}")
     return ",".join(parts)
+
+
+def _fmt_array(a: np.ndarray) -> str:
+    if a.ndim <= 1:
+        return "[" + ",".join(f"{x:.3g}" for x in a.reshape(-1)) + "]"
+    return "[" + ",".join(_fmt_array(row) for row in a) + "]"
 
 
 def all_instances(names: list[str] | None = None) -> list[Instance]:

@@ -27,8 +27,6 @@ witness probabilities, sympy integrals, ratios on the registered certificates).
 
 from __future__ import annotations
 
-import math
-
 import mpmath as mp
 import numpy as np
 import sympy as sp

@@ -42,7 +42,7 @@ import math
 import mpmath as mp
 import numpy as np
 
-from .common import FAIL, INFO, NA, PASS, Check, Instance, norm_of, unit
+from .common import FAIL, INFO, NA, PASS, Check, Instance, unit
 
 WITNESS_DPS = 60
 REL = mp.mpf("1e-6")
