@@ -200,7 +200,9 @@ def counts(model, x, n, noise, batch_size=1000, num_classes=None, generator=None
     noise : a certificate, a :class:`~smoothcert.bounds.base.Noise` or a
         :class:`~smoothcert.gpu_sampler.noise.NoiseSampler` for ``shape``.
     batch_size : rows per model call (samples of several inputs share a batch).
-    generator : a seeded ``torch.Generator`` on ``x``'s device, or None (global RNG).
+    generator : a seeded ``torch.Generator`` on ``x``'s device, or None (global RNG). The same
+        seed, inputs, ``batch_size`` and device give the same counts (another ``batch_size``
+        draws the noise in other chunks, hence other samples).
     precision : ``"float32"`` (default), ``"float64"`` (model and buffer in float64) or
         ``"bfloat16"`` (noise drawn and added in float32, then the cached inference copy of
         :func:`bf16_inference_model` under bfloat16 autocast on a channels_last buffer).
