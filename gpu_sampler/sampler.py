@@ -202,7 +202,7 @@ def counts(model, x, n, noise, batch_size=1000, num_classes=None, generator=None
     batch_size : rows per model call (samples of several inputs share a batch).
     generator : a seeded ``torch.Generator`` on ``x``'s device, or None (global RNG). The same
         seed, inputs, ``batch_size`` and device give the same counts (another ``batch_size``
-        draws the noise in other chunks, hence other samples).
+        draws the noise in other chunks, so the samples may differ).
     precision : ``"float32"`` (default), ``"float64"`` (model and buffer in float64) or
         ``"bfloat16"`` (noise drawn and added in float32, then the cached inference copy of
         :func:`bf16_inference_model` under bfloat16 autocast on a channels_last buffer).
