@@ -272,6 +272,23 @@ def test_certify_half_space_is_sound_and_abstains_on_the_boundary():
     assert res[1].radius == 0.0
 
 
+@pytest.mark.parametrize("name,params", [
+    ("cohen-gaussian-l2", {"sigma": 0.5}),
+    ("teng-laplace-l1-binary", {"scale": 0.35}),
+    ("uniform-l1", {"half_width": 0.9}),
+])
+def test_certify_is_tight_but_sound_on_an_axis_half_space(name, params):
+    """For f = 1[x_0 > 0] the exact smoothed probability at distance d gives radius exactly d in
+    all three families (Cohen Thm. 2; Teng Thm. 3: p = 1 - e^{-d/b}/2; uniform: p = (d + lambda)
+    / (2 lambda)), so the sampled certificate must land just below d."""
+    cert = sc.get(name, **params)
+    dist = 0.3
+    x = torch.tensor([dist, 0.0, 0.0])
+    r = certify(HalfSpace([1.0, 0.0, 0.0]), x, cert, n0=100, n=20000, generator=gen(11))
+    assert r.prediction == 1
+    assert 0.6 * dist < r.radius <= dist
+
+
 def test_certify_runner_up_rule_is_bounded_by_the_exact_probabilities():
     sigma, t1, t2 = 0.5, -0.5, 0.5
     cert = sc.get("cohen-gaussian-l2", sigma=sigma)
