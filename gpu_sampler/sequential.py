@@ -113,6 +113,15 @@ class SequentialCertifyResult(CertifyResult):
     mode: str = ""
 
 
+def _noise_std(cert) -> float:
+    """The smallest per-coordinate noise std of ``cert`` (for the default budget tolerance)."""
+    try:
+        return float(np.min(cert.noise.std()))
+    except NotImplementedError:
+        raise ValueError(f"tol=None needs a noise std, which {cert!r} does not have in closed "
+                         "form: pass tol (radius units)") from None
+
+
 def certify_sequential(model, x, cert, mode="target", radii=(0.25, 0.5, 0.75, 1.0), tol=None,
                        n0=100, n=100_000, alpha=0.001, batch_size=1000, rule="binary",
                        generator=None, precision="float32", batched=None):
@@ -131,7 +140,7 @@ def certify_sequential(model, x, cert, mode="target", radii=(0.25, 0.5, 0.75, 1.
         res = certify_target(model, x, cert, radii, **opts)
     else:
         if tol is None:
-            tol = 0.02 * float(np.min(cert.noise.std()))
+            tol = 0.02 * _noise_std(cert)
         res = certify_budget(model, x, cert, tol, **opts)
     out = [
         SequentialCertifyResult(int(res.prediction[i]), float(res.radius[i]),

@@ -17,6 +17,7 @@ from scipy import stats
 from scipy.special import ndtr
 
 import smoothcert as sc
+from smoothcert.bounds import Noise
 from smoothcert.gpu_sampler.sequential import (
     ModelDraw,
     certify_budget,
@@ -152,6 +153,13 @@ def test_certify_sequential_matches_the_modes_and_certify_fields():
     assert one.mode == "budget" and 0 < one.radius <= 0.4
     with pytest.raises(ValueError, match="mode"):
         certify_sequential(model, x, COHEN, "fixed", **opts)
+
+    class NoStd:  # a certificate whose noise has no closed-form std (like the Zhang families)
+        noise = Noise("zhang-l2", {"sigma": SIGMA, "k": 1, "dim": 2})
+        radius = COHEN.radius
+
+    with pytest.raises(ValueError, match="tol"):
+        certify_sequential(model, x, NoStd(), "budget", **opts)
 
 
 def test_bad_input():
