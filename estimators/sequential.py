@@ -106,7 +106,9 @@ class Schedule:
         if not sizes:
             raise ValueError("sizes must hold at least one stage, got ()")
         if len(levels) != len(sizes):
-            raise ValueError(f"levels must have one entry per stage ({len(sizes)}), got {len(levels)}")
+            raise ValueError(
+                f"levels must have one entry per stage ({len(sizes)}), got {len(levels)}"
+            )
         if any(b <= a for a, b in zip(sizes, sizes[1:])):
             raise ValueError(f"sizes must be strictly increasing, got {sizes}")
         if sum(Fraction(a) for a in levels) >= 1:
@@ -184,7 +186,8 @@ def bounds_from_counts(n_a, n_b, n, level, rule, num_classes):
 
 
 def radius_from_bounds(cert, p_a, p_b, rule):
-    """``cert.radius`` where the bounds certify (binary ``p_A > 1/2``, else ``p_A > p_B``), 0 elsewhere."""
+    """``cert.radius`` where the bounds certify (binary ``p_A > 1/2``, else ``p_A > p_B``);
+    0 elsewhere. Returns ``(radius, certified mask)``."""
     ok = p_a > 0.5 if rule == "binary" else p_a > p_b
     radius = np.zeros(np.shape(p_a))
     if ok.any():
@@ -310,7 +313,8 @@ class _Run:
         lo_b = _cp_lower(n_b, n, level)
         k_a = np.floor(hi_a * n_future).astype(np.int64)
         k_b = np.minimum(np.ceil(lo_b * n_future).astype(np.int64), n_future - k_a)
-        p_a, p_b = bounds_from_counts(k_a, k_b, n_future, self.schedule.levels[-1], self.rule, self.k)
+        level = self.schedule.levels[-1]
+        p_a, p_b = bounds_from_counts(k_a, k_b, n_future, level, self.rule, self.k)
         return radius_from_bounds(self.cert, p_a, p_b, self.rule)[0]
 
     def result(self, alpha, radii=None, certified=None, prediction=None):

@@ -260,7 +260,8 @@ def test_budget_validity_over_parameters(alpha, p, tol, projection, seed):
 # ---------------------------------------------------------------------------------------------
 # exact checks
 @settings(max_examples=30)
-@given(k=st.integers(0, 5000), n=st.integers(1, 5000), rule=st.sampled_from(["binary", "runner-up"]))
+@given(k=st.integers(0, 5000), n=st.integers(1, 5000),
+       rule=st.sampled_from(["binary", "runner-up"]))
 def test_one_stage_equals_fixed_n_certify(k, n, rule):
     k = min(k, n)
     counts = np.array([[k, n - k]])
