@@ -266,6 +266,50 @@ def train_ars(model, noise_model, images, labels, config: ARSTrainConfig = ARSTr
     return history
 
 
+#: The shipped bundle: noise models trained jointly with copies of ``fmnist-gaussian-0.25``.
+SHIPPED_BUNDLE = "ars-fmnist-gaussian-0.25.pt"
+
+
+def save_ars_bundle(path, generator_pair, dataset_pair, **meta) -> None:
+    """Write both ARS variants with their jointly trained classifiers (float32, atomic).
+
+    ``generator_pair = (classifier, NoiseGenerator)``, ``dataset_pair = (classifier, DatasetNoise)``;
+    ``meta`` holds plain metadata (training settings). Readable with ``weights_only=True``.
+    """
+    (g_model, gen), (d_model, dw) = generator_pair, dataset_pair
+    state = lambda m: {k: v.detach().cpu().clone() for k, v in m.state_dict().items()}  # noqa: E731
+    _atomic_torch_save({"generator": state(gen), "generator_config": dict(gen.config),
+                        "generator_classifier": state(g_model),
+                        "dataset_noise": state(dw), "dataset_config": {**dw.config, "shape": list(dw.config["shape"])},
+                        "dataset_classifier": state(d_model), "meta": meta}, path)
+
+
+def load_ars_bundle(path=None, device="cpu") -> dict:
+    """``{"generator": (classifier, NoiseGenerator), "dataset": (classifier, DatasetNoise), "meta"}``
+    from ``path`` (default: the shipped :data:`SHIPPED_BUNDLE`), in eval mode."""
+    from importlib import resources
+
+    from .models import fmnist_resnet
+
+    if path is None:
+        ref = resources.files("smoothcert.gpu_sampler").joinpath("assets", SHIPPED_BUNDLE)
+        with resources.as_file(ref) as p:
+            raw = torch.load(p, map_location=device, weights_only=True)
+    else:
+        raw = torch.load(path, map_location=device, weights_only=True)
+    gen = NoiseGenerator(**raw["generator_config"])
+    gen.load_state_dict(raw["generator"])
+    cfg = dict(raw["dataset_config"])
+    dw = DatasetNoise(tuple(cfg.pop("shape")), **cfg)
+    dw.load_state_dict(raw["dataset_noise"])
+    out = {"meta": raw.get("meta", {})}
+    for key, noise, cls_key in (("generator", gen, "generator_classifier"), ("dataset", dw, "dataset_classifier")):
+        clf = fmnist_resnet()
+        clf.load_state_dict(raw[cls_key])
+        out[key] = (clf.to(device).eval(), noise.to(device).eval())
+    return out
+
+
 def generator_maps(noise_model, xs) -> tuple[np.ndarray, np.ndarray]:
     """``(mu, sigma)`` float64 maps for every input of ``xs`` ``(N, *shape)``."""
     xs = check_inputs(xs)
@@ -323,9 +367,12 @@ __all__ = [
     "DatasetNoise",
     "DenseBlock",
     "NoiseGenerator",
+    "SHIPPED_BUNDLE",
     "ShiftedModel",
     "ars_losses",
     "generator_maps",
+    "load_ars_bundle",
     "pgd_linf",
+    "save_ars_bundle",
     "train_ars",
 ]

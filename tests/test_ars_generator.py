@@ -165,3 +165,21 @@ def test_bad_shapes():
         train_ars(_linear(), noise, x, y[:5], ARSTrainConfig(epochs=1), progress=False)
     with pytest.raises(ValueError, match="eps"):
         pgd_linf(_linear(), x, y, eps=0.0)
+
+
+def test_shipped_bundle_roundtrip(tmp_path):
+    from smoothcert.gpu_sampler.ars_generator import load_ars_bundle, save_ars_bundle
+
+    b = load_ars_bundle()
+    (g_clf, gen), (d_clf, dw) = b["generator"], b["dataset"]
+    x = torch.rand(2, 1, 28, 28)
+    mu, sigma = generator_maps(gen, x)
+    assert sigma.shape == (2, 1, 28, 28) and np.all(sigma > gen.config["min_scale"])
+    dmu, dsigma = dw.maps()
+    assert dsigma.shape == (1, 28, 28) and np.all(dsigma > 0)
+    save_ars_bundle(tmp_path / "b.pt", (g_clf, gen), (d_clf, dw), note="roundtrip")
+    again = load_ars_bundle(tmp_path / "b.pt")
+    with torch.no_grad():
+        torch.testing.assert_close(again["generator"][1](x)[1], gen(x)[1], rtol=0, atol=0)
+        torch.testing.assert_close(again["dataset"][0](x), d_clf(x), rtol=0, atol=0)
+    assert again["meta"] == {"note": "roundtrip"}
