@@ -415,6 +415,10 @@ def certify_sequence(model, xs, certs, procedure: str, shifts=None, n0: int = 10
                        for k, v in c.noise.params.items()) for c in certs):
         raise ValueError("procedure='fixed-distribution' needs one distribution for every input; "
                          "per-input parameters go through 'memory-based'")
+    if procedure == "fixed-distribution" and shifts is not None and any(
+            not np.array_equal(np.asarray(m), np.asarray(shifts[0])) for m in shifts):
+        raise ValueError("procedure='fixed-distribution' needs one noise mean (shift) for every input; "
+                         "per-input means go through 'memory-based'")
     ckpt = checkpoint if isinstance(checkpoint, ParameterCheckpoint) else ParameterCheckpoint(checkpoint)
     memory = MemoryCertifier() if procedure == "memory-based" else None
     records = []

@@ -214,5 +214,8 @@ def test_certify_sequence_memory_and_resume(tmp_path):
     assert [(r.prediction, r.radius) for r in recs] == [(r.prediction, r.radius) for r in again]
     with pytest.raises(ValueError, match="one distribution"):
         certify_sequence(_Linear(), xs, certs, "fixed-distribution", n0=5, n=10, progress=False)
+    with pytest.raises(ValueError, match="one noise mean"):
+        certify_sequence(_Linear(), xs, [certs[0]] * 6, "fixed-distribution",
+                         shifts=[np.full((1, 2, 2), 0.01 * i) for i in range(6)], n0=5, n=10, progress=False)
     with pytest.raises(ValueError, match="one certificate per input"):
         certify_sequence(_Linear(), xs, certs[:2], "memory-based", progress=False)
