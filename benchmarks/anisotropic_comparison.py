@@ -280,7 +280,8 @@ def pgd_study(args, out, xs, ys, dim, gauss_model, pi_model, gen):
     """ARS Sec. 6.3 / Table 3: certified accuracy before and after PGD l_inf 16/255 (10 steps)."""
     y = torch.as_tensor(ys)
     res = {}
-    adv_path = os.path.join(out, "pgd-inputs.pt")
+    tag = f"{len(xs)}img"  # adversarial inputs depend on the whole batch: one set per image count
+    adv_path = os.path.join(out, f"pgd-inputs-{tag}.pt")
     if os.path.exists(adv_path):
         adv_fixed, adv_ars = torch.load(adv_path)
     else:
@@ -293,11 +294,11 @@ def pgd_study(args, out, xs, ys, dim, gauss_model, pi_model, gen):
     cfg = dict(n0=args.n0, n=args.n, alpha=args.alpha, batch_size=args.batch_size)
     fixed = sc.get("cohen-gaussian-l2", sigma=0.25)
     recs = certify_sequence(gauss_model, adv_fixed, [fixed] * len(xs), "fixed-distribution",
-                            checkpoint=os.path.join(out, "certify-pgd-fixed.npz"), desc="PGD fixed", **cfg)
+                            checkpoint=os.path.join(out, f"certify-pgd-fixed-{tag}.npz"), desc="PGD fixed", **cfg)
     res["fixed sigma=0.25, after PGD"] = summarize(recs, ys, dim, "fixed")["accuracy"]
     mus, sigmas = generator_maps(gen, adv_ars)
     recs = certify_sequence(pi_model, adv_ars, [sc.get("ars-gaussian-l2", sigma=s) for s in sigmas],
-                            "memory-based", shifts=list(mus), checkpoint=os.path.join(out, "certify-pgd-ars.npz"),
+                            "memory-based", shifts=list(mus), checkpoint=os.path.join(out, f"certify-pgd-ars-{tag}.npz"),
                             desc="PGD ARS", **cfg)
     res["ARS generator (memory-based), after PGD"] = summarize(recs, ys, dim, "ars")["accuracy"]
     return res
