@@ -205,7 +205,13 @@ def train_ars_models(args, out, gauss_model, tr_x, tr_y):
     pi_model = copy.deepcopy(gauss_model)
     gen = NoiseGenerator(channels=tr_x.shape[1], sigma0=0.25)
     train_ars(pi_model, gen, tr_x, tr_y, cfg, generator=_rng(args, 4), checkpoint=os.path.join(out, "ars-generator.pt"))
-    return (dw_model, dw), (pi_model, gen), time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    timing = os.path.join(out, "ars-train-seconds.json")  # a resumed run reports the first run's time
+    if os.path.exists(timing):
+        seconds = json.loads(open(timing).read())["seconds"]
+    else:
+        atomic_write_text(timing, json.dumps({"seconds": seconds}))
+    return (dw_model, dw), (pi_model, gen), seconds
 
 
 # ---------------------------------------------------------------------------------------------
