@@ -155,6 +155,34 @@ def print_row(name, samples, fixed_samples, acc, n_images):
     print(f"  {name:<28} {samples:10.0f} {fixed_samples / samples:8.2f}x   {cells}")
 
 
+def replica_study(cert, p_hat, args, common, tol, target_schedule, budget_schedule):
+    """Target and budget modes vs fixed n on Bernoulli streams with p = p_hat (replicated): the
+    binary rule sees nothing but this stream, so this measures savings over a representative p_A
+    distribution cheaply (independent noise per procedure; class 0 is the selected class)."""
+    fixed = args.n0 + args.n
+    draw, p_rep = bernoulli_replicas(p_hat, args.replicas, args.seed + 7)
+    m = p_rep.size
+    t_rep = certify_target(draw, m, cert, RADII, schedule=target_schedule, **common)
+    draw, _ = bernoulli_replicas(p_hat, args.replicas, args.seed + 8)
+    b_rep = certify_budget(draw, m, cert, tol, schedule=budget_schedule, **common)
+    k_rep = np.random.default_rng(args.seed + 9).binomial(args.n, p_rep)
+    fixed_counts = np.stack([k_rep, args.n - k_rep], axis=1)
+    _, rad_rep = certify_counts(fixed_counts, cert, args.alpha,
+                                select=np.tile([args.n0, 0], (m, 1)))
+    t_cert = t_rep.certified & (t_rep.prediction == 0)[:, None]
+    b_rad = np.where(b_rep.prediction == 0, b_rep.radius, 0.0)
+    diff = [(t_cert[:, j].sum() - ((rad_rep >= r) & (rad_rep > 0)).sum()) / m
+            for j, r in enumerate(RADII)]
+    both = np.isfinite(rad_rep) & np.isfinite(b_rad)
+    change = (b_rad - rad_rep)[both] / cert.params["sigma"]
+    print(f"Bernoulli replicas ({args.replicas} per pilot image, {m} streams): target "
+          f"{fixed / t_rep.samples.mean():.1f}x fewer samples, certified fraction minus fixed n's "
+          f"at r = {list(RADII)}: " + ", ".join(f"{d:+.4f}" for d in diff))
+    print(f"  budget {fixed / b_rep.samples.mean():.2f}x fewer samples; radius minus fixed n's "
+          f"(independent noise, sigma units): mean {change.mean():+.4f}; streams stopped before "
+          f"n_max: {(b_rep.samples < fixed).mean():.2f}")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="fmnist-gaussian-0.50", help="a shipped model name")
@@ -166,7 +194,9 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=100_000)
     p.add_argument("--n0", type=int, default=100)
     p.add_argument("--alpha", type=float, default=0.001)
-    p.add_argument("--replicas", type=int, default=200, help="Bernoulli replicas per image")
+    p.add_argument("--replicas", type=int, default=50, help="Bernoulli replicas per pilot image")
+    p.add_argument("--pilot-every", type=int, default=5, help="pilot: every k-th embedded image")
+    p.add_argument("--pilot-samples", type=int, default=1000, help="pilot: samples per image")
     p.add_argument("--tol-sigma", type=float, default=0.02, help="budget tolerance in sigma units")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--state", default="", help="npz file to resume the recording from")
@@ -183,12 +213,17 @@ def main(argv=None) -> int:
     opts = dict(batch_size=args.batch_size, precision=args.precision, batched=True)
     rate = measure_rate(model, x_all, cert, opts)
     per_image = args.n0 + args.n
-    n_images = args.images or max(1, int(args.minutes * 60 * rate / (1.15 * per_image)))
+    pilot_idx = np.arange(0, len(labels), args.pilot_every)
+    pilot_seconds = pilot_idx.size * args.pilot_samples / rate
+    budget_seconds = args.minutes * 60 - pilot_seconds
+    n_images = args.images or max(1, int(budget_seconds * rate / (1.1 * per_image)))
     n_images = min(n_images, len(labels))
-    print(f"model {args.model} (certified with Gaussian sigma {sigma}), {args.precision}, batch {args.batch_size}, "
-          f"{torch.get_num_threads()} threads")
+    print(f"model {args.model} (certified with Gaussian sigma {sigma}), {args.precision}, "
+          f"batch {args.batch_size}, {torch.get_num_threads()} threads")
     print(f"measured rate: {rate:.0f} samples/s -> {per_image / rate:.0f} s per image at fixed n; "
-          f"images: {n_images} ({'given' if args.images else f'picked for ~{args.minutes:g} min'})")
+          f"paired images: {n_images} "
+          f"({'given' if args.images else f'picked for ~{args.minutes:g} min with the pilot'}); "
+          f"pilot: {pilot_idx.size} images x {args.pilot_samples} samples")
 
     # the library defaults of each mode
     target_schedule = geometric_schedule(args.n, args.alpha, 500, 1.5, 0.5)
@@ -235,8 +270,8 @@ def main(argv=None) -> int:
     loss = np.maximum(rad_f - bud.radius, 0.0) / sigma
     both_inf = np.isinf(rad_f) & np.isinf(bud.radius)
     loss[both_inf] = 0.0
-    print(f"\nbudget mode radius loss vs fixed n (sigma units, same noise): mean {loss.mean():.4f}, "
-          f"max {loss.max():.4f}, inputs within {args.tol_sigma:g} sigma: "
+    print(f"\nbudget mode radius loss vs fixed n (sigma units, same noise): "
+          f"mean {loss.mean():.4f}, max {loss.max():.4f}, inputs within {args.tol_sigma:g} sigma: "
           f"{(loss <= args.tol_sigma).sum()}/{n_images}")
     spent = bud.samples - args.n0
     n_a = np.take_along_axis(bud.counts, np.argmax(bud.select, 1)[:, None], 1)[:, 0]
@@ -259,25 +294,18 @@ def main(argv=None) -> int:
           f"cost): {oracle.mean():.0f} samples/input = {fixed_samples / oracle.mean():.2f}x fewer "
           "than fixed n")
 
-    # many Bernoulli replicas of the measured p_hat (binary rule: the stream is all it sees)
-    draw, p_rep = bernoulli_replicas(p_hat, args.replicas, args.seed + 7)
-    m = p_rep.size
-    t_rep = certify_target(draw, m, cert, RADII, schedule=target_schedule, **common)
-    draw, _ = bernoulli_replicas(p_hat, args.replicas, args.seed + 8)
-    b_rep = certify_budget(draw, m, cert, tol, schedule=budget_schedule, **common)
-    k_rep = np.random.default_rng(args.seed + 9).binomial(args.n, p_rep)
-    two = lambda k, n: np.stack([k, n - k], axis=1)  # noqa: E731
-    _, rad_rep = certify_counts(two(k_rep, args.n), cert, args.alpha, select=np.tile([args.n0, 0], (m, 1)))
-    t_cert = t_rep.certified & (t_rep.prediction == 0)[:, None]  # class 0 = the label here
-    b_rad = np.where(b_rep.prediction == 0, b_rep.radius, 0.0)
-    print(f"\nBernoulli replicas ({args.replicas} per image, p = p_hat, independent noise per "
-          f"procedure): target {fixed_samples / t_rep.samples.mean():.1f}x fewer samples, "
-          f"certified-at-r counts per image vs fixed n: "
-          + ", ".join(f"{(t_cert[:, j].sum() - ((rad_rep >= r) & (rad_rep > 0)).sum()) / args.replicas:+.2f}"
-                      for j, r in enumerate(RADII))
-          + f"; budget {fixed_samples / b_rep.samples.mean():.2f}x fewer samples, mean radius "
-          f"{b_rad[np.isfinite(b_rad)].mean() / sigma:.4f} vs fixed "
-          f"{rad_rep[np.isfinite(rad_rep)].mean() / sigma:.4f} sigma")
+    # pilot: the p_A distribution over many images, then Bernoulli replicas of it
+    t = time.perf_counter()
+    pilot = counts(model, x_all[torch.as_tensor(pilot_idx)], args.pilot_samples, cert,
+                   num_classes=10, **opts).numpy()
+    p_pilot = pilot.max(axis=1) / args.pilot_samples
+    print(f"\npilot ({time.perf_counter() - t:.0f} s): top-class frequency quartiles "
+          f"{np.round(np.quantile(p_pilot, [0.25, 0.5, 0.75]), 3).tolist()}, "
+          f"{(p_pilot == 1).mean():.2f} of the images at 1")
+    oracle = oracle_samples(cert, p_pilot, args.n, args.alpha, tol) + args.n0
+    print(f"oracle for the budget goal on the pilot's p_hat: {fixed_samples / oracle.mean():.2f}x "
+          "fewer than fixed n")
+    replica_study(cert, p_pilot, args, common, tol, target_schedule, budget_schedule)
 
     # goals
     acc_f, acc_t = accuracy(cert_f, pred_f, y), accuracy(tgt.certified, tgt.prediction, y)
