@@ -132,10 +132,13 @@ def test_schedule_rejects_bad_input():
 # validity simulations (the core promise)
 @pytest.mark.parametrize("alpha", [0.05, 0.2])
 @pytest.mark.parametrize("r", [0.0, 0.3])
-def test_target_binary_worst_case_at_threshold(alpha, r):
-    """p right below the threshold: every claim at r is a failure."""
+@pytest.mark.parametrize("abstain_alpha", [0.01, 0.5])
+def test_target_binary_worst_case_at_threshold(alpha, r, abstain_alpha):
+    """p right below the threshold: every claim at r is a failure (whatever the abstain level:
+    abstaining spends no alpha)."""
     p = just_below_threshold(r) if r > 0 else 0.5
-    res = certify_target(bernoulli_draw(np.full(RUNS, p), 1), RUNS, COHEN, r, alpha=alpha, **SMALL)
+    res = certify_target(bernoulli_draw(np.full(RUNS, p), 1), RUNS, COHEN, r, alpha=alpha,
+                         abstain_alpha=abstain_alpha, **SMALL)
     failures = int(res.certified[:, 0].sum())
     assert failures <= band_top(RUNS, alpha)
     assert float(res.alpha) <= alpha
