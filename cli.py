@@ -404,9 +404,9 @@ def _add_demo(sub):
     p.add_argument("--images", type=int, default=keep,
                    help="number of embedded test images, evenly spaced among 500 (default: 100)")
     p.add_argument("--n0", type=int, default=keep, help="selection samples per input (default: 64)")
-    p.add_argument("--n", type=int, default=keep, help="estimation samples per input (default: 1000)")
+    p.add_argument("--n", type=int, default=keep, help="estimation samples per input (default: 500)")
     p.add_argument("--alpha", type=float, default=keep, help="failure probability per input (default: 0.001)")
-    p.add_argument("--batch", type=int, default=keep, help="noisy samples per model call (default: 1064)")
+    p.add_argument("--batch", type=int, default=keep, help="noisy samples per model call (default: 1000)")
     p.add_argument("--precision", default="float32", choices=("float32", "float64", "bfloat16"))
     p.add_argument("--device", default="auto", help="cpu, cuda, ... (auto: cuda when present)")
     p.add_argument("--seed", type=int, default=0)
