@@ -8,7 +8,7 @@ from .registry import certificate_class, certificates, get, register
 from .regions import Region, WeightedLpBall, lp_ball
 
 # Family modules register their certificates on import (keep this list in sync with the files).
-from . import gaussian, laplace, uniform  # noqa: E402,F401
+from . import functional, gaussian, laplace, uniform  # noqa: E402,F401
 
 __all__ = [
     "Certificate",

@@ -1,0 +1,862 @@
+"""Functional-optimization certificates, Zhang, Yu, Zhang, Weng, Liu & Hsieh 2020 ("Black-box
+certification with randomized smoothing: a functional optimization based framework", NeurIPS 2020).
+
+Framework (their Sec. 3, Eq. 4-6; DESIGN section 3). With F = all functions into [0, 1], the
+smallest possible probability of class A at x + delta given ``P_{pi0}(A) >= p`` is bounded below by
+the Lagrangian dual
+
+    L(p, r) = max_{lambda >= 0} { lambda p - max_{||delta|| <= r} D(lambda pi0 || pi_delta) },
+    D(lambda pi0 || pi_delta) = E_{z ~ pi0}[(lambda - R(z))_+],   R = pi_delta / pi0,
+
+and the class-B probability from above by ``U(p_B, r) = 1 - L(1 - p_B, r)``. The worst delta is
+``r e_1`` for the l1 and l2 families (their Thm 2). D is convex in lambda with derivative
+``P_{pi0}(R < lambda)``, so the maximizing lambda is the p-quantile of R under pi0 and there
+L equals the Neyman-Pearson bound ``P_{pi_delta}(R < lambda*)``.
+
+How it is computed here. Write Lambda = log R. Because pi0 is symmetric under z_1 -> -z_1, the law of
+Lambda under pi_delta is the law of -Lambda under pi0, so ``P_{pi_delta}(R < lambda) = P_{pi0}(Lambda >
+-log lambda)`` and, with ``x = log lambda``,
+
+    lambda p - D(lambda) = e^x (p - P(Lambda < x)) + P(Lambda > -x).          (*)
+
+Everything reduces to the CDF of the scalar Lambda under pi0. For radial pi0(z) = g(||z||),
+``Lambda = phi(||z||) - phi(||z - delta||)`` with ``phi = -log g`` increasing, so for fixed rho = ||z||
+the event {Lambda < x} is {||z - delta|| > rho'*(rho, x)}: an exact one-dimensional conditional
+probability (a Beta CDF for l2, a power for l1), integrated against the law of rho by tanh-sinh
+quadrature split at the kinks (:mod:`.functional_quadrature`). The quadrature error is estimated by
+comparing two nested orders, the truncated radial mass is added, and every comparison uses the
+resulting upper/lower bounds (DESIGN section 3, "numerical integration is part of the promise").
+
+Any x gives a valid lower bound in (*); we take the largest x whose upper CDF bound is <= p (the
+Neyman-Pearson quantile, found by a bracketing Illinois search on a monotone function), so
+``lower_bound`` is sound and within the integration error of the maximum.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import ClassVar
+
+import mpmath as mp
+import numpy as np
+from scipy import special
+
+from ..estimators.checks import as_float_array, check_finite, check_positive, check_probability
+from ..estimators.checks import check_probability_pair
+from ..estimators.rounding import EPS, as_output
+from .base import Certificate, Noise
+from .functional_quadrature import RadialLaw, monotone_root, newton_increasing, tanh_sinh_rule
+from .gaussian import gaussian_gap_mp
+from .registry import register
+
+#: Largest log-lambda tried (e^700 stays finite in float64).
+XMAX = 700.0
+#: Relative bracket width at which the radius bisection stops (the lower end is returned).
+R_RTOL = 1e-11
+#: Number of equal-width base panels of the radial integration range.
+PANELS = 10
+#: Dimension used by ``from_std`` when none is given (MNIST, 28 x 28).
+DEFAULT_DIM = 784
+
+_NODES, _W_FINE, _W_COARSE = tanh_sinh_rule()
+
+
+def check_k_dim(k, dim):
+    """``dim`` an integer >= 2 and ``k`` a real number with 0 <= k < dim (Zhang et al. Eq. 9)."""
+    from ..estimators.checks import check_int
+
+    dim = check_int("dim", dim, minimum=2)
+    ka = as_float_array("k", k)
+    if ka.ndim != 0:
+        raise ValueError(f"k must be a scalar, got an array of shape {ka.shape}")
+    check_finite("k", ka, k)
+    kf = float(ka)
+    if not (0.0 <= kf < dim):
+        raise ValueError(f"k must satisfy 0 <= k < dim = {dim}, got k={k!r}")
+    return kf, dim
+
+
+def check_radius(r):
+    """A perturbation size r >= 0 (finite)."""
+    arr = as_float_array("r", r)
+    if np.isnan(arr).any() or (arr < 0).any() or np.isinf(arr).any():
+        bad = arr[~(arr >= 0) | np.isinf(arr)].flat[0]
+        raise ValueError(f"r must be a finite number >= 0, got {bad!r}")
+    return arr
+
+
+class _Tails:
+    """Bounds on the CDF of Lambda at one point: P(Lambda < x) in [A - eA, A + eA], P(Lambda >= x) in
+    [S - eS, S + eS] (both evaluated at x + eta, see ``FunctionalCertificate._tails``)."""
+
+    __slots__ = ("A", "S", "eA", "eS")
+
+    def __init__(self, A, S, eA, eS):
+        self.A, self.S, self.eA, self.eS = A, S, eA, eS
+
+    def cdf_hi(self):
+        """Upper bound on P(Lambda <= x)."""
+        return min(self.A + self.eA, (1.0 - (self.S - self.eS)) * (1 + 4 * EPS), 1.0)
+
+    def sf_lo(self):
+        """Lower bound on P(Lambda > x)."""
+        return max(self.S - self.eS, (1.0 - (self.A + self.eA)) * (1 - 4 * EPS) - 4 * EPS, 0.0)
+
+    def gain(self, p, q):
+        """Lower bound on p - P(Lambda < x) when q = 1 - p (minus a rounding margin)."""
+        return max(p - (self.A + self.eA), (self.S - self.eS) - q) - 4 * EPS
+
+
+class FunctionalCertificate(Certificate):
+    """Engine shared by ``zhang-l2`` and ``zhang-l1`` (see the module docstring).
+
+    Subclasses give the radial exponent ``q``, ``phi`` pieces and the conditional law of
+    ``||z - r e_1||`` given ``||z||`` in normalized units (``u = ||z|| / scale``, ``rt = r / scale``).
+    """
+
+    q: ClassVar[int] = 2
+    family: ClassVar[str] = ""
+    expensive = True
+    twin_rtol = 1e-9
+    #: below this many degrees of freedom of the Beta/power law the mp twin needs no special care
+    _scale_name: ClassVar[str] = "sigma"
+
+    def __init__(self, scale, k, dim):
+        s = check_positive(self._scale_name, scale, allow_array=False)
+        self.k, self.dim = check_k_dim(k, dim)
+        self.scale = float(s)
+        self._params = {self._scale_name: self.scale, "k": k, "dim": self.dim}
+        self._law = RadialLaw(self.q, self.dim - self.k)
+        self._memo = {}
+
+    @property
+    def noise(self) -> Noise:
+        return Noise(self.family, {self._scale_name: self.scale, "k": self._params["k"], "dim": self.dim})
+
+    # ---- family pieces (normalized units) --------------------------------------------------
+    def _F(self, delta, u, x):
+        """phi(u + delta) - phi(u) + x, increasing in delta; Lambda < x iff F(||z-delta|| - u) > 0."""
+        raise NotImplementedError
+
+    def _dF(self, delta, u):
+        raise NotImplementedError
+
+    def _psi(self, u, rt, plus):
+        """phi(u) - phi(u + rt) (plus=False) or phi(u) - phi(|u - rt|) (plus=True): the values of
+        Lambda at the ends of its conditional range; they are the breakpoints' equations."""
+        raise NotImplementedError
+
+    def _pieces(self, rt):
+        """Monotone pieces [(a, b, plus), ...] of the two psi functions on (0, inf)."""
+        raise NotImplementedError
+
+    def _inner(self, u, delta, rt):
+        """(P(||z - delta|| > u + delta | u), its complement) for delta strictly inside the range."""
+        raise NotImplementedError
+
+    def _spread(self, rt):
+        """Rough standard deviation of Lambda (used for brackets and tolerances only)."""
+        raise NotImplementedError
+
+    # ---- the CDF of Lambda -----------------------------------------------------------------
+    def _conditional(self, u, x, rt):
+        """(P(Lambda < x | u), P(Lambda >= x | u)) for arrays u, x (broadcast)."""
+        u, x = np.broadcast_arrays(np.asarray(u, float), np.asarray(x, float))
+        dlo = np.where(u >= rt, -rt, rt - 2.0 * u)
+        dhi = np.full_like(u, rt)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            all_in = self._F(dlo, u, x) > 0
+            none = ~all_in & (self._F(dhi, u, x) <= 0)
+        h = np.where(all_in, 1.0, 0.0)
+        g = np.where(none, 1.0, 0.0)
+        mid = ~(all_in | none)
+        if mid.any():
+            um, xm = u[mid], x[mid]
+            d = newton_increasing(
+                lambda t: self._F(t, um, xm), lambda t: self._dF(t, um), dlo[mid], dhi[mid], rt
+            )
+            hm, gm = self._inner(um, d, rt)
+            h[mid], g[mid] = hm, gm
+        return h, g
+
+    def _breakpoints(self, rt, xs):
+        """For each x, the u where Lambda's conditional range ends cross x (kinks of the integrand):
+        roots of psi(u) = x on each monotone piece (Brent's method)."""
+        law = self._law
+        pieces = [(max(a, law.lo), min(b, law.hi), plus) for a, b, plus in self._pieces(rt)]
+        pieces = [pc for pc in pieces if pc[1] > pc[0]]
+        out = np.full((xs.size, len(pieces)), law.lo)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            for j, (a, b, plus) in enumerate(pieces):
+                va = self._psi(np.float64(a), rt, plus) - xs
+                vb = self._psi(np.float64(b), rt, plus) - xs
+                for i in np.flatnonzero(np.sign(va) * np.sign(vb) < 0):
+                    x = xs[i]
+                    out[i, j] = monotone_root(lambda t: self._psi(t, rt, plus) - x, a, b,
+                                              1e-15 * (b - a))
+        return out
+
+    def _tails(self, rt, xs):
+        """P(Lambda < x) and P(Lambda >= x) with error bounds, for each x in ``xs`` (1-D).
+
+        Returns (A, S, eA, eS). Error = |fine - coarse| of the nested tanh-sinh rules (numerator
+        and normalization) + the truncated radial mass + a summation/special-function floor.
+        """
+        law = self._law
+        xs = np.atleast_1d(np.asarray(xs, float))
+        base = np.linspace(law.lo, law.hi, PANELS + 1)
+        if law.lo < law.mode < law.hi:
+            base = np.sort(np.append(base, law.mode))
+        bps = self._breakpoints(rt, xs)
+        edges = np.sort(np.concatenate([np.broadcast_to(base, (xs.size, base.size)), bps], 1), 1)
+        a, b = edges[:, :-1], edges[:, 1:]
+        mid, half = 0.5 * (a + b), 0.5 * (b - a)
+        u = mid[..., None] + half[..., None] * _NODES
+        f = np.exp(law.log_density_rel(u))
+        f = np.where(np.isfinite(f), f, 0.0)
+        h, g = self._conditional(u, xs[:, None, None], rt)
+        wf, wc = half[..., None] * _W_FINE, half[..., None] * _W_COARSE
+        Zf, Zc = (wf * f).sum((1, 2)), (wc * f).sum((1, 2))
+        Nf, Nc = (wf * f * h).sum((1, 2)), (wc * f * h).sum((1, 2))
+        Mf, Mc = (wf * f * g).sum((1, 2)), (wc * f * g).sum((1, 2))
+        A, S = Nf / Zf, Mf / Zf
+        ez = np.abs(Zf - Zc) / Zf
+        n_terms = u.shape[1] * u.shape[2]
+        floor = 1e-13 + 2 * n_terms * EPS  # relative: summation of positive terms + betainc
+        eA = np.abs(Nf - Nc) / Zf + A * ez + (A + 1e-300) * floor + law.tail
+        eS = np.abs(Mf - Mc) / Zf + S * ez + (S + 1e-300) * floor + law.tail
+        return A, S, 1.01 * eA, 1.01 * eS
+
+    def _eta(self, rt, x):
+        """Shift that makes an evaluation at x + eta an upper bound on P(Lambda <= x) even where
+        Lambda has atoms (l1 with k = 0) whose float position is off by rounding."""
+        return 1e-13 * self._spread(rt) + 16 * EPS * abs(x)
+
+    def _tails_at(self, rt, xs):
+        xs = np.atleast_1d(np.asarray(xs, float))
+        shifted = xs + np.array([self._eta(rt, x) for x in xs])
+        A, S, eA, eS = self._tails(rt, shifted)
+        return [_Tails(A[i], S[i], eA[i], eS[i]) for i in range(xs.size)]
+
+    # ---- the dual bound --------------------------------------------------------------------
+    def _search(self, p, q, rt):
+        """Largest x (to a relative 1e-10 of Lambda's spread) with ``gain(x) >= 0``, i.e. whose
+        upper CDF bound is <= p: a bracketing Illinois search on a decreasing function.
+        Returns (x, tails at x) or (None, None) if even x = -XMAX is infeasible."""
+        sig = self._spread(rt)
+        v = lambda t: t.gain(p, q)  # noqa: E731
+        x0, step = self._start(p, q, rt, sig)
+        t0 = self._tails_at(rt, [x0])[0]
+        if v(t0) >= 0:
+            lo, tlo = x0, t0
+            hi = min(lo + step, XMAX)
+            while True:
+                if lo >= XMAX:
+                    return lo, tlo
+                thi = self._tails_at(rt, [hi])[0]
+                if v(thi) < 0:
+                    break
+                lo, tlo = hi, thi
+                step *= 4
+                hi = min(lo + step, XMAX)
+        else:
+            hi, thi = x0, t0
+            lo = max(hi - step, -XMAX)
+            while True:
+                tlo = self._tails_at(rt, [lo])[0]
+                if v(tlo) >= 0:
+                    break
+                if lo <= -XMAX:
+                    return None, None
+                hi, thi = lo, tlo
+                step *= 4
+                lo = max(hi - step, -XMAX)
+        for a in self._atoms(rt):  # jumps of the CDF: test both sides directly
+            e = 1e-11 * sig + 64 * EPS * abs(a)
+            if lo < a - e and a + e < hi:
+                ta = self._tails_at(rt, [a - e])[0]
+                if v(ta) >= 0:
+                    lo, tlo = a - e, ta
+                    tb = self._tails_at(rt, [a + e])[0]
+                    if v(tb) < 0:
+                        hi, thi = a + e, tb
+                else:
+                    hi, thi = a - e, ta
+        vlo, vhi = v(tlo), v(thi)
+        tol = 1e-10 * sig + 8 * EPS * max(abs(lo), abs(hi))
+        side = 0
+        for _ in range(200):
+            if hi - lo <= tol:
+                break
+            x = hi - vhi * (hi - lo) / (vhi - vlo) if vhi != vlo else 0.5 * (lo + hi)
+            if not (lo < x < hi) or not np.isfinite(x):
+                x = 0.5 * (lo + hi)
+            x = min(max(x, lo + 0.01 * tol), hi - 0.01 * tol) if hi - lo > 0.02 * tol else x
+            t = self._tails_at(rt, [x])[0]
+            vx = v(t)
+            if vx >= 0:
+                lo, tlo, vlo = x, t, vx
+                if side == -1:
+                    vhi *= 0.5
+                side = -1
+            else:
+                hi, thi, vhi = x, t, vx
+                if side == 1:
+                    vlo *= 0.5
+                side = 1
+        self._memo[(p, q)] = (rt, lo)
+        return lo, tlo
+
+    def _start(self, p, q, rt, sig):
+        """Starting point and first step of the search: the previous solution for the same p,
+        rescaled to rt (radius iterations move rt little), else a Gaussian approximation
+        Lambda ~ N(-sig^2/2, sig^2)."""
+        prev = self._memo.get((p, q))
+        if prev is not None and prev[0] > 0 and 0.5 < rt / prev[0] < 2:
+            r0, x_prev = prev
+            return float(np.clip(x_prev * rt / r0, -XMAX, XMAX)), 0.02 * sig
+        with np.errstate(divide="ignore"):
+            z = special.ndtri(p) if p < 0.5 else -special.ndtri(q)
+        if not np.isfinite(z):
+            return (XMAX if z > 0 else -XMAX), max(sig, 1e-300)
+        return float(np.clip(-0.5 * sig * sig + sig * z, -XMAX, XMAX)), max(0.5 * sig, 1e-300)
+
+    def _atoms(self, rt):
+        """Values where Lambda has an atom (none unless the family says so)."""
+        return ()
+
+    def _lower_rt(self, p, q, rt):
+        """Sound lower bound on L(p, r) (r = rt * scale) and the log-lambda used."""
+        if rt == 0.0:
+            return p, 0.0
+        if p == 0.0:
+            return 0.0, -np.inf
+        x, t = self._search(p, q, rt)
+        if x is None:
+            return 0.0, -np.inf
+        back = self._tails_at(rt, [-x])[0]
+        gain = max(t.gain(p, q), 0.0)
+        val = np.exp(x) * gain * (1 - 4 * EPS) + back.sf_lo()
+        return max(val * (1 - 8 * EPS), 0.0), x
+
+    def _upper_rt(self, p_b, rt):
+        """Sound upper bound on U(p_b, r) = 1 - L(1 - p_b, r), computed in its tail form
+        ``min_x P(Lambda <= -x) - e^x (P(Lambda >= x) - p_b)`` so that tiny p_b keep their digits."""
+        if rt == 0.0 or p_b == 1.0:
+            return p_b
+        if p_b == 0.0:
+            return 0.0
+        x, t = self._search(1.0 - p_b, p_b, rt)
+        if x is None:
+            return 1.0
+        back = self._tails_at(rt, [-x])[0]
+        gain = max(t.gain(1.0 - p_b, p_b), 0.0)
+        val = back.cdf_hi() - np.exp(x) * gain * (1 - 4 * EPS)
+        return min(max(val, 0.0) * (1 + 8 * EPS) + 1e-300, 1.0)
+
+    # ---- public extras ---------------------------------------------------------------------
+    def _broadcast(self, p, r, name="p_a"):
+        pa = check_probability(name, p)
+        rr = check_radius(r)
+        scalar = pa.ndim == 0 and rr.ndim == 0
+        pa, rr = np.broadcast_arrays(pa, rr)
+        return pa, rr, scalar
+
+    def lower_bound(self, p_a, r):
+        """Sound lower bound on L(p_a, r) = max_lambda {lambda p_a - D(lambda; r)} (Zhang et al. Eq. 6)."""
+        pa, rr, scalar = self._broadcast(p_a, r)
+        out = np.empty(pa.shape)
+        for i in np.ndindex(pa.shape):
+            out[i] = self._lower_rt(float(pa[i]), 1.0 - float(pa[i]), float(rr[i]) / self.scale)[0]
+        return as_output(out, scalar)
+
+    def upper_bound(self, p_b, r):
+        """Sound upper bound on the class-B probability at distance r: 1 - L(1 - p_b, r)."""
+        pb, rr, scalar = self._broadcast(p_b, r, "p_b")
+        out = np.empty(pb.shape)
+        for i in np.ndindex(pb.shape):
+            out[i] = self._upper_rt(float(pb[i]), float(rr[i]) / self.scale)
+        return as_output(out, scalar)
+
+    def lambda_star(self, p_a, r):
+        """The maximizing lambda used by ``lower_bound``: the p_a-quantile of R = pi_delta/pi0
+        under pi0 (its lower end to within the integration error)."""
+        pa, rr, scalar = self._broadcast(p_a, r)
+        out = np.empty(pa.shape)
+        for i in np.ndindex(pa.shape):
+            rt = float(rr[i]) / self.scale
+            out[i] = 1.0 if rt == 0 else np.exp(self._lower_rt(float(pa[i]), 1 - float(pa[i]), rt)[1])
+        return as_output(out, scalar)
+
+    def discrepancy(self, lam, r):
+        """D(lambda; r) = E_{pi0}[(lambda - R)_+] = lambda P(R < lambda) - P(Lambda > -log lambda)
+        (quadrature estimate, for checks; scalar r > 0, lam an array > 0)."""
+        lam = check_positive("lam", lam)
+        rt = float(check_radius(r)) / self.scale
+        x = np.log(lam).ravel()
+        A, _, _, _ = self._tails(rt, x)
+        _, S, _, _ = self._tails(rt, -x)
+        return (lam.ravel() * A - S).reshape(lam.shape)
+
+    def cdf_log_ratio(self, x, r):
+        """(P(Lambda < x), error bound) for Lambda = log(pi_delta/pi0)(z), z ~ pi0, delta = r e_1."""
+        rt = float(check_radius(r)) / self.scale
+        A, _, eA, _ = self._tails(rt, np.atleast_1d(as_float_array("x", x)))
+        return A, eA
+
+    # ---- the radius --------------------------------------------------------------------------
+    def _certify_gap(self, pa, pb, rt):
+        """L_lo(pa, rt) - (1/2 or U_hi(pb, rt)): > 0 means certified at rt."""
+        low = self._lower_rt(pa, 1.0 - pa, rt)[0]
+        return low - (0.5 if pb is None else self._upper_rt(pb, rt))
+
+    def _gap_guess(self, pa, pb):
+        """Gaussian-approximation guess of the radius in normalized units (a starting point)."""
+        z = special.ndtri(pa) if pb is None else 0.5 * (special.ndtri(pa) - special.ndtri(pb))
+        return max(float(z), 1e-8) / self._spread(1.0)
+
+    def _radius_rt(self, pa, pb):
+        """Largest certified rt by bracketing + Illinois; returns the lower (verified) end."""
+        if pb is None:
+            if pa <= 0.5:
+                return 0.0
+            if pa == 1.0:
+                return np.inf
+        else:
+            if pa <= pb:
+                return 0.0
+            if pa == 1.0 or pb == 0.0:
+                return np.inf
+        f = lambda rt: self._certify_gap(pa, pb, rt)  # noqa: E731
+        lo, flo = 0.0, pa - (0.5 if pb is None else pb)
+        hi = self._gap_guess(pa, pb)
+        fhi = f(hi)
+        while fhi > 0:
+            lo, flo = hi, fhi
+            hi *= 2.0
+            if hi > 1e12:
+                return lo
+            fhi = f(hi)
+        side = 0
+        for _ in range(200):
+            if hi - lo <= R_RTOL * hi:
+                break
+            x = hi - fhi * (hi - lo) / (fhi - flo) if fhi != flo else 0.5 * (lo + hi)
+            if not (lo < x < hi):
+                x = 0.5 * (lo + hi)
+            fx = f(x)
+            if fx > 0:
+                lo, flo = x, fx
+                if side == -1:
+                    fhi *= 0.5
+                side = -1
+            else:
+                hi, fhi = x, fx
+                if side == 1:
+                    flo *= 0.5
+                side = 1
+        return lo
+
+    def _radius(self, p_a, p_b):
+        out = np.empty(p_a.shape)
+        for i in np.ndindex(p_a.shape):
+            pb = None if p_b is None else float(p_b[i])
+            rt = self._radius_rt(float(p_a[i]), pb)
+            out[i] = rt if np.isinf(rt) else np.nextafter(rt * self.scale, 0.0) if rt > 0 else 0.0
+        return out
+
+    # ---- the mpmath twin ---------------------------------------------------------------------
+    def _radius_mp(self, p_a, p_b):
+        if p_b is None:
+            if p_a <= 0.5:
+                return mp.mpf(0)
+            if p_a == 1:
+                return mp.inf
+        else:
+            if p_a <= p_b:
+                return mp.mpf(0)
+            if p_a == 1 or p_b == 0:
+                return mp.inf
+        if self.k == 0:
+            return self.scale * self._radius_k0_mp(p_a, p_b)
+        return self.scale * self._radius_quad_mp(p_a, p_b)
+
+    def _radius_k0_mp(self, p_a, p_b):
+        raise NotImplementedError
+
+    def _cdf_mp(self, x, rt):
+        """P(Lambda < x) by mpmath quadrature (tanh-sinh with mpmath's own error control),
+        Lambert-W thresholds and mpmath's Beta/power conditional laws."""
+        law = self._law
+        nu, q = mp.mpf(self.dim) - mp.mpf(self.k), self.q
+        logz = (nu / q - 1) * mp.log(q) + mp.loggamma(nu / q)
+        x, rt = mp.mpf(x), mp.mpf(rt)
+
+        def integrand(u):
+            if u <= 0:
+                return mp.mpf(0)
+            dens = mp.exp((nu - 1) * mp.log(u) - u**q / q - logz)
+            return dens * self._cond_mp(u, x, rt)
+
+        pts = [float(v) for v in np.linspace(law.lo, law.hi, 2 * PANELS + 1)]
+        pts += [float(b) for b in self._breakpoints(float(rt), np.array([float(x)])).ravel()]
+        pts = sorted(set(p for p in pts if law.lo <= p <= law.hi))
+        pts = [mp.mpf(0)] + [mp.mpf(p) for p in pts] + [mp.inf]
+        return mp.quad(integrand, pts)
+
+    def _cond_mp(self, u, x, rt):
+        raise NotImplementedError
+
+    def _radius_quad_mp(self, p_a, p_b):
+        """Solve the Neyman-Pearson boundary equations in mpmath (continuous Lambda, k > 0):
+
+        binary      A(x, rt) = pA,  A(-x, rt) = 1/2               (L(pA, rt) = 1 - A(-x) = 1/2)
+        multi-class A(x1, rt) = pA, A(x2, rt) = 1 - pB, 1 - A(-x1, rt) = A(-x2, rt)
+
+        with A(x, rt) = P(Lambda < x) by :meth:`_cdf_mp`, by Newton's method with a forward-
+        difference Jacobian, started at the float solution (only a starting point: Newton
+        converges quadratically to the mpmath root, and the residual is checked at the end).
+        """
+        pa = float(p_a)
+        pb = None if p_b is None else float(p_b)
+        rt0 = self._radius_rt(pa, pb)
+        xa = self._search(pa, 1 - pa, rt0)[0]
+        if p_b is None:
+            z = [mp.mpf(xa), mp.mpf(rt0)]
+
+            def F(v):
+                x, rt = v
+                return [self._cdf_mp(x, rt) - p_a, self._cdf_mp(-x, rt) - mp.mpf(1) / 2]
+        else:
+            xb = self._search(1 - pb, pb, rt0)[0]
+            z = [mp.mpf(xa), mp.mpf(xb), mp.mpf(rt0)]
+
+            def F(v):
+                x1, x2, rt = v
+                return [self._cdf_mp(x1, rt) - p_a, self._cdf_mp(x2, rt) - (1 - p_b),
+                        1 - self._cdf_mp(-x1, rt) - self._cdf_mp(-x2, rt)]
+
+        tiny = mp.mpf(10) ** (-mp.mp.dps + 3)
+        f0 = F(z)
+        for _ in range(3):
+            if max(abs(v) for v in f0) < tiny:
+                break
+            cols = []
+            for j in range(len(z)):
+                h = mp.mpf(10) ** (-mp.mp.dps // 2) * max(abs(z[j]), 1)
+                zj = list(z)
+                zj[j] += h
+                cols.append([(a - b) / h for a, b in zip(F(zj), f0)])
+            J = mp.matrix([[cols[j][i] for j in range(len(z))] for i in range(len(z))])
+            step = mp.lu_solve(J, mp.matrix(f0))
+            z = [z[i] - step[i] for i in range(len(z))]
+            f0 = F(z)
+        res = max(abs(v) for v in f0)
+        if res > mp.mpf(10) ** (-mp.mp.dps // 2):
+            raise ArithmeticError(f"{self.name} twin did not converge (residual {res})")
+        return z[-1]
+
+    def radius_mp(self, p_a, p_b=None, dps: int = 50):
+        """The twin (see Certificate.radius_mp). With k = 0 it is the closed form (Zhang et al.
+        Cor. 1 and 2); with k > 0 mpmath quadrature at min(dps, 20) digits (accurate far beyond
+        the 1e-9 the float radius is checked to; slow: seconds per point at moderate dim)."""
+        return super().radius_mp(p_a, p_b, dps=dps if self.k == 0 else min(dps, 20))
+
+    # ---- fast path -----------------------------------------------------------------------------
+    def radius_table(self, p_grid=None, n: int = 1000, progress: bool = False):
+        """A :class:`RadiusTable` for the binary radius (p_b = 1 - p_a).
+
+        Default: n radii r_j evenly spaced up to the radius at p_a = 1 - 1e-15; for each, the
+        smallest p_a certified at r_j, p_j = an upper bound on P(Lambda < x_j) with x_j minus a
+        lower bound on the median of Lambda (then L(p, r_j) >= P(Lambda > -x_j) > 1/2 for every
+        p >= p_j). With ``p_grid``: the radius at each grid value (slow path, one radius each).
+        """
+        if p_grid is not None:
+            grid = np.sort(check_probability("p_grid", p_grid).ravel())
+            radii = np.maximum.accumulate(self.radius(grid)) if grid.size else grid
+            return RadiusTable(self.name, self.params, grid, radii)
+        from ..estimators.checks import check_int
+
+        n = check_int("n", n, minimum=1)
+        rt_max = 1.25 * self._gap_guess(1 - 1e-15, None)
+        rts = rt_max * np.arange(1, n + 1) / n
+        ps = np.empty(n)
+        it = rts
+        if progress:
+            from tqdm import tqdm
+
+            it = tqdm(rts, desc=f"{self.name} table")
+        for j, rt in enumerate(it):
+            ps[j] = self._p_certified(float(rt))
+        keep = ps <= 1.0
+        p_thr = np.minimum.accumulate(ps[keep][::-1])[::-1]
+        radii = np.nextafter(rts[keep] * self.scale, 0.0)
+        return RadiusTable(self.name, self.params, p_thr, radii)
+
+    def _p_certified(self, rt):
+        """Smallest p (an upper bound) with L(p, rt) > 1/2 by the construction of radius_table."""
+        half = 0.5 + 1e-12
+        y, _ = self._search(1.0 - half, half, rt)  # sf_lo(y) >= 1/2 + 1e-12
+        if y is None:
+            return np.inf
+        t = self._tails_at(rt, [-y])[0]
+        return t.cdf_hi() * (1 + 4 * EPS)
+
+
+class RadiusTable:
+    """Sound monotone lookup table p_a -> certified radius for one certificate and parameter set.
+
+    ``lookup(p_a)`` returns the radius of the largest table point p_j <= p_a (0.0 below the first,
+    inf at p_a = 1 where the theorem certifies everything): every returned radius is certified
+    at p_j and therefore at any larger p_a. ``save``/``load`` use a .npz holding the parameters;
+    ``load`` refuses a table built for other parameters.
+    """
+
+    def __init__(self, name, params, p_thresholds, radii):
+        self.name = str(name)
+        self.params = {k: (float(v) if not isinstance(v, int) else v) for k, v in params.items()}
+        self.p = np.asarray(p_thresholds, float)
+        self.r = np.asarray(radii, float)
+        if self.p.shape != self.r.shape or np.any(np.diff(self.p) < 0) or np.any(np.diff(self.r) < 0):
+            raise ValueError("p_thresholds and radii must be non-decreasing arrays of the same shape")
+
+    def __len__(self):
+        return self.p.size
+
+    def lookup(self, p_a):
+        pa = check_probability("p_a", p_a)
+        idx = np.searchsorted(self.p, pa, side="right") - 1
+        out = np.where(idx >= 0, self.r[np.clip(idx, 0, None)] if self.r.size else 0.0, 0.0)
+        out = np.where(pa == 1.0, np.inf, np.where(pa <= 0.5, 0.0, out))
+        return as_output(out, pa.ndim == 0)
+
+    __call__ = lookup
+
+    def save(self, path):
+        """Write the table atomically (temporary file + os.replace)."""
+        path = os.fspath(path)
+        if not path.endswith(".npz"):
+            path += ".npz"
+        d = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(suffix=".npz", dir=d)
+        os.close(fd)
+        try:
+            keys = sorted(self.params)
+            np.savez(tmp, name=self.name, keys=np.array(keys),
+                     values=np.array([float(self.params[k]) for k in keys]), p=self.p, r=self.r)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        return path
+
+    @classmethod
+    def load(cls, path, cert=None, **params):
+        """Read a table; with ``cert`` (or name/params) it must match or ValueError is raised."""
+        with np.load(os.fspath(path), allow_pickle=False) as z:
+            name = str(z["name"])
+            stored = dict(zip([str(k) for k in z["keys"]], [float(v) for v in z["values"]]))
+            p, r = z["p"], z["r"]
+        if cert is not None:
+            want_name = cert.name
+            want = {k: float(v) for k, v in cert.params.items()}
+        else:
+            want_name, want = params.pop("name", name), {k: float(v) for k, v in params.items()}
+        if want_name != name or any(stored.get(k) != v for k, v in want.items()) or (
+            cert is not None and set(stored) != set(want)
+        ):
+            raise ValueError(
+                f"table {os.fspath(path)!r} was built for {name} {stored}, not {want_name} {want}"
+            )
+        return cls(name, stored, p, r)
+
+
+# -------------------------------------------------------------------------------------------
+@register
+class ZhangL2(FunctionalCertificate):
+    """Zhang et al. 2020, Thm 2 (l2 case), family pi0 proportional to ||z||_2^-k exp(-||z||_2^2/(2 sigma^2)).
+
+    ``0 <= k < dim``. The worst delta in the l2 ball of radius r is r e_1 (Thm 2); (||z||/sigma)^2
+    ~ chi-square(dim - k), t = z_1/||z|| has (1 + t)/2 ~ Beta((d-1)/2, (d-1)/2), and
+    ``Lambda = phi(||z||) - phi(||z - r e_1||)`` with ``phi(s) = k log s + s^2/(2 sigma^2)``.
+    Certified iff L(pA, r) > 1/2 (binary) or L(pA, r) > 1 - L(1 - pB, r) (their Eq. 5 / Sec. 3).
+    k = 0 is Gaussian noise and reproduces Cohen et al. (their Cor. 2); tight then (Neyman-Pearson).
+    For k > 0 the bound is tight over all classifiers for this pi0 (it is the exact minimum over F).
+    """
+
+    name = "zhang-l2"
+    norm = "l2"
+    tight = True
+    family = "zhang-l2"
+    q = 2
+    _scale_name = "sigma"
+    scale_param = "sigma"
+    citation = "Zhang et al. 2020 (NeurIPS), Eq. 4-6, Thm 2 (l2), Cor. 2 (k = 0: Cohen et al.)"
+    formula = ("R = sup{r : max_lambda [lambda pA - E_pi0(lambda - pi_{r e1}/pi0)_+] > 1/2 "
+               "(or > 1 - L(1 - pB, r))}, pi0 ~ ||z||^-k exp(-||z||^2/(2 sigma^2))")
+
+    def __init__(self, sigma, k=0, dim=DEFAULT_DIM):
+        super().__init__(sigma, k, dim)
+        self._a = 0.5 * (self.dim - 1)
+
+    @classmethod
+    def from_std(cls, std, dim=None, k=0, sigma=None, scale=None, half_width=None):
+        """Per-coordinate std = sigma sqrt((d - k)/d) (E||z||^2 = sigma^2 (d - k)); dim defaults to 784."""
+        dim = DEFAULT_DIM if dim is None else dim
+        if sigma is None:
+            s = check_positive("std", std, allow_array=False)
+            kf, d = check_k_dim(k, dim)
+            sigma = float(s) * np.sqrt(d / (d - kf))
+        return cls(sigma=sigma, k=k, dim=dim)
+
+    def _F(self, delta, u, x):
+        return self.k * np.log1p(delta / u) + delta * (2.0 * u + delta) * 0.5 + x
+
+    def _dF(self, delta, u):
+        return self.k / (u + delta) + (u + delta)
+
+    def _psi(self, u, rt, plus):
+        k = self.k
+        with np.errstate(divide="ignore"):
+            if not plus:
+                return -k * np.log1p(rt / u) - rt * u - 0.5 * rt * rt
+            lin = rt * u - 0.5 * rt * rt
+            return lin if k == 0 else k * (np.log(u) - np.log(np.abs(u - rt))) + lin
+
+    def _pieces(self, rt):
+        root = np.sqrt(rt * rt + 4.0 * self.k)
+        m_minus, m_plus = 0.5 * (root - rt), 0.5 * (root + rt)
+        return [(0.0, m_minus, False), (m_minus, np.inf, False),
+                (0.0, rt, True), (rt, m_plus, True), (m_plus, np.inf, True)]
+
+    def _inner(self, u, delta, rt):
+        xb = np.clip((rt - delta) * (2.0 * u + rt + delta) / (4.0 * rt * u), 0.0, 1.0)
+        yb = np.clip((rt + delta) * (2.0 * u + delta - rt) / (4.0 * rt * u), 0.0, 1.0)
+        return special.betainc(self._a, self._a, xb), special.betainc(self._a, self._a, yb)
+
+    def _spread(self, rt):
+        nu = self.dim - self.k
+        return rt * (self.k / np.sqrt(nu) + np.sqrt(nu)) / np.sqrt(self.dim)
+
+    def _radius_k0_mp(self, p_a, p_b):
+        """k = 0: Gaussian noise, Lambda ~ N(-rt^2/2, rt^2): Cohen's radius (Zhang et al. Cor. 2)."""
+        return gaussian_gap_mp(p_a, p_b)
+
+    def _cond_mp(self, u, x, rt):
+        k = mp.mpf(self.k)
+        y = mp.log(u * u / k) + u * u / k - 2 * x / k
+        w = k * mp.re(mp.lambertw(mp.exp(y)))  # ||z - delta||*^2 / sigma^2
+        xb = ((u + rt) ** 2 - w) / (4 * rt * u)
+        if xb <= 0:
+            return mp.mpf(0)
+        if xb >= 1:
+            return mp.mpf(1)
+        a = mp.mpf(self.dim - 1) / 2
+        return mp.betainc(a, a, 0, xb, regularized=True)
+
+
+@register
+class ZhangL1(FunctionalCertificate):
+    """Zhang et al. 2020, Thm 2 (l1 case), family pi0 proportional to ||z||_1^-k exp(-||z||_1 / b).
+
+    ``scale`` = b, ``0 <= k < dim``. Worst delta r e_1 (Thm 2). ||z||_1 / b ~ Gamma(d - k),
+    v = |z_1|/||z||_1 ~ Beta(1, d - 1) with an independent random sign, so given rho = ||z||_1:
+    ||z - r e_1||_1 = rho + r (sign -), rho + r - 2 rho v (sign +, rho v <= r), rho - r (otherwise).
+    ``Lambda = phi(rho) - phi(||z - r e_1||_1)``, ``phi(s) = k log s + s / b``.
+    k = 0 is Laplace noise: the binary radius is Teng et al.'s -b log(2(1 - pA)) (Zhang et al.
+    Cor. 1, Eq. 7); the multi-class rule gives a Neyman-Pearson multi-class l1 certificate that is
+    never below Teng et al. Thm 1. Tight for this pi0 (exact minimum over F).
+    """
+
+    name = "zhang-l1"
+    norm = "l1"
+    tight = True
+    family = "zhang-l1"
+    q = 1
+    _scale_name = "scale"
+    scale_param = "scale"
+    citation = "Zhang et al. 2020 (NeurIPS), Eq. 4-6, Thm 2 (l1), Cor. 1 / Eq. 7 (k = 0: Teng et al.)"
+    formula = ("R = sup{r : max_lambda [lambda pA - E_pi0(lambda - pi_{r e1}/pi0)_+] > 1/2 "
+               "(or > 1 - L(1 - pB, r))}, pi0 ~ ||z||_1^-k exp(-||z||_1/b)")
+
+    def __init__(self, scale, k=0, dim=DEFAULT_DIM):
+        super().__init__(scale, k, dim)
+
+    @classmethod
+    def from_std(cls, std, dim=None, k=0, sigma=None, scale=None, half_width=None):
+        """Per-coordinate variance = b^2 * 2 nu (nu + 1) / (d (d + 1)), nu = d - k (k = 0: 2 b^2)."""
+        dim = DEFAULT_DIM if dim is None else dim
+        if scale is None:
+            s = check_positive("std", std, allow_array=False)
+            kf, d = check_k_dim(k, dim)
+            nu = d - kf
+            scale = float(s) / np.sqrt(2.0 * nu * (nu + 1.0) / (d * (d + 1.0)))
+        return cls(scale=scale, k=k, dim=dim)
+
+    def _F(self, delta, u, x):
+        return self.k * np.log1p(delta / u) + delta + x
+
+    def _dF(self, delta, u):
+        return self.k / (u + delta) + 1.0
+
+    def _psi(self, u, rt, plus):
+        k = self.k
+        with np.errstate(divide="ignore"):
+            if not plus:
+                return -k * np.log1p(rt / u) - rt
+            d = np.abs(u - rt)
+            return (u - d) if k == 0 else k * (np.log(u) - np.log(d)) + (u - d)
+
+    def _pieces(self, rt):
+        return [(0.0, np.inf, False), (0.0, rt, True), (rt, np.inf, True)]
+
+    def _inner(self, u, delta, rt):
+        y = np.clip((rt - delta) / (2.0 * u), 0.0, 1.0)
+        with np.errstate(divide="ignore"):
+            g = 0.5 * np.exp((self.dim - 1) * np.log1p(-y))
+        return 1.0 - g, g
+
+    def _spread(self, rt):
+        nu = self.dim - self.k
+        return rt * (self.k / nu + 1.0)
+
+    def _atoms(self, rt):
+        """k = 0: Lambda = |z_1| - |z_1 - rt| (units of b) has atoms at -rt and rt."""
+        return (-rt, rt) if self.k == 0 else ()
+
+    # -- k = 0: one-dimensional Laplace law of Lambda = |z1| - |z1 - rt| (units of b) --------
+    @staticmethod
+    def _lower_k0_mp(p, rt):
+        """Neyman-Pearson bound for Laplace noise (Teng et al. 2020 / Zhang et al. Cor. 1):
+        p e^-rt (p <= 1/2); e^-rt / (4 (1 - p)) (1/2 < p < 1 - e^-rt / 2); 1 - e^rt (1 - p) (above)."""
+        if p <= mp.mpf(1) / 2:
+            return p * mp.exp(-rt)
+        if p < 1 - mp.exp(-rt) / 2:
+            return mp.exp(-rt) / (4 * (1 - p))
+        return 1 - mp.exp(rt) * (1 - p)
+
+    def _radius_k0_mp(self, p_a, p_b):
+        if p_b is None:
+            return -mp.log(2 * (1 - p_a))
+        g = lambda rt: self._lower_k0_mp(p_a, rt) - (1 - self._lower_k0_mp(1 - p_b, rt))  # noqa: E731
+        lo, hi = mp.mpf(0), mp.mpf(1)
+        while g(hi) > 0:
+            lo, hi = hi, 2 * hi
+        for _ in range(4 * mp.prec):
+            mid = (lo + hi) / 2
+            if mid == lo or mid == hi:
+                break
+            lo, hi = (mid, hi) if g(mid) > 0 else (lo, mid)
+        return lo
+
+    def _cond_mp(self, u, x, rt):
+        k = mp.mpf(self.k)
+        y = mp.log(u / k) + u / k - x / k
+        rho = k * mp.re(mp.lambertw(mp.exp(y)))  # ||z - delta||_1* / b
+        if rho >= u + rt:
+            return mp.mpf(0)
+        if rho < abs(u - rt):
+            return mp.mpf(1)
+        v = (u + rt - rho) / (2 * u)
+        return 1 - (1 - v) ** (self.dim - 1) / 2
