@@ -455,6 +455,14 @@ def _matched_certificate(name: str, std, dim, k):
         return None, f"{name}: {exc}"
 
 
+def _pa_grid(lo: float, hi: float, n: int) -> np.ndarray:
+    """pA values for a radius curve: half evenly spaced, half geometric in 1 - pA (dense where
+    radii grow fastest), so that straight segments between points, which lie above a convex
+    curve, stay close to it."""
+    tail = 1.0 - np.geomspace(1.0 - lo, max(1.0 - hi, 1e-9), n - n // 2)
+    return np.unique(np.concatenate([np.linspace(lo, hi, n // 2), np.clip(tail, lo, hi)]))
+
+
 def radius_vs_pa_figure(names: Sequence[str] | None = None, std: float = 0.5, dim: int | None = None,
                         k: int = 0, shares: Sequence[float | None] = (None,),
                         as_norm: str | None = None, pa_range=(0.5, 0.999), n_points: int = 200,
@@ -467,6 +475,8 @@ def radius_vs_pa_figure(names: Sequence[str] | None = None, std: float = 0.5, di
     ``as_norm`` converts every radius to one norm through :func:`ball_inclusion_factor` and says
     so in the legend (e.g. Gaussian as l1: an l2 radius R certifies the l1 ball of radius R).
     Certificates that cannot be built are skipped; the reasons are in ``fig.skipped``.
+    Expensive certificates (``expensive = True``, e.g. quadrature) get fewer pA values, drawn
+    with markers so that the sampled points are visible.
     """
     from .bounds import certificates
 
@@ -492,8 +502,8 @@ def radius_vs_pa_figure(names: Sequence[str] | None = None, std: float = 0.5, di
         for i, cert in enumerate(certs):
             if share is not None and cert.binary_only:
                 continue
-            n = max(25, n_points // 8) if getattr(cert, "expensive", False) else n_points
-            pa = np.linspace(lo, hi, n)
+            expensive = getattr(cert, "expensive", False)
+            pa = _pa_grid(lo, hi, max(30, n_points // 5) if expensive else n_points)
             pb = None if share is None else share * (1.0 - pa)
             r = np.asarray(cert.radius(pa, pb), dtype=float)
             label = f"{cert.name} ({cert.norm})"
@@ -504,7 +514,8 @@ def radius_vs_pa_figure(names: Sequence[str] | None = None, std: float = 0.5, di
                        if c == 1.0 else f"\u00d7{c:.3g}, H\u00f6lder")
                 label = f"{cert.name}: {cert.norm} radius as {as_norm} ({why})"
             ls = ("-", "--", ":", "-.")[i % 4]
-            ax.plot(pa, r, ls=ls, color=f"C{i % 10}", lw=1.6, label=label)
+            ax.plot(pa, r, ls=ls, color=f"C{i % 10}", lw=1.6, label=label,
+                    marker="." if expensive else None, ms=3)
         ax.set_xlabel(r"$p_A$ (lower bound on top-class probability)")
         norm_txt = _NORM_TEX.get(as_norm, "own norm")
         ax.set_ylabel(f"certified radius ({norm_txt})")
