@@ -228,9 +228,10 @@ def radius_threshold(cert, r):
 class SequentialResult:
     """Per-input outcome of a sequential run (arrays over the inputs).
 
-    ``prediction``: ``c_A`` where a positive-radius claim was made (target mode: certified at some
-    radius of the grid), else -1; ``radius``: the best sound radius over the visited stages (0.0 on
-    abstain); ``p_a_lower``/``p_b_upper``: the bounds it came from; ``samples``: samples drawn
+    ``prediction``: ``c_A`` where the running bounds certify (binary ``p_A > 1/2``, else
+    ``p_A > p_B``), else -1; ``radius``: the sound radius of the running bounds, the best over
+    the visited stages (0.0 on abstain; in target mode ``certified[:, j]`` is exactly
+    ``prediction >= 0 and radius >= radii[j]``, because the running bounds only improve); ``p_a_lower``/``p_b_upper``: the bounds it came from; ``samples``: samples drawn
     (``n0`` + estimation); ``stage``: index of the stopping stage; ``counts``: the estimation
     counts at the stop; ``certified`` (target mode, ``(N, R)``): certified at ``radii[j]``;
     ``alpha``: the union bound's total level; ``seconds``: wall time per input (set by the
@@ -317,11 +318,10 @@ class _Run:
         p_a, p_b = bounds_from_counts(k_a, k_b, n_future, level, self.rule, self.k)
         return radius_from_bounds(self.cert, p_a, p_b, self.rule)[0]
 
-    def result(self, alpha, radii=None, certified=None, prediction=None):
+    def result(self, alpha, radii=None, certified=None):
         radius, ok = radius_from_bounds(self.cert, self.p_a, self.p_b, self.rule)
-        if prediction is None:
-            prediction = np.where(ok, self.chosen, -1)
-        radius = np.where(prediction >= 0, radius, 0.0)
+        prediction = np.where(ok, self.chosen, -1)
+        radius = np.where(ok, radius, 0.0)
         return SequentialResult(
             prediction=prediction.astype(np.int64), radius=radius, p_a_lower=self.p_a.copy(),
             p_b_upper=self.p_b.copy(), samples=self.n + self.n0, stage=self.stage.copy(),
@@ -412,8 +412,7 @@ def certify_target(draw, num_inputs, cert, radii, alpha=0.001, n0=100, n_max=100
         bar.set_postfix(active=int(run.active.sum()))
         if not run.active.any():
             break
-    prediction = np.where(certified.any(axis=1), run.chosen, -1)
-    return run.result(schedule.total_alpha(), radii, certified, prediction)
+    return run.result(schedule.total_alpha(), radii, certified)
 
 
 # ---------------------------------------------------------------------------------------------
