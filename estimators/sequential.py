@@ -126,7 +126,8 @@ class Schedule:
 
 
 def geometric_schedule(n_max=100_000, alpha=0.001, n_first=1000, growth=2.0, final_share=0.5):
-    """Stages ``n_first * growth^i`` (rounded up) below ``n_max``, then ``n_max``.
+    """Stages ``n_first * growth^i`` (rounded up) below ``n_max / sqrt(growth)``, then ``n_max``
+    (a stage just below ``n_max`` would cost a share of alpha for a few percent more samples).
 
     The last stage gets ``final_share * alpha``; the earlier ``T - 1`` stages share the rest
     equally (a single stage gets all of alpha). Each level is moved down by a few ulps so that the
@@ -141,7 +142,7 @@ def geometric_schedule(n_max=100_000, alpha=0.001, n_first=1000, growth=2.0, fin
     final_share = check_alpha(final_share, "final_share")
     sizes = []
     size = float(n_first)
-    while math.ceil(size) < n_max:
+    while math.ceil(size) * math.sqrt(growth) < n_max:
         if not sizes or math.ceil(size) > sizes[-1]:
             sizes.append(math.ceil(size))
         size *= growth

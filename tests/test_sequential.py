@@ -37,7 +37,7 @@ from smoothcert.estimators.sequential import (
 SIGMA = 0.5
 COHEN = sc.get("cohen-gaussian-l2", sigma=SIGMA)
 RUNS = 20000
-SMALL = dict(n0=20, n_max=2000, n_first=50, growth=2.0)  # stages 50, 100, ..., 1600, 2000
+SMALL = dict(n0=20, n_max=2000, n_first=50, growth=2.0)  # stages 50, 100, 200, 400, 800, 2000
 
 
 def phi_inv_mp(p):
