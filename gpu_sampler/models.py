@@ -185,10 +185,9 @@ def fmnist_resnet(num_classes: int = 10) -> nn.Sequential:
 # ---------------------------------------------------------------------------------------------
 # checkpoints
 def _num_classes_of(state_dict) -> int | None:
-    for key in ("1.fc.weight", "1.module.fc.weight"):
-        if key in state_dict:
-            return int(state_dict[key].shape[0])
-    return None
+    """Output classes from the final linear layer (CIFAR ResNets and torchvision ResNet-50)."""
+    w = state_dict.get("1.fc.weight")
+    return None if w is None else int(w.shape[0])
 
 
 def _strip_data_parallel(state_dict: dict) -> dict:
