@@ -139,7 +139,8 @@ def _add_certify(sub):
             "      --n0 64 --n 1000 --max 50 --out lap.tsv\n"
             "  smoothcert certify --model my.pt --cert cohen-gaussian-l2 --sigma 0.25 --rule runner-up \\\n"
             "      --precision bfloat16 --out my.tsv\n"
-            "  torchrun --nproc_per_node=2 -m smoothcert certify --model fmnist-gaussian-0.25 --out g025.tsv"
+            "  torchrun --standalone --nproc_per_node=2 -m smoothcert -- certify --model fmnist-gaussian-0.25 \\\n"
+            "      --out g025.tsv    # the '--' stops torchrun from reading --n/--max as its own flags"
         ),
     )
     p.add_argument("--model", required=True,

@@ -23,6 +23,8 @@ selected inputs are dealt round-robin to the ranks; rank ``k`` writes ``<out>.ra
 (resumable like above), the ranks meet at a barrier (``gloo`` on CPU, ``nccl`` on CUDA, one GPU
 per ``LOCAL_RANK``) and rank 0 merges the shards into ``<out>`` sorted by ``idx``, through a
 temporary file and ``os.replace``. The shards are kept, so a re-run resumes and merges again.
+From the command line: ``torchrun --standalone --nproc_per_node=2 -m smoothcert -- certify ...``
+(the ``--`` keeps torchrun's own parser from taking ``--n`` or ``--max`` as abbreviations).
 """
 
 from __future__ import annotations
