@@ -282,8 +282,14 @@ def certify_dataset(model, cert, images, labels, out_path, n0=100, n=100_000, al
     """
     from tqdm import tqdm
 
-    from .sampler import certify
+    from ..estimators import certify_counts
+    from .sampler import PRECISIONS, certify
 
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    # Validate cert and rule (e.g. a binary-only theorem with rule='runner-up') before any file
+    # is touched, through the same check CERTIFY applies, on dummy counts.
+    certify_counts(np.array([1, 1]), cert, 0.5, rule=rule)
     n0 = check_int("n0", n0, minimum=1)
     n = check_int("n", n, minimum=1)
     alpha = check_alpha(alpha)

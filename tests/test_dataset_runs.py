@@ -226,3 +226,19 @@ def test_bad_input(script, tmp_path):
     with pytest.raises(TypeError, match="uint8"):
         DS.certify_dataset(model, cert, images.astype(np.int32), labels, out, n=10, progress=False)
     assert not os.path.exists(out) or DS.read_rows(out) == []
+
+
+def test_bad_rule_precision_or_certificate_touch_no_file(script, tmp_path):
+    import smoothcert as sc
+
+    images, labels = script.data(4)
+    out = tmp_path / "never.tsv"
+    binary = sc.get("teng-laplace-l1-binary", scale=0.5)
+    with pytest.raises(ValueError, match="binary theorem"):
+        DS.certify_dataset(script.Tiny(), binary, images, labels, out, n=10, rule="runner-up", progress=False)
+    cert = sc.get("cohen-gaussian-l2", sigma=0.5)
+    with pytest.raises(ValueError, match="rule must be one of"):
+        DS.certify_dataset(script.Tiny(), cert, images, labels, out, n=10, rule="majority", progress=False)
+    with pytest.raises(ValueError, match="precision must be one of .*'float16'"):
+        DS.certify_dataset(script.Tiny(), cert, images, labels, out, n=10, precision="float16", progress=False)
+    assert not out.exists()

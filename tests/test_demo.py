@@ -119,3 +119,25 @@ def test_certify_command_bad_input(tmp_path, capsys):
                      "--out", str(tmp_path / "y.tsv")]) == 2
     assert "apt-get install dataset-fashion-mnist" in capsys.readouterr().err
     assert not (tmp_path / "x.tsv").exists() and not (tmp_path / "y.tsv").exists()
+
+
+def test_certify_command_with_own_checkpoint(tmp_path, capsys):
+    """A checkpoint written by the training script carries its noise: the certificate defaults to it."""
+    model = M.shipped_model("fmnist-uniform-0.50")
+    path = tmp_path / "mine.pt"
+    M.save_checkpoint(model, path, "fmnist_resnet",
+                      training={"family": "uniform", "param": 0.5 * math.sqrt(3.0)})
+    out = tmp_path / "mine.tsv"
+    assert cli.main(["certify", "--model", str(path), "--split", "embedded", "--max", "2", "--n0", "10",
+                     "--n", "50", "--out", str(out), "--no-progress", "--device", "cpu"]) == 0
+    rows = DS.read_rows(out)
+    assert {r["certificate"] for r in rows} == {"uniform-l1"} and len(rows) == 2
+    cert = sc.get("uniform-l1", half_width=0.5 * math.sqrt(3.0))
+    for r in rows:
+        if r["predict"] != "-1":
+            assert float(r["radius"]) == cert.radius(float(r["pA_lower"]))
+    bare = tmp_path / "bare.pt"
+    M.save_checkpoint(model, bare, "fmnist_resnet")  # no training metadata
+    assert cli.main(["certify", "--model", str(bare), "--split", "embedded", "--n", "10",
+                     "--out", str(tmp_path / "b.tsv")]) == 2
+    assert "records no training noise: pass --cert" in capsys.readouterr().err
