@@ -1,0 +1,249 @@
+"""``zhang-linf``: Zhang et al. 2020, the mixed-norm family of their Eq. 13 against l_inf balls (Thm 3).
+
+pi0(z) proportional to ||z||_inf^-k exp(-||z||_2^2 / (2 sigma^2)); the worst delta in the l_inf ball of
+radius r is r (1, ..., 1) (their Thm 3). D has no low-dimensional closed form, so it is estimated by
+Monte Carlo as in their Sec. 4.2, with two corrections (DESIGN section 3):
+
+* a bound uniform in lambda: D(lambda) = int_0^lambda P(R < t) dt, so the one-sided DKW bound on the
+  CDF of R gives ``D <= D_n + lambda eps`` for all lambda at once (lambda is chosen on the samples);
+* a union bound over the fixed grid of radii that the search may test (r_j = r_cap j / G, the grid
+  depends only on the parameters and p_A, never on the Monte Carlo samples):
+  ``eps = sqrt(ln(G / alpha_mc) / (2 N))``.
+
+With probability >= 1 - alpha_mc over the Monte Carlo samples every reported radius is certified;
+combined with counts bounded at level alpha the statement holds at 1 - alpha - alpha_mc (attribute
+``confidence`` is 1 - alpha_mc). Exact sampler (DESIGN section 3): s = ||z||_inf has density
+proportional to s^-k exp(-s^2/(2 sigma^2)) erf(s/(sigma sqrt 2))^(d-1) (rejection from a piecewise-
+constant envelope that provably dominates it, see :func:`_sample_sup_norm`); one uniformly chosen
+coordinate is +-s and the others are N(0, sigma^2) truncated to (-s, s). R depends on z only through
+(s, sum z, max z, min z), which is all that is stored.
+"""
+
+from __future__ import annotations
+
+import mpmath as mp
+import numpy as np
+from scipy import special
+
+from ..estimators.checks import check_alpha, check_int, check_positive
+from ..estimators.hoeffding import dkw_epsilon, dual_lower_bound
+from .base import Certificate, Noise
+from .functional import DEFAULT_DIM, check_k_dim
+from .registry import register
+
+#: log-density drop (natural units) at which the sampled range of s is cut; the mass left out
+#: (below 1e-30) is added to the DKW width.
+_CUT = 80.0
+_OUTSIDE = 1e-30
+
+
+def _log_sup_density(t, k, d):
+    """log of the unnormalized density of t = ||z||_inf / sigma: -k log t - t^2/2 + (d-1) log erf(t/sqrt2)."""
+    with np.errstate(divide="ignore"):
+        return -k * np.log(t) - 0.5 * t * t + (d - 1) * np.log(special.erf(t / np.sqrt(2.0)))
+
+
+def _sample_sup_norm(n, k, d, rng, cells: int = 4096):
+    """Exact draws of t = ||z||_inf / sigma by rejection from a piecewise-constant envelope.
+
+    On a cell [a, b], psi = log density has psi'' <= k / a^2 (log erf is concave, -t^2/2 has
+    psi'' = -1), so psi(t) <= max(psi(a), psi(b)) + k (b - a)^2 / (8 a^2): that constant, exponentiated,
+    dominates the density on the cell, and accepting with probability exp(psi(t) - envelope) gives
+    exact draws from the density restricted to the range, whose outside mass is below 1e-30.
+    """
+    grid = np.geomspace(1e-6, 60.0, 20001)
+    psi = _log_sup_density(grid, k, d)
+    top = np.nanmax(psi)
+    inside = np.flatnonzero(psi > top - _CUT)
+    lo, hi = grid[max(inside[0] - 1, 0)], grid[min(inside[-1] + 1, grid.size - 1)]
+    edges = np.geomspace(lo, hi, cells + 1)  # (b - a)/a is constant: the k-term stays small
+    pe = _log_sup_density(edges, k, d)
+    a, b = edges[:-1], edges[1:]
+    env = np.maximum(pe[:-1], pe[1:]) + k * (b - a) ** 2 / (8 * a * a)
+    weights = np.exp(env - env.max()) * (b - a)
+    cdf = np.cumsum(weights)
+    cdf /= cdf[-1]
+    out = np.empty(0)
+    while out.size < n:
+        m = int(1.3 * (n - out.size)) + 16
+        c = np.minimum(np.searchsorted(cdf, rng.random(m), side="right"), cells - 1)
+        t = a[c] + (b[c] - a[c]) * rng.random(m)
+        keep = np.log(rng.random(m)) < _log_sup_density(t, k, d) - env[c]
+        out = np.concatenate([out, t[keep]])
+    return out[:n]
+
+
+def sample_statistics(n, k, d, seed, chunk_elems: int = 4_000_000):
+    """(t, sum z, max z, min z) of n exact draws z ~ pi0 with sigma = 1 (DESIGN section 3 sampler)."""
+    rng = np.random.default_rng(seed)
+    t = _sample_sup_norm(n, k, d, rng)
+    sign = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+    total, mx, mn = sign * t, np.where(sign > 0, t, -np.inf), np.where(sign < 0, -t, np.inf)
+    rows = max(1, chunk_elems // max(d - 1, 1))
+    for i in range(0, n, rows):
+        sl = slice(i, min(n, i + rows))
+        if d == 1:
+            break
+        lim = special.erf(t[sl] / np.sqrt(2.0))[:, None]
+        u = (2.0 * rng.random((sl.stop - sl.start, d - 1)) - 1.0) * lim
+        z = np.clip(np.sqrt(2.0) * special.erfinv(u), -t[sl, None], t[sl, None])
+        total[sl] += z.sum(1)
+        mx[sl] = np.maximum(mx[sl], z.max(1))
+        mn[sl] = np.minimum(mn[sl], z.min(1))
+    return t, total, mx, mn
+
+
+@register
+class ZhangLinf(Certificate):
+    """Zhang et al. 2020, Eq. 13 family with Thm 3 (worst delta r 1) and Monte Carlo D (Sec. 4.2).
+
+    Parameters: ``sigma`` (> 0), ``k`` (0 <= k <= dim - 1), ``dim`` (>= 2), ``n_samples``
+    (default 100,000 as in the paper), ``seed``, ``alpha_mc`` (Monte Carlo failure probability,
+    default 1e-3), ``grid`` (number G of radii the search may test, default 1024).
+    The l_inf radius is the largest grid radius r_j with ``L_n(pA, r_j) > 1/2`` (binary) or
+    ``L_n(pA, r_j) > 1 - L_n(1 - pB, r_j)``, L_n the DKW-corrected Monte Carlo dual bound. Sound with
+    probability >= 1 - alpha_mc (``confidence``); not tight (Monte Carlo and grid).
+    ``radius_mp`` evaluates the same estimator on the same samples in mpmath.
+    """
+
+    name = "zhang-linf"
+    norm = "linf"
+    tight = False
+    expensive = True
+    twin_rtol = 1e-9
+    scale_param = "sigma"
+    citation = ("Zhang et al. 2020 (NeurIPS), Eq. 13 (mixed-norm family), Thm 3 (worst delta r 1), "
+                "Sec. 4.2 (Monte Carlo D); DKW bound uniform in lambda")
+    formula = ("R = max{r_j : max_lambda [lambda (pA - eps) - mean_i(lambda - R_i(r_j))_+] > 1/2}, "
+               "eps = sqrt(ln(G/alpha_mc)/(2N))")
+
+    def __init__(self, sigma, k=0, dim=DEFAULT_DIM, n_samples=100_000, seed=0, alpha_mc=1e-3,
+                 grid=1024):
+        s = check_positive("sigma", sigma, allow_array=False)
+        kf, d = check_k_dim(k, dim)
+        if kf > d - 1:
+            raise ValueError(f"k must be <= dim - 1 = {d - 1} for zhang-linf, got k={k!r}")
+        self.sigma, self.k, self.dim = float(s), kf, d
+        self.n_samples = check_int("n_samples", n_samples, minimum=1)
+        self.seed = check_int("seed", seed, minimum=0)
+        self.alpha_mc = check_alpha(alpha_mc, "alpha_mc")
+        self.grid = check_int("grid", grid, minimum=1)
+        self.confidence = 1.0 - self.alpha_mc
+        self.eps = dkw_epsilon(self.n_samples, self.alpha_mc / self.grid) + _OUTSIDE
+        self._params = {"sigma": self.sigma, "k": k, "dim": d, "n_samples": self.n_samples,
+                        "seed": self.seed, "alpha_mc": self.alpha_mc, "grid": self.grid}
+        self._stats = None
+
+    @classmethod
+    def from_std(cls, std, dim=None, k=0, sigma=None, scale=None, half_width=None):
+        """sigma = std (exact for k = 0); a light instance (2,000 samples) for comparisons."""
+        sig = check_positive("std", std, allow_array=False) if sigma is None else sigma
+        return cls(sigma=sig, k=k, dim=DEFAULT_DIM if dim is None else dim, n_samples=2000)
+
+    @property
+    def noise(self) -> Noise:
+        return Noise("zhang-linf", {"sigma": self.sigma, "k": self._params["k"], "dim": self.dim})
+
+    # ---- samples and ratios -----------------------------------------------------------------
+    def statistics(self):
+        """(t, sum, max, min) of the cached samples (sigma = 1 units), drawn on first use."""
+        if self._stats is None:
+            self._stats = sample_statistics(self.n_samples, self.k, self.dim, self.seed)
+        return self._stats
+
+    def log_ratios(self, r):
+        """log R_i = log pi0(z_i - r 1) - log pi0(z_i) for the cached samples (r in sigma units)."""
+        t, total, mx, mn = self.statistics()
+        far = np.maximum(mx - r, r - mn)
+        out = (r * total - 0.5 * self.dim * r * r)
+        if self.k:
+            out = out - self.k * (np.log(far) - np.log(t))
+        return out
+
+    def _lower(self, p, rt):
+        lr = np.sort(self.log_ratios(rt))
+        return dual_lower_bound(np.exp(np.minimum(lr, 700.0)), p, self.eps)
+
+    def lower_bound(self, p_a, r):
+        """DKW-corrected Monte Carlo lower bound on L(p_a, r) (scalar inputs)."""
+        from .functional import check_radius
+        from ..estimators.checks import check_probability
+
+        p = float(check_probability("p_a", p_a))
+        return self._lower(p, float(check_radius(r)) / self.sigma)
+
+    def _r_cap(self, gap):
+        """Top of the radius grid (sigma units): 4x the Gaussian l_inf radius gap/sqrt(d) (Prop. 4)
+        scaled by the dimension ratio for k > 0; depends on the parameters and pA only."""
+        return 4.0 * max(gap, 1e-3) / np.sqrt(self.dim - self.k)
+
+    def _gap(self, pa, pb):
+        """Gaussian gap (Phi^-1(pA) - Phi^-1(pB))/2, capped at 40 (pA = 1 or pB = 0)."""
+        with np.errstate(divide="ignore"):
+            g = special.ndtri(pa) if pb is None else 0.5 * (special.ndtri(pa) - special.ndtri(pb))
+        return float(min(g, 40.0))
+
+    def _search(self, pa, pb, certified):
+        """Largest grid index j with certified(j) by bisection (index 0 = radius 0)."""
+        lo, hi = 0, self.grid
+        if certified(hi):
+            return hi
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if certified(mid):
+                lo = mid
+            else:
+                hi = mid
+        return lo
+
+    def _radius_one(self, pa, pb):
+        if (pb is None and pa <= 0.5) or (pb is not None and pa <= pb):
+            return 0.0
+        cap = self._r_cap(self._gap(pa, pb))
+
+        def certified(j):
+            rt = cap * j / self.grid
+            low = self._lower(pa, rt)
+            return low > (0.5 if pb is None else 1.0 - self._lower(1.0 - pb, rt))
+
+        j = self._search(pa, pb, certified)
+        return float(np.nextafter(cap * j / self.grid * self.sigma, 0.0)) if j else 0.0
+
+    def _radius(self, p_a, p_b):
+        out = np.empty(p_a.shape)
+        for i in np.ndindex(p_a.shape):
+            out[i] = self._radius_one(float(p_a[i]), None if p_b is None else float(p_b[i]))
+        return out
+
+    # ---- mpmath twin: the same estimator on the same samples ---------------------------------
+    def _lower_mp(self, p, rt):
+        t, total, mx, mn = self.statistics()
+        rt = mp.mpf(rt)
+        vals = []
+        for ti, si, ai, bi in zip(t, total, mx, mn):
+            lr = rt * mp.mpf(si) - mp.mpf(self.dim) * rt * rt / 2
+            if self.k:
+                far = max(mp.mpf(ai) - rt, rt - mp.mpf(bi))
+                lr -= mp.mpf(self.k) * (mp.log(far) - mp.log(mp.mpf(ti)))
+            vals.append(mp.exp(lr))
+        vals.sort()
+        n, pe = len(vals), p - mp.mpf(self.eps)
+        best, csum = mp.mpf(0), mp.mpf(0)
+        for j, v in enumerate(vals, 1):
+            csum += v
+            best = max(best, v * pe - (j * v - csum) / n)
+        return best
+
+    def _radius_mp(self, p_a, p_b):
+        if (p_b is None and p_a <= 0.5) or (p_b is not None and p_a <= p_b):
+            return mp.mpf(0)
+        pa, pb = float(p_a), None if p_b is None else float(p_b)
+        cap = self._r_cap(self._gap(pa, pb))
+
+        def certified(j):
+            rt = mp.mpf(cap) * j / self.grid
+            low = self._lower_mp(p_a, rt)
+            return low > (mp.mpf(1) / 2 if p_b is None else 1 - self._lower_mp(1 - p_b, rt))
+
+        j = self._search(pa, pb, certified)
+        return mp.mpf(cap) * j / self.grid * mp.mpf(self.sigma)
