@@ -285,13 +285,14 @@ class FunctionalCertificate(Certificate):
                     hi, thi = a - e, ta
         vlo, vhi = v(tlo), v(thi)
         tol = 1e-10 * sig + 8 * EPS * max(abs(lo), abs(hi))
-        side = 0
+        side, width = 0, [hi - lo] * 3
         for _ in range(200):
             if hi - lo <= tol:
                 break
             x = hi - vhi * (hi - lo) / (vhi - vlo) if vhi != vlo else 0.5 * (lo + hi)
-            if not (lo < x < hi) or not np.isfinite(x):
+            if not (lo < x < hi) or not np.isfinite(x) or hi - lo > 0.5 * width[-3]:
                 x = 0.5 * (lo + hi)
+            width.append(hi - lo)
             x = min(max(x, lo + 0.01 * tol), hi - 0.01 * tol) if hi - lo > 0.02 * tol else x
             t = self._tails_at(rt, [x])[0]
             vx = v(t)
@@ -326,8 +327,10 @@ class FunctionalCertificate(Certificate):
         """Values where Lambda has an atom (none unless the family says so)."""
         return ()
 
-    def _lower_rt(self, p, q, rt):
+    def _lower_rt(self, p, q, rt, fresh=False):
         """Sound lower bound on L(p, r) (r = rt * scale) and the log-lambda used."""
+        if fresh:
+            self._memo = {}
         if rt == 0.0:
             return p, 0.0
         if p == 0.0:
@@ -340,13 +343,15 @@ class FunctionalCertificate(Certificate):
         val = np.exp(x) * gain * (1 - 4 * EPS) + back.sf_lo()
         return max(val * (1 - 8 * EPS), 0.0), x
 
-    def _upper_rt(self, p_b, rt):
+    def _upper_rt(self, p_b, rt, fresh=False):
         """Sound upper bound on U(p_b, r) = 1 - L(1 - p_b, r), computed in its tail form
         ``min_x P(Lambda <= -x) - e^x (P(Lambda >= x) - p_b)`` so that tiny p_b keep their digits."""
         if rt == 0.0 or p_b == 1.0:
             return p_b
         if p_b == 0.0:
             return 0.0
+        if fresh:
+            self._memo = {}
         x, t = self._search(1.0 - p_b, p_b, rt)
         if x is None:
             return 1.0
@@ -368,7 +373,7 @@ class FunctionalCertificate(Certificate):
         pa, rr, scalar = self._broadcast(p_a, r)
         out = np.empty(pa.shape)
         for i in np.ndindex(pa.shape):
-            out[i] = self._lower_rt(float(pa[i]), 1.0 - float(pa[i]), float(rr[i]) / self.scale)[0]
+            out[i] = self._lower_rt(float(pa[i]), 1.0 - float(pa[i]), float(rr[i]) / self.scale, True)[0]
         return as_output(out, scalar)
 
     def upper_bound(self, p_b, r):
@@ -376,7 +381,7 @@ class FunctionalCertificate(Certificate):
         pb, rr, scalar = self._broadcast(p_b, r, "p_b")
         out = np.empty(pb.shape)
         for i in np.ndindex(pb.shape):
-            out[i] = self._upper_rt(float(pb[i]), float(rr[i]) / self.scale)
+            out[i] = self._upper_rt(float(pb[i]), float(rr[i]) / self.scale, True)
         return as_output(out, scalar)
 
     def lambda_star(self, p_a, r):
@@ -386,7 +391,7 @@ class FunctionalCertificate(Certificate):
         out = np.empty(pa.shape)
         for i in np.ndindex(pa.shape):
             rt = float(rr[i]) / self.scale
-            out[i] = 1.0 if rt == 0 else np.exp(self._lower_rt(float(pa[i]), 1 - float(pa[i]), rt)[1])
+            out[i] = 1.0 if rt == 0 else np.exp(self._lower_rt(float(pa[i]), 1 - float(pa[i]), rt, True)[1])
         return as_output(out, scalar)
 
     def discrepancy(self, lam, r):
@@ -428,6 +433,7 @@ class FunctionalCertificate(Certificate):
                 return 0.0
             if pa == 1.0 or pb == 0.0:
                 return np.inf
+        self._memo = {}  # warm starts live within one search only: results do not depend on history
         f = lambda rt: self._certify_gap(pa, pb, rt)  # noqa: E731
         lo, flo = 0.0, pa - (0.5 if pb is None else pb)
         hi = self._gap_guess(pa, pb)
@@ -438,13 +444,14 @@ class FunctionalCertificate(Certificate):
             if hi > 1e12:
                 return lo
             fhi = f(hi)
-        side = 0
+        side, width = 0, [hi - lo] * 3
         for _ in range(200):
             if hi - lo <= R_RTOL * hi:
                 break
             x = hi - fhi * (hi - lo) / (fhi - flo) if fhi != flo else 0.5 * (lo + hi)
-            if not (lo < x < hi):
+            if not (lo < x < hi) or hi - lo > 0.5 * width[-3]:  # slow progress: bisect
                 x = 0.5 * (lo + hi)
+            width.append(hi - lo)
             fx = f(x)
             if fx > 0:
                 lo, flo = x, fx
