@@ -55,7 +55,7 @@ XMAX = 700.0
 #: Relative bracket width at which the radius bisection stops (the lower end is returned).
 R_RTOL = 1e-11
 #: Number of equal-width base panels of the radial integration range.
-PANELS = 10
+PANELS = 4
 #: Dimension used by ``from_std`` when none is given (MNIST, 28 x 28).
 DEFAULT_DIM = 784
 
@@ -284,7 +284,7 @@ class FunctionalCertificate(Certificate):
                 else:
                     hi, thi = a - e, ta
         vlo, vhi = v(tlo), v(thi)
-        tol = 1e-10 * sig + 8 * EPS * max(abs(lo), abs(hi))
+        tol = 1e-9 * sig + 8 * EPS * max(abs(lo), abs(hi))
         side, width = 0, [hi - lo] * 3
         for _ in range(200):
             if hi - lo <= tol:
