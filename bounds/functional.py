@@ -589,6 +589,7 @@ class FunctionalCertificate(Certificate):
         rt_max = 1.25 * self._gap_guess(1 - 1e-15, None)
         rts = rt_max * np.arange(1, n + 1) / n
         ps = np.empty(n)
+        self._memo = {}
         it = rts
         if progress:
             from tqdm import tqdm
