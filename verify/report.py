@@ -33,8 +33,8 @@ COLUMNS = ("twin", "witness", "monte_carlo", "symbolic")
 
 def _twin_budget(cert, quick):
     if getattr(cert, "expensive", False):
-        return (0, 0) if quick else (16, 16)
-    return (15, 15) if quick else (200, 200)
+        return (0, 0) if quick else (2, 2)
+    return (10, 10) if quick else (200, 200)
 
 
 def check_instance(inst, quick: bool = False, seed: int = 0) -> dict:
