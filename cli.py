@@ -160,6 +160,13 @@ def _add_certify(sub):
                    help="pB bound: binary (1 - pA) or a separate runner-up bound")
     p.add_argument("--precision", default="float32", choices=("float32", "float64", "bfloat16"),
                    help="model evaluation precision (noise is always sampled and added in float32+)")
+    p.add_argument("--mode", default="fixed", choices=("fixed", "target", "budget"),
+                   help="fixed n (Cohen); target: sequential, decide certification at --radii; "
+                        "budget: sequential radius with --n as the budget, stop within --tol")
+    p.add_argument("--radii", type=float, nargs="+", default=[0.25, 0.5, 0.75, 1.0],
+                   help="target mode: the radii to decide")
+    p.add_argument("--tol", type=float, default=None,
+                   help="budget mode: radius tolerance (default 0.02 x the noise std)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (auto: cuda when present)")
     p.add_argument("--seed", type=int, default=0, help="run seed (per-input seeds derive from it)")
     p.add_argument("--out", required=True, help="output TSV (resumed when it exists)")
@@ -211,7 +218,8 @@ def _run_certify(args) -> int:
     out = certify_dataset(model, cert, images, labels, args.out, n0=args.n0, n=args.n,
                           alpha=args.alpha, batch_size=args.batch, skip=args.skip,
                           max_count=args.max, rule=args.rule, precision=args.precision,
-                          seed=args.seed, progress=not args.no_progress, device=device)
+                          seed=args.seed, progress=not args.no_progress, device=device,
+                          mode=args.mode, radii=tuple(args.radii), tol=args.tol)
     print(f"wrote {out}", file=sys.stderr)
     return EXIT_OK
 

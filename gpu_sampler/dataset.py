@@ -42,10 +42,11 @@ import torch.distributed
 from ..estimators.checks import check_alpha, check_int
 
 COLUMNS = ("idx", "label", "predict", "radius", "correct", "time", "certificate", "pA_lower",
-           "pB_upper", "counts", "counts_select", "n0", "n", "alpha", "rule", "precision", "seed")
+           "pB_upper", "counts", "counts_select", "n0", "n", "alpha", "rule", "precision", "seed",
+           "mode", "samples")
 HEADER = "\t".join(COLUMNS) + "\n"
 #: The columns that must agree between the rows already in a file and the run resuming it.
-RUN_COLUMNS = ("certificate", "n0", "n", "alpha", "rule", "precision", "seed")
+RUN_COLUMNS = ("certificate", "n0", "n", "alpha", "rule", "precision", "seed", "mode")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -101,6 +102,7 @@ def format_row(idx, label, result, seconds, run: dict) -> str:
         "pB_upper": _fmt_float(result.p_b_upper),
         "counts": _fmt_counts(result.counts_estimate),
         "counts_select": _fmt_counts(result.counts_select),
+        "samples": str(getattr(result, "samples", int(run["n0"]) + int(run["n"]))),
         **{k: str(v) for k, v in run.items()},
     }
     return "\t".join(fields[c] for c in COLUMNS) + "\n"
@@ -270,7 +272,8 @@ def _input_tensor(images, i: int, device) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------
 def certify_dataset(model, cert, images, labels, out_path, n0=100, n=100_000, alpha=0.001,
                     batch_size=1000, skip=1, max_count=None, rule="binary", precision="float32",
-                    seed=0, progress=True, device=None, merge=True) -> str:
+                    seed=0, progress=True, device=None, merge=True, mode="fixed",
+                    radii=(0.25, 0.5, 0.75, 1.0), tol=None) -> str:
     """Cohen et al. (2019) CERTIFY on ``images[::skip][:max_count]``, one TSV row per input.
 
     ``images``: uint8 ``(N, H, W)`` / ``(N, C, H, W)`` pixels or a float tensor in [0, 1];
@@ -284,6 +287,7 @@ def certify_dataset(model, cert, images, labels, out_path, n0=100, n=100_000, al
 
     from ..estimators import certify_counts
     from .sampler import PRECISIONS, certify
+    from .sequential import MODES, certify_sequential
 
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
@@ -294,6 +298,8 @@ def certify_dataset(model, cert, images, labels, out_path, n0=100, n=100_000, al
     n = check_int("n", n, minimum=1)
     alpha = check_alpha(alpha)
     seed = check_int("seed", seed, minimum=0)
+    if mode not in ("fixed",) + MODES:
+        raise ValueError(f"mode must be one of {('fixed',) + MODES}, got {mode!r}")
     if len(images) != len(labels):
         raise ValueError(f"images and labels must have the same length, got {len(images)} and {len(labels)}")
     labels = np.asarray(labels)
@@ -305,7 +311,7 @@ def certify_dataset(model, cert, images, labels, out_path, n0=100, n=100_000, al
     created_group = _init_process_group(device) if world > 1 else False
     path = shard_path(out_path, rank) if world > 1 else os.fspath(out_path)
     run = {"certificate": cert.name, "n0": n0, "n": n, "alpha": repr(alpha), "rule": rule,
-           "precision": precision, "seed": seed}
+           "precision": precision, "seed": seed, "mode": mode}
     mine = indices[rank::world]
     if mine:
         _input_tensor(images, mine[0], device)  # bad pixels fail before any file is touched
@@ -322,9 +328,13 @@ def certify_dataset(model, cert, images, labels, out_path, n0=100, n=100_000, al
     try:
         for i in todo:
             gen = torch.Generator(device=device).manual_seed(input_seed(seed, i))
-            res = certify(model, _input_tensor(images, i, device), cert, n0=n0, n=n, alpha=alpha,
-                          batch_size=batch_size, rule=rule, generator=gen, precision=precision,
-                          batched=False)
+            opts = dict(n0=n0, n=n, alpha=alpha, batch_size=batch_size, rule=rule, generator=gen,
+                        precision=precision, batched=False)
+            if mode == "fixed":
+                res = certify(model, _input_tensor(images, i, device), cert, **opts)
+            else:
+                res = certify_sequential(model, _input_tensor(images, i, device), cert, mode,
+                                         radii=radii, tol=tol, **opts)
             _write_all(fd, format_row(i, labels[i], res, res.seconds, run).encode())
             os.fsync(fd)
             bar.update(1)

@@ -96,6 +96,7 @@ def test_certify_command_writes_resumable_tsv(tmp_path, capsys):
     rows = DS.read_rows(out)
     assert [int(r["idx"]) for r in rows] == [0, 7, 14]
     assert {r["certificate"] for r in rows} == {"teng-laplace-l1"}
+    assert {(r["mode"], r["samples"]) for r in rows} == {("fixed", "70")}  # n0 + n
     assert cli.main(args) == 0  # resumed: nothing to do, nothing duplicated
     assert DS.read_rows(out) == rows
     # Another certificate for the same model: matched by per-coordinate std 0.5.
@@ -141,3 +142,21 @@ def test_certify_command_with_own_checkpoint(tmp_path, capsys):
     assert cli.main(["certify", "--model", str(bare), "--split", "embedded", "--n", "10",
                      "--out", str(tmp_path / "b.tsv")]) == 2
     assert "records no training noise: pass --cert" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mode", ["target", "budget"])
+def test_certify_command_sequential_modes_record_samples(tmp_path, capsys, mode):
+    """--mode target|budget writes the mode and the samples actually drawn (at most n0 + n) and a
+    radius that is the certificate's radius at the recorded bound; fixed mode spends exactly n0 + n."""
+    out = tmp_path / f"{mode}.tsv"
+    args = ["certify", "--model", "fmnist-gaussian-0.50", "--split", "embedded", "--max", "3",
+            "--n0", "20", "--n", "4000", "--out", str(out), "--no-progress", "--device", "cpu",
+            "--mode", mode]
+    assert cli.main(args + (["--radii", "0.1", "0.3"] if mode == "target" else ["--tol", "0.05"])) == 0
+    rows = DS.read_rows(out)
+    assert len(rows) == 3 and {r["mode"] for r in rows} == {mode}
+    cert = sc.get("cohen-gaussian-l2", sigma=0.5)
+    for r in rows:
+        assert 20 < int(r["samples"]) <= 4020
+        if r["predict"] != "-1":
+            assert float(r["radius"]) <= cert.radius(float(r["pA_lower"]))
