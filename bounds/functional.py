@@ -47,7 +47,8 @@ from ..estimators.checks import check_probability_pair
 from ..estimators.rounding import EPS, as_output
 from .base import Certificate, Noise
 from .functional_quadrature import RadialLaw, monotone_root, newton_increasing, tanh_sinh_rule
-from .gaussian import gaussian_gap_mp
+from .gaussian import CohenGaussianL2, gaussian_gap_mp
+from .laplace import TengLaplaceL1, TengLaplaceL1Binary
 from .registry import register
 
 #: Largest log-lambda tried (e^700 stays finite in float64).
@@ -475,7 +476,16 @@ class FunctionalCertificate(Certificate):
             pb = None if p_b is None else float(p_b[i])
             rt = self._radius_rt(float(p_a[i]), pb)
             out[i] = rt if np.isinf(rt) else np.nextafter(rt * self.scale, 0.0) if rt > 0 else 0.0
+        if self.k == 0:
+            # k = 0 is plain Gaussian / Laplace noise, for which the closed-form theorems are sound
+            # too; both radii are certified, so their maximum is. It matters where the quadrature's
+            # absolute error floor makes it loose (pA within ~1e-12 of 1, pB below ~1e-10).
+            out = np.maximum(out, self._closed_form_k0(p_b is None).radius(p_a, p_b))
         return out
+
+    def _closed_form_k0(self, binary: bool):
+        """A closed-form certificate for the k = 0 member of the family (same noise)."""
+        raise NotImplementedError
 
     # ---- the mpmath twin ---------------------------------------------------------------------
     def _radius_mp(self, p_a, p_b):
@@ -755,6 +765,9 @@ class ZhangL2(FunctionalCertificate):
         """k = 0: Gaussian noise, Lambda ~ N(-rt^2/2, rt^2): Cohen's radius (Zhang et al. Cor. 2)."""
         return gaussian_gap_mp(p_a, p_b)
 
+    def _closed_form_k0(self, binary):
+        return CohenGaussianL2(sigma=self.scale)
+
     def _cond_mp(self, u, x, rt):
         k = mp.mpf(self.k)
         y = mp.log(u * u / k) + u * u / k - 2 * x / k
@@ -847,6 +860,9 @@ class ZhangL1(FunctionalCertificate):
         if p < 1 - mp.exp(-rt) / 2:
             return mp.exp(-rt) / (4 * (1 - p))
         return 1 - mp.exp(rt) * (1 - p)
+
+    def _closed_form_k0(self, binary):
+        return (TengLaplaceL1Binary if binary else TengLaplaceL1)(scale=self.scale)
 
     def _radius_k0_mp(self, p_a, p_b):
         if p_b is None:

@@ -6,9 +6,10 @@ Monte Carlo as in their Sec. 4.2, with two corrections (DESIGN section 3):
 
 * a bound uniform in lambda: D(lambda) = int_0^lambda P(R < t) dt, so the one-sided DKW bound on the
   CDF of R gives ``D <= D_n + lambda eps`` for all lambda at once (lambda is chosen on the samples);
-* a union bound over the fixed grid of radii that the search may test (r_j = r_cap j / G, the grid
-  depends only on the parameters and p_A, never on the Monte Carlo samples):
-  ``eps = sqrt(ln(G / alpha_mc) / (2 N))``.
+* a union bound over the fixed grid of radii that the search may test (G radii in geometric
+  progression from 1e-4 to 160 times sigma/sqrt(d - k); the grid depends only on the parameters,
+  never on p_A or the Monte Carlo samples, so every reported radius is a grid point and the radius is
+  monotone in p_A): ``eps = sqrt(ln(G / alpha_mc) / (2 N))``.
 
 With probability >= 1 - alpha_mc over the Monte Carlo samples every reported radius is certified;
 combined with counts bounded at level alpha the statement holds at 1 - alpha - alpha_mc (attribute
@@ -41,6 +42,26 @@ def _log_sup_density(t, k, d):
     """log of the unnormalized density of t = ||z||_inf / sigma: -k log t - t^2/2 + (d-1) log erf(t/sqrt2)."""
     with np.errstate(divide="ignore"):
         return -k * np.log(t) - 0.5 * t * t + (d - 1) * np.log(special.erf(t / np.sqrt(2.0)))
+
+
+def coordinate_std(k, d) -> float:
+    """Per-coordinate standard deviation of the family at sigma = 1 (1 when k = 0).
+
+    E z_i^2 = E[t^2 + (d - 1) v(t)] / d with t = ||z||_inf / sigma and v(t) = 1 - 2 t phi(t) / erf(t/sqrt2)
+    the variance of N(0, 1) truncated to (-t, t); the expectation over t is a quadrature on the
+    log-spaced grid where the density of t has its mass.
+    """
+    if k == 0:
+        return 1.0
+    t = np.geomspace(1e-6, 60.0, 200001)
+    psi = _log_sup_density(t, k, d)
+    w = np.exp(psi - np.nanmax(psi)) * t  # density in log t
+    w = np.where(np.isfinite(w), w, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v = 1.0 - 2.0 * t * np.exp(-0.5 * t * t) / np.sqrt(2 * np.pi) / special.erf(t / np.sqrt(2.0))
+    v = np.where(t < 1e-3, t * t / 3.0, v)
+    second = np.sum(w * (t * t + (d - 1) * v)) / np.sum(w)
+    return float(np.sqrt(second / d))
 
 
 def _sample_sup_norm(n, k, d, rng, cells: int = 4096):
@@ -136,9 +157,13 @@ class ZhangLinf(Certificate):
 
     @classmethod
     def from_std(cls, std, dim=None, k=0, sigma=None, scale=None, half_width=None):
-        """sigma = std (exact for k = 0); a light instance (1,000 samples) for comparisons."""
-        sig = check_positive("std", std, allow_array=False) if sigma is None else sigma
-        return cls(sigma=sig, k=k, dim=DEFAULT_DIM if dim is None else dim, n_samples=1000)
+        """sigma with per-coordinate std ``std`` (sigma = std for k = 0, else std / coordinate_std);
+        a light instance (1,000 samples) for comparisons."""
+        dim = DEFAULT_DIM if dim is None else dim
+        if sigma is None:
+            check_k_dim(k, dim)
+            sigma = float(check_positive("std", std, allow_array=False)) / coordinate_std(k, dim)
+        return cls(sigma=sigma, k=k, dim=dim, n_samples=1000)
 
     @property
     def noise(self) -> Noise:
@@ -172,16 +197,16 @@ class ZhangLinf(Certificate):
         p = float(check_probability("p_a", p_a))
         return self._lower(p, float(check_radius(r)) / self.sigma)
 
-    def _r_cap(self, gap):
-        """Top of the radius grid (sigma units): 4x the Gaussian l_inf radius gap/sqrt(d) (Prop. 4)
-        scaled by the dimension ratio for k > 0; depends on the parameters and pA only."""
-        return 4.0 * max(gap, 1e-3) / np.sqrt(self.dim - self.k)
+    GRID_SPAN = (1e-4, 160.0)  # grid radii in units of sigma / sqrt(d - k)
 
-    def _gap(self, pa, pb):
-        """Gaussian gap (Phi^-1(pA) - Phi^-1(pB))/2, capped at 40 (pA = 1 or pB = 0)."""
-        with np.errstate(divide="ignore"):
-            g = special.ndtri(pa) if pb is None else 0.5 * (special.ndtri(pa) - special.ndtri(pb))
-        return float(min(g, 40.0))
+    def _grid_radius(self, j, one=1.0, power=float.__pow__):
+        """Grid radius number j (sigma units): 0 for j = 0, geometric for j = 1..G. ``one`` and
+        ``power`` let the mpmath twin evaluate the same grid point at high precision."""
+        if j == 0:
+            return 0 * one
+        lo, hi = self.GRID_SPAN
+        base = one * lo / (one * (self.dim - self.k)) ** 0.5
+        return base * power(one * hi / lo, (one * (j - 1)) / (self.grid - 1))
 
     def _search(self, pa, pb, certified):
         """Largest grid index j with certified(j) by bisection (index 0 = radius 0)."""
@@ -199,16 +224,14 @@ class ZhangLinf(Certificate):
     def _radius_one(self, pa, pb):
         if (pb is None and pa <= 0.5) or (pb is not None and pa <= pb):
             return 0.0
-        cap = self._r_cap(self._gap(pa, pb))
-
         def certified(j):
-            rt = cap * j / self.grid
+            rt = self._grid_radius(j)
             low = self._lower(pa, rt)
             return low > (0.5 if pb is None else 1.0 - self._lower(1.0 - pb, rt))
 
         j = self._search(pa, pb, certified)
         self._last_index = (pa, pb, j)
-        r = cap * j / self.grid * self.sigma * (1 - 8 * np.finfo(float).eps)  # 3 roundings
+        r = self._grid_radius(j) * self.sigma * (1 - 16 * np.finfo(float).eps)  # pow, 5 roundings
         return float(np.nextafter(r, 0.0)) if j else 0.0
 
     def _radius(self, p_a, p_b):
@@ -240,10 +263,8 @@ class ZhangLinf(Certificate):
         if (p_b is None and p_a <= 0.5) or (p_b is not None and p_a <= p_b):
             return mp.mpf(0)
         pa, pb = float(p_a), None if p_b is None else float(p_b)
-        cap = self._r_cap(self._gap(pa, pb))
-
         def certified(j):
-            rt = mp.mpf(cap) * j / self.grid
+            rt = self._grid_radius(j, one=mp.mpf(1), power=mp.power)
             low = self._lower_mp(p_a, rt)
             return low > (mp.mpf(1) / 2 if p_b is None else 1 - self._lower_mp(1 - p_b, rt))
 
@@ -252,7 +273,7 @@ class ZhangLinf(Certificate):
         # (falls back to the full bisection in mpmath when they disagree)
         if not ((j == 0 or certified(j)) and (j == self.grid or not certified(j + 1))):
             j = self._search(pa, pb, certified)
-        return mp.mpf(cap) * j / self.grid * mp.mpf(self.sigma)
+        return self._grid_radius(j, one=mp.mpf(1), power=mp.power) * mp.mpf(self.sigma)
 
     def _float_index(self, pa, pb):
         self._radius_one(pa, pb)
