@@ -103,6 +103,7 @@ def format_row(idx, label, result, seconds, run: dict) -> str:
         "counts": _fmt_counts(result.counts_estimate),
         "counts_select": _fmt_counts(result.counts_select),
         "samples": str(getattr(result, "samples", int(run["n0"]) + int(run["n"]))),
+        "mode": "fixed",  # runs described before the sequential modes existed
         **{k: str(v) for k, v in run.items()},
     }
     return "\t".join(fields[c] for c in COLUMNS) + "\n"
