@@ -570,7 +570,10 @@ class FunctionalCertificate(Certificate):
                 zj[j] += h
                 cols.append([(a - b) / h for a, b in zip(F(zj), f0)])
             J = mp.matrix([[cols[j][i] for j in range(len(z))] for i in range(len(z))])
-            step = mp.lu_solve(J, mp.matrix(f0))
+            try:
+                step = mp.lu_solve(J, mp.matrix(f0))
+            except ZeroDivisionError:  # far tails: the float start is too far for Newton
+                raise ArithmeticError(f"{self.name} twin: singular Newton system at the float start")
             z = [z[i] - step[i] for i in range(len(z))]
             f0 = F(z)
         res = max(abs(v) for v in f0)
