@@ -267,9 +267,11 @@ def _run_verify(args) -> int:
     if args.summary_json:
         write_json(summary_json(report), args.summary_json)
     if args.markdown:
-        from .verify.report import _atomic_write
+        from pathlib import Path
 
-        _atomic_write(args.markdown, markdown_report(report))
+        from .verify.catalog import write_atomic
+
+        write_atomic(Path(args.markdown), markdown_report(report))
     return EXIT_FAILED if report["status"] == "fail" else EXIT_OK
 
 

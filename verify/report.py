@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
+from pathlib import Path
 
 from ..bounds import certificates
+from .catalog import write_atomic
 from .common import FAIL, NA, PASS, WARN, Check, all_instances, combine, jsonable
 from .errata import errata_check, errata_report
 from .montecarlo import mc_check
@@ -73,20 +74,6 @@ def _symbolic_column(inst, quick) -> Check:
                  {c.summary: c.to_json() for c in checks})
 
 
-def _atomic_write(path: str, text: str) -> None:
-    d = os.path.dirname(os.path.abspath(path)) or "."
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _load_checkpoint(path, mode):
     if not path or not os.path.exists(path):
         return {}
@@ -123,7 +110,7 @@ def run_report(names=None, quick: bool = False, seed: int = 0, checkpoint: str |
             bar.set_postfix_str(inst.name)
         rows.append(jsonable(check_instance(inst, quick=quick, seed=seed)))
         if checkpoint:
-            _atomic_write(checkpoint, json.dumps({"mode": mode, "rows": rows}))
+            write_atomic(Path(checkpoint), json.dumps({"mode": mode, "rows": rows}))
     errata = errata_report() if errata else []
     errata_json = jsonable(errata)
     ec = errata_check(errata) if errata else Check(NA, "n/a", {})
@@ -224,7 +211,7 @@ def summary_json(report: dict) -> dict:
 
 
 def write_json(report: dict, path: str) -> None:
-    _atomic_write(path, json.dumps(jsonable(report), indent=1, sort_keys=False))
+    write_atomic(Path(path), json.dumps(jsonable(report), indent=1, sort_keys=False))
 
 
 def markdown_report(report: dict) -> str:
