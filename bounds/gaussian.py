@@ -51,8 +51,22 @@ def gaussian_gap_mp(p_a, p_b):
     return (q(p_a) - q(p_b)) / 2
 
 
+class _GaussianGap(GapCertificate):
+    """Shared by the single-Gaussian certificates: noise N(0, diag(sigma^2)) and the Cohen gap."""
+
+    @property
+    def noise(self) -> Noise:
+        return Noise("gaussian", {"sigma": self._params["sigma"]})
+
+    def _gap(self, p_a, p_b):
+        return gaussian_gap(p_a, p_b)
+
+    def _gap_mp(self, p_a, p_b):
+        return gaussian_gap_mp(p_a, p_b)
+
+
 @register
-class CohenGaussianL2(GapCertificate):
+class CohenGaussianL2(_GaussianGap):
     """Cohen, Rosenfeld & Kolter 2019, Theorem 1 (restated as ARS Theorem 3.1).
 
     Noise N(0, sigma^2 I). Certified l2 radius
@@ -77,15 +91,6 @@ class CohenGaussianL2(GapCertificate):
     def from_std(cls, std, dim=None, k=0, sigma=None, scale=None, half_width=None):
         return cls(sigma=std if sigma is None else sigma)
 
-    @property
-    def noise(self) -> Noise:
-        return Noise("gaussian", {"sigma": self._params["sigma"]})
-
-    def _gap(self, p_a, p_b):
-        return gaussian_gap(p_a, p_b)
-
-    def _gap_mp(self, p_a, p_b):
-        return gaussian_gap_mp(p_a, p_b)
 
 
 def _sigma_for(std, dim, sigma):
@@ -95,7 +100,7 @@ def _sigma_for(std, dim, sigma):
     return broadcast_to_dim("sigma", s, dim)
 
 
-class _AnisotropicGaussian(GapCertificate):
+class _AnisotropicGaussian(_GaussianGap):
     """Shared body of the diagonal-Gaussian certificates: noise N(mu, diag(sigma^2)).
 
     By the change of variables z = delta / sigma the anisotropic Gaussian becomes N(0, I), so
@@ -118,15 +123,6 @@ class _AnisotropicGaussian(GapCertificate):
     def from_std(cls, std, dim=None, k=0, sigma=None, scale=None, half_width=None):
         return cls(sigma=_sigma_for(std, dim, sigma))
 
-    @property
-    def noise(self) -> Noise:
-        return Noise("gaussian", {"sigma": self._params["sigma"]})
-
-    def _gap(self, p_a, p_b):
-        return gaussian_gap(p_a, p_b)
-
-    def _gap_mp(self, p_a, p_b):
-        return gaussian_gap_mp(p_a, p_b)
 
 
 @register
