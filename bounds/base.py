@@ -26,6 +26,12 @@ from ..estimators.checks import check_positive, check_probability_pair
 from ..estimators.rounding import DEFAULT_ULPS, as_output, shrink
 
 
+class TwinUnavailable(ArithmeticError):
+    """Raised by a ``radius_mp`` twin that cannot evaluate at the given inputs (e.g. a Newton
+    solve that cannot start in the far tails). Only this exception tells the verifier that a point
+    has no reference value; any other exception from a twin is a finding."""
+
+
 @dataclass(frozen=True)
 class Noise:
     """Plain description of a smoothing distribution (no torch).
@@ -226,4 +232,4 @@ class GapCertificate(Certificate):
         raise NotImplementedError
 
 
-__all__ = ["Noise", "Certificate", "GapCertificate", "DEFAULT_ULPS"]
+__all__ = ["Noise", "Certificate", "GapCertificate", "TwinUnavailable", "DEFAULT_ULPS"]

@@ -45,7 +45,7 @@ from scipy import special
 from ..estimators.checks import as_float_array, check_finite, check_positive, check_probability
 from ..estimators.checks import check_probability_pair
 from ..estimators.rounding import EPS, as_output
-from .base import Certificate, Noise
+from .base import Certificate, Noise, TwinUnavailable
 from .functional_quadrature import RadialLaw, monotone_root, newton_increasing, tanh_sinh_rule
 from .gaussian import CohenGaussianL2, gaussian_gap_mp
 from .laplace import TengLaplaceL1, TengLaplaceL1Binary
@@ -573,12 +573,12 @@ class FunctionalCertificate(Certificate):
             try:
                 step = mp.lu_solve(J, mp.matrix(f0))
             except ZeroDivisionError:  # far tails: the float start is too far for Newton
-                raise ArithmeticError(f"{self.name} twin: singular Newton system at the float start")
+                raise TwinUnavailable(f"{self.name} twin: singular Newton system at the float start")
             z = [z[i] - step[i] for i in range(len(z))]
             f0 = F(z)
         res = max(abs(v) for v in f0)
         if res > mp.mpf(10) ** (-mp.mp.dps // 2):
-            raise ArithmeticError(f"{self.name} twin did not converge (residual {res})")
+            raise TwinUnavailable(f"{self.name} twin did not converge (residual {res})")
         return z[-1]
 
     def radius_mp(self, p_a, p_b=None, dps: int = 50):

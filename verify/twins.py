@@ -21,6 +21,7 @@ import math
 import mpmath as mp
 import numpy as np
 
+from ..bounds.base import TwinUnavailable
 from .common import FAIL, NA, PASS, WARN, Check
 
 TWIN_DPS = 50
@@ -88,7 +89,7 @@ def twin_point(cert, p_a, p_b, dps: int = TWIN_DPS) -> dict:
     The reference is ``radius_mp`` at :func:`adaptive_dps` digits; the twin at the fixed ``dps`` is
     compared with it too (``twin_unstable``: the twin itself lost accuracy).
     Returns ``{"r", "exact", "rel_err", "over", "bad", "twin_unstable", "twin_unavailable"}``
-    (the last names the ArithmeticError of a twin that cannot evaluate there): ``over`` is True when
+    (the last names the TwinUnavailable of a twin that cannot evaluate there): ``over`` is True when
     the float radius exceeds the exact one, ``bad`` names a contract breach (NaN, negative,
     exception) or is None.
     """
@@ -104,7 +105,7 @@ def twin_point(cert, p_a, p_b, dps: int = TWIN_DPS) -> dict:
         fixed = cert.radius_mp(p_a, p_b, dps=dps)
         high = adaptive_dps(p_a, p_b, dps)
         exact = fixed if high == dps else cert.radius_mp(p_a, p_b, dps=high)
-    except ArithmeticError as exc:  # the twin declares it cannot evaluate here: no reference
+    except TwinUnavailable as exc:  # the twin declares it cannot evaluate here: no reference
         out["twin_unavailable"] = f"{type(exc).__name__}: {exc}"
         return out
     except Exception as exc:  # noqa: BLE001 -- any other exception on valid input is a finding
