@@ -30,32 +30,6 @@ def gen(seed=0):
     return torch.Generator().manual_seed(seed)
 
 
-class HalfSpace(torch.nn.Module):
-    """Two logits ``(0, w . x + b)``: class 1 iff ``w . x + b > 0``; any input shape."""
-
-    def __init__(self, w, b=0.0):
-        super().__init__()
-        self.w = torch.as_tensor(np.ravel(w), dtype=torch.float32)
-        self.b = float(b)
-
-    def forward(self, x):
-        s = x.flatten(1) @ self.w.to(x.dtype) + self.b
-        return torch.stack([torch.zeros_like(s), s], dim=1)
-
-
-class Bands(torch.nn.Module):
-    """Three classes by the first coordinate: < t1 -> 0, [t1, t2) -> 1, >= t2 -> 2."""
-
-    def __init__(self, t1, t2):
-        super().__init__()
-        self.t1, self.t2 = t1, t2
-
-    def forward(self, x):
-        u = x.flatten(1)[:, 0]
-        cls = (u >= self.t1).long() + (u >= self.t2).long()
-        return torch.nn.functional.one_hot(cls, 3).float()
-
-
 class Recorder(torch.nn.Module):
     """Records what the model sees, then classifies by the sign of the first coordinate."""
 
@@ -81,12 +55,12 @@ def binomial_ok(k, n, p):
 
 # ---------------------------------------------------------------------------------------------
 # counts follow the closed-form law
-def test_gaussian_counts_of_a_batch_follow_the_binomial_law():
+def test_gaussian_counts_of_a_batch_follow_the_binomial_law(half_space):
     sigma = 0.5
     x = torch.zeros(4, 1, 3, 3)
     x[:, 0, 0, 0] = torch.tensor([0.0, 0.3, -0.6, 1.0])
     n = 4000
-    c = counts(HalfSpace(np.eye(9)[0]), x, n, sc.get("cohen-gaussian-l2", sigma=sigma),
+    c = counts(half_space(np.eye(9)[0]), x, n, sc.get("cohen-gaussian-l2", sigma=sigma),
                batch_size=777, generator=gen())  # batches cut across inputs
     assert c.shape == (4, 2) and c.dtype == torch.int64
     assert (c.sum(dim=1) == n).all()
@@ -95,14 +69,14 @@ def test_gaussian_counts_of_a_batch_follow_the_binomial_law():
         assert binomial_ok(c[i, 1], n, p1), (i, c[i], p1)
 
 
-def test_per_coordinate_gaussian_with_mean_follows_the_law():
+def test_per_coordinate_gaussian_with_mean_follows_the_law(half_space):
     sigma = np.array([0.1, 2.0, 0.5])
     mean = np.array([0.0, 0.0, 0.2])
     w = np.array([1.0, 1.0, -1.0])
     x = torch.tensor([0.3, -0.1, 0.4])
     n = 6000
     noise = Noise("gaussian", {"sigma": sigma, "mean": mean})
-    c = counts(HalfSpace(w), x, n, noise, generator=gen(1))
+    c = counts(half_space(w), x, n, noise, generator=gen(1))
     assert c.shape == (2,)
     margin = float(w @ (x.numpy() + mean))
     assert binomial_ok(c[1], n, stats.norm.cdf(margin / np.linalg.norm(sigma * w)))
@@ -113,21 +87,21 @@ def test_per_coordinate_gaussian_with_mean_follows_the_law():
     ("uniform", {"half_width": 0.8}, lambda t: stats.uniform.cdf(t, -0.8, 1.6)),
     ("zhang-l1", {"scale": 0.4, "k": 0, "dim": 4}, lambda t: stats.laplace.cdf(t, scale=0.4)),
 ])
-def test_axis_half_space_counts_under_product_noise(family, params, cdf):
+def test_axis_half_space_counts_under_product_noise(family, params, cdf, half_space):
     x = torch.zeros(3, 4)
     x[:, 0] = torch.tensor([0.1, -0.3, 0.5])
     n = 5000
-    c = counts(HalfSpace(np.eye(4)[0]), x, n, Noise(family, params), batch_size=600,
+    c = counts(half_space(np.eye(4)[0]), x, n, Noise(family, params), batch_size=600,
                generator=gen(2), batched=True)
     for i in range(3):  # class 1 iff x_0 + z_0 > 0
         assert binomial_ok(c[i, 1], n, 1 - cdf(-float(x[i, 0]))), (family, i, c[i])
 
 
-def test_three_class_counts_follow_the_multinomial_law():
+def test_three_class_counts_follow_the_multinomial_law(bands):
     sigma, t1, t2 = 0.5, -0.2, 0.4
     x = torch.tensor([[0.1, 0.0], [0.5, 0.0]])
     n = 6000
-    c = counts(Bands(t1, t2), x, n, sc.get("cohen-gaussian-l2", sigma=sigma), batch_size=1000,
+    c = counts(bands(t1, t2), x, n, sc.get("cohen-gaussian-l2", sigma=sigma), batch_size=1000,
                generator=gen(3), batched=True).numpy()
     for i in range(2):
         cdf = stats.norm.cdf((np.array([t1, t2]) - float(x[i, 0])) / sigma)
@@ -135,9 +109,9 @@ def test_three_class_counts_follow_the_multinomial_law():
         assert stats.chisquare(c[i], n * p).pvalue > P_MIN
 
 
-def test_power_of_the_law_check():
+def test_power_of_the_law_check(half_space):
     """The binomial check above rejects a sampler off by 5% in sigma."""
-    c = counts(HalfSpace([1.0]), torch.tensor([0.5]), 20000, Noise("gaussian", {"sigma": 0.5}),
+    c = counts(half_space([1.0]), torch.tensor([0.5]), 20000, Noise("gaussian", {"sigma": 0.5}),
                generator=gen(4))
     assert binomial_ok(c[1], 20000, stats.norm.cdf(1.0))
     assert not binomial_ok(c[1], 20000, stats.norm.cdf(0.5 / 0.525))
@@ -145,10 +119,10 @@ def test_power_of_the_law_check():
 
 @settings(max_examples=30)
 @given(b=st.integers(1, 5), n=st.integers(1, 300), batch=st.integers(1, 400), single=st.booleans())
-def test_counts_sum_to_n_for_any_batching(b, n, batch, single):
+def test_counts_sum_to_n_for_any_batching(b, n, batch, single, half_space):
     x = torch.linspace(-3, 3, b).reshape(b, 1)
     xin = x[0] if single else x
-    c = counts(HalfSpace([1.0]), xin, n, Noise("gaussian", {"sigma": 0.3}), batch_size=batch,
+    c = counts(half_space([1.0]), xin, n, Noise("gaussian", {"sigma": 0.3}), batch_size=batch,
                generator=gen(), batched=not single)
     assert c.shape == ((2,) if single else (b, 2))
     assert (c.sum(dim=-1) == n).all() and (c >= 0).all()
@@ -157,8 +131,8 @@ def test_counts_sum_to_n_for_any_batching(b, n, batch, single):
         assert (c[far & (x[:, 0] > 0), 1] == n).all() and (c[far & (x[:, 0] < 0), 0] == n).all()
 
 
-def test_same_seed_same_counts_and_any_generator():
-    model, x = HalfSpace(np.ones(6)), torch.zeros(2, 6)
+def test_same_seed_same_counts_and_any_generator(half_space):
+    model, x = half_space(np.ones(6)), torch.zeros(2, 6)
     noise = Noise("laplace", {"scale": 1.0})
     a = counts(model, x, 500, noise, batch_size=128, generator=gen(5), batched=True)
     b = counts(model, x, 500, noise, batch_size=128, generator=gen(5), batched=True)
@@ -241,8 +215,10 @@ def test_bfloat16_copy_follows_changed_weights():
         model[4].weight.zero_()
         model[4].bias.copy_(torch.tensor([0.0, 9.0, 0.0, 0.0, 0.0]))
     assert counts(model, x, 500, noise, generator=gen(1), precision="bfloat16")[1] == 500
-def test_float64_precision_runs_a_float64_model():
-    model = HalfSpace([1.0, -1.0]).double()
+
+
+def test_float64_precision_runs_a_float64_model(half_space):
+    model = half_space([1.0, -1.0]).double()
     model.w = model.w.double()
     c = counts(model, torch.tensor([0.2, 0.0], dtype=torch.float64), 3000,
                Noise("gaussian", {"sigma": 0.4}), precision="float64", generator=gen())
@@ -251,13 +227,13 @@ def test_float64_precision_runs_a_float64_model():
 
 # ---------------------------------------------------------------------------------------------
 # CERTIFY and PREDICT
-def test_certify_half_space_is_sound_and_abstains_on_the_boundary():
+def test_certify_half_space_is_sound_and_abstains_on_the_boundary(half_space):
     sigma = 0.5
     cert = sc.get("cohen-gaussian-l2", sigma=sigma)
     w = np.array([0.6, 0.8, 0.0])  # unit normal: distance to the boundary = |w . x|
     dist = np.array([0.4, 0.0, -0.9])
     x = torch.as_tensor(dist[:, None] * w, dtype=torch.float32)
-    res = certify(HalfSpace(w), x, cert, n0=100, n=20000, alpha=0.001, batch_size=4096,
+    res = certify(half_space(w), x, cert, n0=100, n=20000, alpha=0.001, batch_size=4096,
                   generator=gen(), batched=True)
     assert [r.prediction for r in res] == [1, -1, 0]
     for r, d in zip(res, dist):
@@ -277,39 +253,39 @@ def test_certify_half_space_is_sound_and_abstains_on_the_boundary():
     ("teng-laplace-l1-binary", {"scale": 0.35}),
     ("uniform-l1", {"half_width": 0.9}),
 ])
-def test_certify_is_tight_but_sound_on_an_axis_half_space(name, params):
+def test_certify_is_tight_but_sound_on_an_axis_half_space(name, params, half_space):
     """For f = 1[x_0 > 0] the exact smoothed probability at distance d gives radius exactly d in
     all three families (Cohen Thm. 2; Teng Thm. 3: p = 1 - e^{-d/b}/2; uniform: p = (d + lambda)
     / (2 lambda)), so the sampled certificate must land just below d."""
     cert = sc.get(name, **params)
     dist = 0.3
     x = torch.tensor([dist, 0.0, 0.0])
-    r = certify(HalfSpace([1.0, 0.0, 0.0]), x, cert, n0=100, n=20000, generator=gen(11))
+    r = certify(half_space([1.0, 0.0, 0.0]), x, cert, n0=100, n=20000, generator=gen(11))
     assert r.prediction == 1
     assert 0.85 * dist < r.radius <= dist
 
 
-def test_certify_runner_up_rule_is_bounded_by_the_exact_probabilities():
+def test_certify_runner_up_rule_is_bounded_by_the_exact_probabilities(bands):
     sigma, t1, t2 = 0.5, -0.5, 0.5
     cert = sc.get("cohen-gaussian-l2", sigma=sigma)
     x = torch.tensor([[0.0, 0.0]])
-    r = certify(Bands(t1, t2), x, cert, n0=100, n=20000, rule="runner-up", generator=gen(1),
+    r = certify(bands(t1, t2), x, cert, n0=100, n=20000, rule="runner-up", generator=gen(1),
                 batched=True)[0]
     p_a = stats.norm.cdf(0.5 / sigma) - stats.norm.cdf(-0.5 / sigma)
     p_b = stats.norm.cdf(-0.5 / sigma)
     assert r.prediction == 1
     assert r.p_a_lower <= p_a and r.p_b_upper >= p_b
     assert 0.0 < r.radius <= cert.radius(p_a, p_b)
-    single = certify(Bands(t1, t2), x[0], cert, n0=100, n=2000, rule="binary", generator=gen(1))
+    single = certify(bands(t1, t2), x[0], cert, n0=100, n=2000, rule="binary", generator=gen(1))
     assert single.prediction == 1 and 0.0 < single.radius <= cert.radius(p_a)
 
 
-def test_predict_returns_the_class_or_abstains():
+def test_predict_returns_the_class_or_abstains(half_space):
     noise = sc.get("cohen-gaussian-l2", sigma=0.5)
     x = torch.tensor([[1.0], [0.0], [-1.0]])
-    preds = predict(HalfSpace([1.0]), x, noise, n=2000, alpha=0.001, generator=gen(), batched=True)
+    preds = predict(half_space([1.0]), x, noise, n=2000, alpha=0.001, generator=gen(), batched=True)
     assert preds.tolist() == [1, -1, 0]
-    assert predict(HalfSpace([1.0]), x[0], noise, n=2000, generator=gen()) == 1
+    assert predict(half_space([1.0]), x[0], noise, n=2000, generator=gen()) == 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -330,8 +306,8 @@ NOISE = Noise("gaussian", {"sigma": 0.5})
     (dict(generator=1), TypeError, "generator"),
     (dict(noise=make_noise(NOISE, (4,), device="cpu")), ValueError, "shape"),
 ])
-def test_counts_bad_input(kwargs, err, match):
-    args = dict(model=HalfSpace(np.ones(3)), x=torch.zeros(3), n=10, noise=NOISE)
+def test_counts_bad_input(kwargs, err, match, half_space):
+    args = dict(model=half_space(np.ones(3)), x=torch.zeros(3), n=10, noise=NOISE)
     args.update(kwargs)
     with pytest.raises(err, match=match):
         counts(**args)
@@ -342,21 +318,21 @@ def test_model_with_wrong_output_shape_is_reported():
         counts(lambda z: z.sum(), torch.zeros(3), 10, NOISE)
 
 
-def test_n0_zero_counts_and_bad_certify_arguments():
-    c = counts(HalfSpace([1.0]), torch.zeros(1), 0, NOISE, num_classes=2)
+def test_n0_zero_counts_and_bad_certify_arguments(half_space):
+    c = counts(half_space([1.0]), torch.zeros(1), 0, NOISE, num_classes=2)
     assert c.tolist() == [0, 0]
     cert = sc.get("cohen-gaussian-l2", sigma=0.5)
     for kwargs, match in [(dict(alpha=1.0), "alpha"), (dict(n0=0), "n0"), (dict(rule="max"), "rule")]:
         with pytest.raises(ValueError, match=match):
-            certify(HalfSpace([1.0]), torch.zeros(1), cert, n=10, **kwargs)
+            certify(half_space([1.0]), torch.zeros(1), cert, n=10, **kwargs)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
-def test_cuda_counts_follow_the_law(precision):
+def test_cuda_counts_follow_the_law(precision, half_space):
     x = torch.zeros(2, 1, 3, 3, device="cuda")
     x[:, 0, 0, 0] = torch.tensor([0.3, -0.2])
-    model = HalfSpace(np.eye(9)[0]).cuda()
+    model = half_space(np.eye(9)[0]).cuda()
     model.w = model.w.cuda()
     c = counts(model, x, 4000, NOISE, generator=torch.Generator(device="cuda").manual_seed(0),
                precision=precision)

@@ -34,46 +34,23 @@ def gen(seed=0):
     return torch.Generator().manual_seed(seed)
 
 
-class HalfSpace(torch.nn.Module):
-    """Two logits ``(0, w . v + b)``; counts every row it classifies."""
-
-    def __init__(self, w, b=0.0):
-        super().__init__()
-        self.w = torch.as_tensor(np.ravel(w), dtype=torch.float32)
-        self.b = float(b)
-        self.rows = 0
-
-    def forward(self, v):
-        self.rows += v.shape[0]
-        s = v.flatten(1) @ self.w.to(v.dtype) + self.b
-        return torch.stack([torch.zeros_like(s), s], dim=1)
-
-
-class Bands(torch.nn.Module):
-    """Three classes by the first coordinate: < t1 -> 0, [t1, t2) -> 1, >= t2 -> 2."""
-
-    def __init__(self, t1, t2):
-        super().__init__()
-        self.t1, self.t2 = t1, t2
-
-    def forward(self, v):
-        u = v.flatten(1)[:, 0]
-        cls = (u >= self.t1).long() + (u >= self.t2).long()
-        return torch.nn.functional.one_hot(cls, 3).float()
-
-
-def distances_inputs(d):
-    """Inputs in R^2 at signed distances ``d`` from the boundary of HalfSpace(w=(0.6, 0.8))."""
+@pytest.fixture
+def distances_inputs(half_space):
+    """``make(d)``: a fresh HalfSpace(w=(0.6, 0.8)) and inputs in R^2 at signed distances ``d``
+    from its boundary."""
     w = np.array([0.6, 0.8])
-    x = torch.as_tensor(np.outer(d, w), dtype=torch.float32)
-    return HalfSpace(w), x
+
+    def make(d):
+        return half_space(w), torch.as_tensor(np.outer(d, w), dtype=torch.float32)
+
+    return make
 
 
 def band_top(n_runs, alpha):
     return int(stats.binom.isf(1e-6, n_runs, alpha))
 
 
-def test_target_claims_never_exceed_the_true_distance_beyond_the_band():
+def test_target_claims_never_exceed_the_true_distance_beyond_the_band(distances_inputs):
     alpha = 0.2
     radii = np.array([0.1, 0.3])
     d = np.repeat([-0.2, 0.02, 0.099, 0.299, 0.6], 300)  # right below each threshold, and easy ones
@@ -91,7 +68,7 @@ def test_target_claims_never_exceed_the_true_distance_beyond_the_band():
     assert res.seconds > 0
 
 
-def test_budget_radius_is_below_the_true_distance_beyond_the_band():
+def test_budget_radius_is_below_the_true_distance_beyond_the_band(distances_inputs):
     alpha = 0.2
     d = np.repeat([0.05, 0.25, 0.5], 300)
     model, x = distances_inputs(d)
@@ -102,7 +79,7 @@ def test_budget_radius_is_below_the_true_distance_beyond_the_band():
     assert (res.radius >= 0).all() and np.isfinite(res.radius).all()
 
 
-def test_runner_up_rule_on_three_bands():
+def test_runner_up_rule_on_three_bands(bands):
     """Class probabilities are differences of Phi; the second radius sits right above the exact
     Cohen radius of (p_1, max(p_0, p_2)), so every claim there is a failure."""
     alpha = 0.2
@@ -112,14 +89,14 @@ def test_runner_up_rule_on_three_bands():
     p = np.array([ndtr(t1 / SIGMA), ndtr(t2 / SIGMA) - ndtr(t1 / SIGMA), 1 - ndtr(t2 / SIGMA)])
     exact = float(COHEN.radius_mp(float(p[1]), float(max(p[0], p[2]))))
     radii = [exact - 0.05, exact + 1e-9]
-    res = certify_target(Bands(t1, t2), x, COHEN, radii, alpha=alpha, rule="runner-up",
+    res = certify_target(bands(t1, t2), x, COHEN, radii, alpha=alpha, rule="runner-up",
                          generator=gen(3), batched=True, **SMALL)
     assert res.certified[:, 1].sum() <= band_top(u.size, alpha)
     assert (res.prediction[res.certified.any(axis=1)] == 1).all()
     assert res.certified[:, 0].mean() > 0.5  # and the rule has power below the exact radius
 
 
-def test_seeded_runs_reproduce_and_single_input_shape():
+def test_seeded_runs_reproduce_and_single_input_shape(distances_inputs):
     model, x = distances_inputs(np.array([0.3, 0.7]))
     a = certify_target(model, x, COHEN, [0.2], generator=gen(5), batched=True, **SMALL)
     b = certify_target(model, x, COHEN, [0.2], generator=gen(5), batched=True, **SMALL)
@@ -129,7 +106,7 @@ def test_seeded_runs_reproduce_and_single_input_shape():
     assert one.radius.shape == (1,) and one.prediction[0] == 1
 
 
-def test_model_draw_counts_rows_and_classes():
+def test_model_draw_counts_rows_and_classes(distances_inputs):
     model, x = distances_inputs(np.array([0.3, -0.3, 2.0]))
     draw = ModelDraw(model, x, COHEN, batch_size=100, generator=gen(7))
     c = draw(np.array([0, 2]), 150)
@@ -137,7 +114,7 @@ def test_model_draw_counts_rows_and_classes():
     assert c[1, 1] == 150  # distance 4 sigma: every sample on the positive side (P > 1 - 1e-4)
 
 
-def test_certify_sequential_matches_the_modes_and_certify_fields():
+def test_certify_sequential_matches_the_modes_and_certify_fields(distances_inputs):
     model, x = distances_inputs(np.array([0.4, -0.05]))
     opts = dict(n0=20, n=2000, batch_size=4096, batched=True)
     rows = certify_sequential(model, x, COHEN, "target", radii=[0.1, 0.3], generator=gen(8), **opts)
@@ -162,7 +139,7 @@ def test_certify_sequential_matches_the_modes_and_certify_fields():
         certify_sequential(model, x, NoStd(), "budget", **opts)
 
 
-def test_bad_input():
+def test_bad_input(distances_inputs):
     model, x = distances_inputs(np.array([0.3]))
     with pytest.raises(TypeError, match="x must be a torch.Tensor"):
         certify_target(model, x.numpy(), COHEN, 0.1)
