@@ -267,11 +267,9 @@ def _run_verify(args) -> int:
     if args.summary_json:
         write_json(summary_json(report), args.summary_json)
     if args.markdown:
-        from pathlib import Path
+        from ._atomic import atomic_write_text
 
-        from .verify.catalog import write_atomic
-
-        write_atomic(Path(args.markdown), markdown_report(report))
+        atomic_write_text(args.markdown, markdown_report(report))
     return EXIT_FAILED if report["status"] == "fail" else EXIT_OK
 
 

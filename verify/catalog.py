@@ -24,11 +24,10 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
+from .._atomic import atomic_write_text
 from ..bounds import certificate_class, certificates
 
 #: The repository root (this file is verify/catalog.py).
@@ -174,20 +173,6 @@ def render_catalog(summary_path: Path | None = None) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m smoothcert.verify.catalog",
@@ -203,7 +188,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     text = render_catalog(args.summary)
     if args.write:
-        write_atomic(CATALOG, text)
+        atomic_write_text(CATALOG, text)
         print(f"wrote {CATALOG}", file=sys.stderr)
     elif args.check:
         current = CATALOG.read_text() if CATALOG.is_file() else ""

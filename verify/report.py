@@ -18,10 +18,9 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
+from .._atomic import atomic_write_text
 from ..bounds import certificates
-from .catalog import write_atomic
 from .common import FAIL, NA, PASS, WARN, Check, all_instances, combine, jsonable
 from .errata import errata_check, errata_report
 from .montecarlo import mc_check
@@ -110,7 +109,7 @@ def run_report(names=None, quick: bool = False, seed: int = 0, checkpoint: str |
             bar.set_postfix_str(inst.name)
         rows.append(jsonable(check_instance(inst, quick=quick, seed=seed)))
         if checkpoint:
-            write_atomic(Path(checkpoint), json.dumps({"mode": mode, "rows": rows}))
+            atomic_write_text(checkpoint, json.dumps({"mode": mode, "rows": rows}))
     errata = errata_report() if errata else []
     errata_json = jsonable(errata)
     ec = errata_check(errata) if errata else Check(NA, "n/a", {})
@@ -211,7 +210,7 @@ def summary_json(report: dict) -> dict:
 
 
 def write_json(report: dict, path: str) -> None:
-    write_atomic(Path(path), json.dumps(jsonable(report), indent=1, sort_keys=False))
+    atomic_write_text(path, json.dumps(jsonable(report), indent=1, sort_keys=False))
 
 
 def markdown_report(report: dict) -> str:
