@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -32,6 +30,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from scipy import stats
 
+from ._atomic import atomic_path, atomic_write_text
 from .estimators.checks import check_probability
 
 #: Columns every Cohen-format certification file has (Cohen et al. 2019, code ``certify.py``).
@@ -322,34 +321,25 @@ def new_figure(size=ONE_COLUMN, ncols: int = 1):
     return fig, axes
 
 
-def _atomic(target: Path, write) -> Path:
-    """Call ``write(tmp)`` on a temporary file next to ``target``, then ``os.replace`` it."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return target
-
-
 def save_figure(fig, path, formats=("png", "pdf"), dpi: int = 200) -> list[Path]:
     """Write ``path.png`` and ``path.pdf`` (a .png/.pdf suffix of ``path`` is dropped) atomically,
     so no half-written file is ever left."""
     base = Path(path)
     if base.suffix.lower() in (".png", ".pdf"):
         base = base.with_suffix("")
-    return [_atomic(base.with_name(f"{base.name}.{ext}"),
-                    lambda tmp, ext=ext: fig.savefig(tmp, format=ext, dpi=dpi)) for ext in formats]
+    written = []
+    for ext in formats:
+        target = base.with_name(f"{base.name}.{ext}")
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, format=ext, dpi=dpi)
+        written.append(target)
+    return written
 
 
 def save_text(path, text: str) -> Path:
     """Write a table (or any text) atomically."""
-    return _atomic(Path(path), lambda tmp: Path(tmp).write_text(text))
+    atomic_write_text(path, text)
+    return Path(path)
 
 
 def _finish(fig, path):
