@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -41,6 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .._atomic import atomic_path
 from ..estimators.checks import check_int, check_positive
 from .data_dependent import check_inputs
 
@@ -193,21 +193,6 @@ def ars_losses(model, noise_model, x, y, config: ARSTrainConfig, generator=None)
     return {"total": total, "smoothing_ce": ce, "scale_target": scale_target, "mean_penalty": mean_penalty}
 
 
-def _atomic_torch_save(obj, path) -> None:
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".pt")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def train_ars(model, noise_model, images, labels, config: ARSTrainConfig = ARSTrainConfig(),
               generator=None, checkpoint=None, progress: bool = True) -> list[dict]:
     """Train ``noise_model`` (and ``model`` unless ``config.train_classifier`` is False) in place.
@@ -255,9 +240,10 @@ def train_ars(model, noise_model, images, labels, config: ARSTrainConfig = ARSTr
                 bar.set_postfix(loss=f"{sums['total'] / batches:.3f}")
             history.append({k: v / max(batches, 1) for k, v in sums.items()})
             if checkpoint is not None:
-                _atomic_torch_save({"noise_model": noise_model.state_dict(), "model": model.state_dict(),
-                                    "optimizer": opt.state_dict(), "history": history,
-                                    "epoch": epoch + 1, "config": asdict(config)}, checkpoint)
+                with atomic_path(checkpoint) as tmp:
+                    torch.save({"noise_model": noise_model.state_dict(), "model": model.state_dict(),
+                                "optimizer": opt.state_dict(), "history": history,
+                                "epoch": epoch + 1, "config": asdict(config)}, tmp)
     finally:
         for p, f in zip(model.parameters(), flags):
             p.requires_grad_(f)
@@ -278,10 +264,11 @@ def save_ars_bundle(path, generator_pair, dataset_pair, **meta) -> None:
     """
     (g_model, gen), (d_model, dw) = generator_pair, dataset_pair
     state = lambda m: {k: v.detach().cpu().clone() for k, v in m.state_dict().items()}  # noqa: E731
-    _atomic_torch_save({"generator": state(gen), "generator_config": dict(gen.config),
-                        "generator_classifier": state(g_model),
-                        "dataset_noise": state(dw), "dataset_config": {**dw.config, "shape": list(dw.config["shape"])},
-                        "dataset_classifier": state(d_model), "meta": meta}, path)
+    with atomic_path(path) as tmp:
+        torch.save({"generator": state(gen), "generator_config": dict(gen.config),
+                    "generator_classifier": state(g_model),
+                    "dataset_noise": state(dw), "dataset_config": {**dw.config, "shape": list(dw.config["shape"])},
+                    "dataset_classifier": state(d_model), "meta": meta}, tmp)
 
 
 def load_ars_bundle(path=None, device="cpu") -> dict:

@@ -19,6 +19,8 @@ from importlib import resources
 
 import numpy as np
 
+from .._atomic import atomic_path
+
 DEFAULT_ROOT = "/usr/share/datasets/fashion-mnist"
 ENV_ROOT = "SMOOTHCERT_FASHION_MNIST"
 
@@ -145,6 +147,5 @@ def embedded_sample():
 def write_embedded_sample(path, count: int = 500, root=None) -> None:
     """Write the first ``count`` test images + labels to ``path`` (.npz, compressed, atomic)."""
     images, labels = load_fashion_mnist("test", root)
-    tmp = os.fspath(path) + ".tmp.npz"
-    np.savez_compressed(tmp, images=images[:count], labels=labels[:count].astype(np.uint8))
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez_compressed(tmp, images=images[:count], labels=labels[:count].astype(np.uint8))

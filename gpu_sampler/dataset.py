@@ -32,13 +32,13 @@ from __future__ import annotations
 import datetime
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.distributed
 
+from .._atomic import atomic_path
 from ..estimators.checks import check_alpha, check_int
 
 COLUMNS = ("idx", "label", "predict", "radius", "correct", "time", "certificate", "pA_lower",
@@ -202,18 +202,11 @@ def merge_shards(out_path, world_size: int, expected=None) -> str:
             raise ValueError(f"shards of {os.fspath(out_path)!r} do not cover the run: "
                              f"missing idx {missing[:10]}, unexpected idx {extra[:10]}")
     out = os.fspath(out_path)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(out)), prefix=".merge.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(HEADER)
-            f.writelines(rows[i] for i in sorted(rows))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_path(out) as tmp, open(tmp, "w") as f:
+        f.write(HEADER)
+        f.writelines(rows[i] for i in sorted(rows))
+        f.flush()
+        os.fsync(f.fileno())
     return out
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._atomic import atomic_path
 from ..estimators.checks import check_int
 
 #: (certificate, shipped model, noise parameter name, value)
@@ -101,9 +102,8 @@ def _plot(results, path_png) -> list[str]:
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    tmp = path_png + ".tmp.png"
-    fig.savefig(tmp, dpi=150)
-    os.replace(tmp, path_png)
+    with atomic_path(path_png, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=150)
     return [path_png]
 
 

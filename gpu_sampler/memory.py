@@ -51,13 +51,13 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
+from .._atomic import atomic_path, atomic_write_text
 from ..bounds.regions import WeightedLpBall
 from ..estimators.checks import as_float_array, check_finite, check_int
 from ..estimators.rounding import EPS
@@ -500,22 +500,6 @@ def summarize(records, labels, dim: int, name: str = "") -> dict:
     }
 
 
-def atomic_write_text(path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace`` (never half-written)."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 class ParameterCheckpoint:
     """Per-input results of a long optimization, saved after every input (atomic ``.npz``).
 
@@ -543,18 +527,8 @@ class ParameterCheckpoint:
             self._data[f"{int(index)}/{k}"] = np.asarray(v)
         if self.path is None:
             return
-        folder = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
-        os.close(fd)
-        try:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, **self._data)
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        with atomic_path(self.path, suffix=".npz") as tmp:
+            np.savez(tmp, **self._data)
 
 
 __all__ = [

@@ -23,11 +23,11 @@ Architectures (``ARCHITECTURES``):
 from __future__ import annotations
 
 import os
-import tempfile
 
 import torch
 from torch import nn
 
+from .._atomic import atomic_path
 from ..estimators.checks import check_int
 
 #: Per-channel normalization constants (Cohen et al. ``datasets.py``; Fashion-MNIST computed
@@ -238,16 +238,8 @@ def save_checkpoint(model: nn.Module, path, arch: str, storage_dtype=None, **ext
 
     state = {k: stored(v) for k, v in model.state_dict().items()}
     payload = {"arch": arch, "state_dict": state, **extra}
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    os.close(fd)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a shipped checkpoint is world-readable
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def load_checkpoint(path, device="cpu", return_meta: bool = False):

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._atomic import atomic_path, atomic_write_text
 from .data import load_fashion_mnist, to_tensor
 from .models import METRICS_FILE, SHIPPED_MODELS, fmnist_resnet, load_checkpoint, save_checkpoint
 
@@ -77,13 +78,6 @@ def evaluate(model, images, labels, family=None, param=None, seed=0, batch_size=
     return correct / len(images)
 
 
-def _atomic_torch_save(obj, path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    os.close(fd)
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def _merge_metrics(path, name, entry) -> None:
     """Merge ``{name: entry}`` into the JSON file at ``path`` (atomic rewrite).
 
@@ -100,12 +94,7 @@ def _merge_metrics(path, name, entry) -> None:
             with open(path) as f:
                 data = json.load(f)
         data[name] = entry
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-        os.chmod(tmp, 0o644)
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
+        atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def train_model(family, param, out_path, epochs=3, subset=None, batch_size=128, lr=0.1,
@@ -168,9 +157,10 @@ def train_model(family, param, out_path, epochs=3, subset=None, batch_size=128, 
             total += len(x)
             bar.set_postfix(loss=f"{running / total:.3f}", refresh=False)
         seconds += time.time() - t0
-        _atomic_torch_save({"model": model.state_dict(), "opt": opt.state_dict(),
-                            "sched": sched.state_dict(), "gen": gen.get_state(),
-                            "epoch": epoch + 1, "seconds": seconds, "config": config}, state_path)
+        with atomic_path(state_path) as tmp:
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(),
+                        "sched": sched.state_dict(), "gen": gen.get_state(),
+                        "epoch": epoch + 1, "seconds": seconds, "config": config}, tmp)
         log(f"epoch {epoch + 1}/{epochs}: train loss {running / total:.4f}, {seconds:.0f} s so far")
     meta = {"family": family, "param": param, "epochs": epochs, "seed": seed,
             "train_images": len(x_all), "train_seconds": round(seconds, 1), "batch_size": batch_size,

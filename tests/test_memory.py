@@ -182,7 +182,7 @@ def test_checkpoint_roundtrip_and_atomic_text(tmp_path):
     assert np.array_equal(again.get(3)["theta"], np.arange(4.0))
     atomic_write_text(tmp_path / "a.tsv", "x\n")
     assert (tmp_path / "a.tsv").read_text() == "x\n"
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 class _Linear(torch.nn.Module):
