@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 import smoothcert as sc
+from smoothcert._atomic import atomic_path, atomic_write_text
 from smoothcert.gpu_sampler.ancer import AncerConfig, ancer_certificate, optimize_ancer
 from smoothcert.gpu_sampler.ars_generator import (
     ARSTrainConfig,
@@ -54,7 +55,6 @@ from smoothcert.gpu_sampler.ars_generator import (
 from smoothcert.gpu_sampler.data_dependent import DataDependentConfig, optimize_sigmas
 from smoothcert.gpu_sampler.memory import (
     PROCEDURES,
-    atomic_write_text,
     certify_sequence,
     label_with_soundness,
     records_to_tsv,
@@ -276,10 +276,9 @@ def figure(summaries, rows, path):
         ax.set_ylim(0, 1)
         ax.legend(fontsize=6)
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=120)
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def pgd_study(args, out, xs, ys, dim, gauss_model, pi_model, gen):
@@ -294,9 +293,8 @@ def pgd_study(args, out, xs, ys, dim, gauss_model, pi_model, gen):
         adv_fixed = pgd_linf(gauss_model, xs, y, eps=16 / 255, steps=10, noise_scale=0.25, samples=4,
                              generator=_rng(args, 5))
         adv_ars = pgd_linf(_ARSComposite(pi_model, gen), xs, y, eps=16 / 255, steps=10, samples=4)
-        tmp = adv_path + ".tmp"
-        torch.save((adv_fixed, adv_ars), tmp)
-        os.replace(tmp, adv_path)
+        with atomic_path(adv_path) as tmp:
+            torch.save((adv_fixed, adv_ars), tmp)
     cfg = dict(n0=args.n0, n=args.n, alpha=args.alpha, batch_size=args.batch_size)
     fixed = sc.get("cohen-gaussian-l2", sigma=0.25)
     recs = certify_sequence(gauss_model, adv_fixed, [fixed] * len(xs), "fixed-distribution",

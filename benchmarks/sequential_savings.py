@@ -34,6 +34,7 @@ import torch
 from tqdm import tqdm
 
 from smoothcert import get
+from smoothcert._atomic import atomic_path
 from smoothcert.estimators import certify_counts, cp_lower
 from smoothcert.estimators.sequential import certify_budget, certify_target, geometric_schedule
 from smoothcert.gpu_sampler import counts, embedded_sample, shipped_model
@@ -73,10 +74,9 @@ class Recording:
     def save(self):
         if not self.path:
             return
-        tmp = self.path + ".tmp.npz"
-        np.savez(tmp, key=self.key, select=self.select, increments=self.increments,
-                 done=self.done, seconds=self.seconds)
-        os.replace(tmp, self.path)
+        with atomic_path(self.path, suffix=".npz") as tmp:
+            np.savez(tmp, key=self.key, select=self.select, increments=self.increments,
+                     done=self.done, seconds=self.seconds)
 
 
 def record(model, x, cert, n0, sizes, opts, rec: Recording, chunk=2):
