@@ -155,6 +155,18 @@ def _as_results(item) -> CertificationResults:
     return item if isinstance(item, CertificationResults) else read_tsv(item)
 
 
+def _results_and_labels(results: Sequence, labels) -> tuple[list[CertificationResults], list]:
+    """The results of every file (read, or passed through when already loaded) and one label
+    each (default: the file names); at least one file is required."""
+    res = [_as_results(r) for r in results]
+    if not res:
+        raise ValueError("results must name at least one file")
+    labels = [r.name for r in res] if labels is None else list(labels)
+    if len(labels) != len(res):
+        raise ValueError(f"labels has {len(labels)} entries for {len(res)} results")
+    return res, labels
+
+
 def _radii(radii) -> np.ndarray:
     r = np.atleast_1d(np.asarray(radii, dtype=float))
     if np.isnan(r).any() or (r < 0).any():
@@ -270,12 +282,7 @@ def certified_accuracy_table(results: Sequence, radii, labels: Sequence[str] | N
         raise ValueError(f"fmt must be 'markdown' or 'latex', got {fmt!r}")
     if variant not in ("approximate", "high-probability"):
         raise ValueError(f"variant must be 'approximate' or 'high-probability', got {variant!r}")
-    res = [_as_results(r) for r in results]
-    if not res:
-        raise ValueError("results must name at least one file")
-    labels = [r.name for r in res] if labels is None else list(labels)
-    if len(labels) != len(res):
-        raise ValueError(f"labels has {len(labels)} entries for {len(res)} results")
+    res, labels = _results_and_labels(results, labels)
     r = _radii(radii)
     if variant == "approximate":
         acc = np.array([approximate_accuracy(x, r, column=column) for x in res])
@@ -365,12 +372,7 @@ def certified_accuracy_figure(results: Sequence, labels: Sequence[str] | None = 
     """
     if variant not in ("approximate", "high-probability", "both"):
         raise ValueError(f"variant must be 'approximate', 'high-probability' or 'both', got {variant!r}")
-    res = [_as_results(r) for r in results]
-    if not res:
-        raise ValueError("results must name at least one file")
-    labels = [r.name for r in res] if labels is None else list(labels)
-    if len(labels) != len(res):
-        raise ValueError(f"labels has {len(labels)} entries for {len(res)} results")
+    res, labels = _results_and_labels(results, labels)
     if max_radius is None:
         top = max(float(np.max(np.where(np.isfinite(x.column(column)), x.column(column), 0)))
                   for x in res)
