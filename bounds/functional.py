@@ -46,7 +46,7 @@ from ..estimators.checks import as_float_array, check_finite, check_positive, ch
 from ..estimators.checks import check_probability_pair
 from ..estimators.rounding import EPS, as_output
 from .base import Certificate, Noise, TwinUnavailable
-from .functional_quadrature import RadialLaw, monotone_root, newton_increasing, tanh_sinh_rule
+from .functional_quadrature import RadialLaw, monotone_root, newton_increasing
 from .gaussian import CohenGaussianL2, gaussian_gap_mp
 from .laplace import TengLaplaceL1, TengLaplaceL1Binary
 from .registry import register
@@ -55,12 +55,13 @@ from .registry import register
 XMAX = 700.0
 #: Relative bracket width at which the radius bisection stops (the lower end is returned).
 R_RTOL = 1e-11
-#: Number of equal-width base panels of the radial integration range.
-PANELS = 4
+#: Relative error of a tail probability above which its panels are halved (see ``_tails``).
+REFINE_RTOL = 1e-10
+#: At most this many halvings (16 times the panels).
+MAX_SPLITS = 4
 #: Dimension used by ``from_std`` when none is given (MNIST, 28 x 28).
 DEFAULT_DIM = 784
 
-_NODES, _W_FINE, _W_COARSE = tanh_sinh_rule()
 
 
 def check_k_dim(k, dim):
@@ -105,8 +106,11 @@ class _Tails:
         return max(self.S - self.eS, (1.0 - (self.A + self.eA)) * (1 - 4 * EPS) - 4 * EPS, 0.0)
 
     def gain(self, p, q):
-        """Lower bound on p - P(Lambda < x) when q = 1 - p (minus a rounding margin)."""
-        return max(p - (self.A + self.eA), (self.S - self.eS) - q) - 4 * EPS
+        """Lower bound on p - P(Lambda < x) when q = 1 - p, in whichever form keeps more digits:
+        ``p - A_hi`` or ``S_lo - q`` (tiny q: the latter), each less its own rounding margin
+        (relative to its terms, so that tiny q and S keep their relative precision)."""
+        a_hi, s_lo = self.A + self.eA, self.S - self.eS
+        return max(p - a_hi - 4 * EPS * (p + a_hi), s_lo - q - 4 * EPS * (abs(s_lo) + q))
 
 
 class FunctionalCertificate(Certificate):
@@ -143,6 +147,15 @@ class FunctionalCertificate(Certificate):
     def _dF(self, delta, u):
         raise NotImplementedError
 
+    def _F_noise(self, delta, u, x):
+        """Rounding noise of ``_F``: 8 ulps of the sum of its terms' magnitudes."""
+        raise NotImplementedError
+
+    def _delta_start(self, u, x):
+        """Closed-form root of ``_F`` (Wright omega; loses digits to cancellation in s - u, so
+        only the start of the Newton polish)."""
+        raise NotImplementedError
+
     def _psi(self, u, rt, plus):
         """phi(u) - phi(u + rt) (plus=False) or phi(u) - phi(|u - rt|) (plus=True): the values of
         Lambda at the ends of its conditional range; they are the breakpoints' equations."""
@@ -175,7 +188,8 @@ class FunctionalCertificate(Certificate):
         if mid.any():
             um, xm = u[mid], x[mid]
             d = newton_increasing(
-                lambda t: self._F(t, um, xm), lambda t: self._dF(t, um), dlo[mid], dhi[mid], rt
+                lambda t: self._F(t, um, xm), lambda t: self._dF(t, um), dlo[mid], dhi[mid], rt,
+                x0=self._delta_start(um, xm), noise=lambda t: self._F_noise(t, um, xm),
             )
             hm, gm = self._inner(um, d, rt)
             h[mid], g[mid] = hm, gm
@@ -198,29 +212,46 @@ class FunctionalCertificate(Certificate):
                                               1e-15 * (b - a))
         return out
 
-    def _tails(self, rt, xs):
+    def _tails(self, rt, xs, splits=0):
         """P(Lambda < x) and P(Lambda >= x) with error bounds, for each x in ``xs`` (1-D).
 
         Returns (A, S, eA, eS). Error = |fine - coarse| of the nested tanh-sinh rules (numerator
         and normalization) + the truncated radial mass + a summation/special-function floor.
+        Where the error is above REFINE_RTOL of a probability (far tails, whose mass sits in a
+        narrow part of a panel), those x are recomputed with every panel halved, up to
+        MAX_SPLITS times, keeping the result with the smaller error.
         """
         law = self._law
         xs = np.atleast_1d(np.asarray(xs, float))
-        base = np.linspace(law.lo, law.hi, PANELS + 1)
-        if law.lo < law.mode < law.hi:
-            base = np.sort(np.append(base, law.mode))
         bps = self._breakpoints(rt, xs)
-        edges = np.sort(np.concatenate([np.broadcast_to(base, (xs.size, base.size)), bps], 1), 1)
-        a, b = edges[:, :-1], edges[:, 1:]
-        mid, half = 0.5 * (a + b), 0.5 * (b - a)
-        u = mid[..., None] + half[..., None] * _NODES
-        f = np.exp(law.log_density_rel(u))
-        f = np.where(np.isfinite(f), f, 0.0)
+        base = np.broadcast_to(law.edges, (xs.size, law.edges.size))
+        edges = np.sort(np.concatenate([base, bps], 1), 1)
+        for _ in range(splits):
+            edges = np.sort(np.concatenate([edges, 0.5 * (edges[:, :-1] + edges[:, 1:])], 1), 1)
+        A, S, eA, eS = self._panel_sums(rt, xs, edges)
+        rel = self._relative_error(A, S, eA, eS)
+        bad = rel > REFINE_RTOL
+        if splits < MAX_SPLITS and bad.any():
+            out = self._tails(rt, xs[bad], splits + 1)
+            better = self._relative_error(*out) < rel[bad]
+            for arr, new in zip((A, S, eA, eS), out):
+                arr[np.flatnonzero(bad)[better]] = new[better]
+        return A, S, eA, eS
+
+    @staticmethod
+    def _relative_error(A, S, eA, eS):
+        """The larger relative error of the two tails (a tail below 1e-290 does not count)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.maximum(np.where(A > 1e-290, eA / A, 0.0), np.where(S > 1e-290, eS / S, 0.0))
+
+    def _panel_sums(self, rt, xs, edges):
+        """The quadrature of :meth:`_tails` on the given panel edges (one row per x)."""
+        law = self._law
+        u, wf, wc = law.rule(edges[:, :-1], edges[:, 1:])
         h, g = self._conditional(u, xs[:, None, None], rt)
-        wf, wc = half[..., None] * _W_FINE, half[..., None] * _W_COARSE
-        Zf, Zc = (wf * f).sum((1, 2)), (wc * f).sum((1, 2))
-        Nf, Nc = (wf * f * h).sum((1, 2)), (wc * f * h).sum((1, 2))
-        Mf, Mc = (wf * f * g).sum((1, 2)), (wc * f * g).sum((1, 2))
+        Zf, Zc = wf.sum((1, 2)), wc.sum((1, 2))
+        Nf, Nc = (wf * h).sum((1, 2)), (wc * h).sum((1, 2))
+        Mf, Mc = (wf * g).sum((1, 2)), (wc * g).sum((1, 2))
         A, S = Nf / Zf, Mf / Zf
         ez = np.abs(Zf - Zc) / Zf
         n_terms = u.shape[1] * u.shape[2]
@@ -339,10 +370,28 @@ class FunctionalCertificate(Certificate):
         x, t = self._search(p, q, rt)
         if x is None:
             return 0.0, -np.inf
-        back = self._tails_at(rt, [-x])[0]
-        gain = max(t.gain(p, q), 0.0)
-        val = np.exp(x) * gain * (1 - 4 * EPS) + back.sf_lo()
-        return max(val * (1 - 8 * EPS), 0.0), x
+        return self._lower_from(p, q, x, t, self._tails_at(rt, [-x])[0]), x
+
+    @staticmethod
+    def _scaled_gain_lo(x, gain):
+        """Lower bound on e^x * g for every g >= gain (gain may be negative: x need not be
+        feasible; the dual bound holds at every x, only its value changes)."""
+        with np.errstate(over="ignore"):
+            return np.exp(x) * gain * ((1 - 4 * EPS) if gain >= 0 else (1 + 4 * EPS))
+
+    @classmethod
+    def _lower_from(cls, p, q, x, t, back):
+        """Sound lower bound (*) on L(p, r) at one log-lambda x, from the tails at x and -x:
+        any x gives a valid bound (the dual), the best one is the p-quantile of Lambda."""
+        val = cls._scaled_gain_lo(x, t.gain(p, q)) + back.sf_lo()
+        return max(val * (1 - 8 * EPS), 0.0)
+
+    @classmethod
+    def _upper_from(cls, p_b, x, t, back):
+        """Sound upper bound on U(p_b, r) at one log-lambda x (tail form of ``_lower_from`` at
+        p = 1 - p_b): ``P(Lambda <= -x) - e^x (P(Lambda >= x) - p_b)``."""
+        val = back.cdf_hi() - cls._scaled_gain_lo(x, t.gain(1.0 - p_b, p_b))
+        return min(max(val, 0.0) * (1 + 8 * EPS) + 1e-300, 1.0)
 
     def _upper_rt(self, p_b, rt, fresh=False):
         """Sound upper bound on U(p_b, r) = 1 - L(1 - p_b, r), computed in its tail form
@@ -356,10 +405,7 @@ class FunctionalCertificate(Certificate):
         x, t = self._search(1.0 - p_b, p_b, rt)
         if x is None:
             return 1.0
-        back = self._tails_at(rt, [-x])[0]
-        gain = max(t.gain(1.0 - p_b, p_b), 0.0)
-        val = back.cdf_hi() - np.exp(x) * gain * (1 - 4 * EPS)
-        return min(max(val, 0.0) * (1 + 8 * EPS) + 1e-300, 1.0)
+        return self._upper_from(p_b, x, t, self._tails_at(rt, [-x])[0])
 
     # ---- public extras ---------------------------------------------------------------------
     def _broadcast(self, p, r, name="p_a"):
@@ -422,8 +468,99 @@ class FunctionalCertificate(Certificate):
         z = special.ndtri(pa) if pb is None else 0.5 * (special.ndtri(pa) - special.ndtri(pb))
         return max(float(z), 1e-8) / self._spread(1.0)
 
+    def _np_residual(self, z, pa, pb):
+        """Residuals of the Neyman-Pearson boundary equations at z = (x, log rt) (binary) or
+        (x1, x2, log rt) (multi-class), from central quadrature values, in logit form so that both
+        tails keep their digits (A(x) = P(Lambda < x), S(x) = 1 - A(x)):
+
+        binary      logit A(x) = logit pA,   S(-x) = A(-x)           (L(pA, rt) = 1/2)
+        multi-class logit A(x1) = logit pA,  logit A(x2) = logit(1 - pB),  S(-x1) = A(-x2).
+        """
+        xs = np.array([z[0], -z[0]] if pb is None else [z[0], z[1], -z[0], -z[1]])
+        A, S, _, _ = self._tails(float(np.exp(z[-1])), xs)
+        with np.errstate(divide="ignore", invalid="ignore"):  # log 0: non-finite, caller stops
+            lA, lS = np.log(A), np.log(S)
+            first = lA[0] - lS[0] - (np.log(pa) - np.log1p(-pa))
+            if pb is None:
+                return np.array([first, lS[1] - lA[1]])
+            second = lA[1] - lS[1] - (np.log1p(-pb) - np.log(pb))
+            return np.array([first, second, lS[2] - lA[3]])
+
+    def _np_solve(self, pa, pb, max_evals: int = 40):
+        """Root of :meth:`_np_residual` by Newton's method with a forward-difference Jacobian,
+        refreshed by Broyden updates (one quadrature per step) and recomputed when a step does
+        not reduce the residual; started from the Gaussian approximation of Lambda.
+        Returns the root z or None (no convergence: the caller falls back to bracketing)."""
+        rt = self._gap_guess(pa, pb)
+        sig = self._spread(rt)
+        mu = -0.5 * sig * sig
+        xs = [mu + sig * special.ndtri(pa)] + ([] if pb is None else [mu - sig * special.ndtri(pb)])
+        z = np.array(xs + [np.log(rt)])
+        hs = np.array([1e-6 * sig] * (z.size - 1) + [1e-6])
+        fun = lambda v: self._np_residual(v, pa, pb)  # noqa: E731
+        f, evals, J, fresh = fun(z), 1, None, False
+        while evals < max_evals and np.all(np.isfinite(f)):
+            if J is None:
+                J = np.empty((z.size, z.size))
+                for j in range(z.size):
+                    zj = z.copy()
+                    zj[j] += hs[j]
+                    J[:, j] = (fun(zj) - f) / hs[j]
+                evals += z.size
+                hs = np.maximum(hs * 1e-2, 1e-9 * np.abs(z))  # tighter steps near the root
+                fresh = True
+            try:
+                step = -np.linalg.solve(J, f)
+            except np.linalg.LinAlgError:
+                return None
+            if not np.all(np.isfinite(step)):
+                return None
+            fn = fun(z + step)
+            evals += 1
+            if np.all(np.abs(step[:-1]) <= 1e-12 * (np.abs(z[:-1]) + sig)) and abs(step[-1]) <= 1e-12:
+                return z + step if np.all(np.isfinite(fn)) else z
+            while fresh and not (np.max(np.abs(fn)) < np.max(np.abs(f))) and evals < max_evals:
+                step *= 0.5  # a Newton step from a fresh Jacobian that does not help: damp it
+                fn = fun(z + step)
+                evals += 1
+            if not (np.max(np.abs(fn)) < np.max(np.abs(f))):
+                J = None  # Broyden's secant model went stale: recompute the Jacobian here
+                continue
+            J = J + np.outer(fn - f - J @ step, step) / (step @ step)  # Broyden's good update
+            z, f, fresh = z + step, fn, False
+            sig = self._spread(float(np.exp(z[-1])))
+        return None
+
+    def _certified_at(self, pa, pb, rt, z):
+        """Sound test that rt is certified, with the dual points of z (one batched quadrature):
+        L_lo(pA, rt) > 1/2 (binary) or L_lo(pA, rt) > U_hi(pB, rt) (multi-class)."""
+        if np.any(np.abs(z[:-1]) > XMAX):
+            return False
+        if pb is None:
+            t, back = self._tails_at(rt, [z[0], -z[0]])
+            return self._lower_from(pa, 1.0 - pa, z[0], t, back) > 0.5
+        t1, t2, b1, b2 = self._tails_at(rt, [z[0], z[1], -z[0], -z[1]])
+        return self._lower_from(pa, 1.0 - pa, z[0], t1, b1) > self._upper_from(pb, z[1], t2, b2)
+
+    def _radius_fast(self, pa, pb):
+        """Certified rt just below the root of the boundary equations, or None. Backs off from
+        the root by a relative 1e-11, 1e-10, ... 1e-7 until the sound test passes (the integration
+        error bars are what it must clear)."""
+        if self._atoms(1.0):
+            return None  # Lambda has atoms (l1, k = 0): the equations have no smooth root
+        z = self._np_solve(pa, pb)
+        if z is None:
+            return None
+        root = float(np.exp(z[-1]))
+        for back in (1e-11, 1e-10, 1e-9, 1e-8, 1e-7):
+            rt = root * (1.0 - back)
+            if self._certified_at(pa, pb, rt, z):
+                return rt
+        return None
+
     def _radius_rt(self, pa, pb):
-        """Largest certified rt by bracketing + Illinois; returns the lower (verified) end."""
+        """Largest certified rt: the Newton fast path (:meth:`_radius_fast`), else bracketing +
+        Illinois on the sound gap; returns a verified rt."""
         if pb is None:
             if pa <= 0.5:
                 return 0.0
@@ -438,6 +575,9 @@ class FunctionalCertificate(Certificate):
             # the margin is at the integration-error floor: the radius is below ~3e-11 scale
             # (L drops at rate >= ~0.3 per unit of r near r = 0); 0 is the sound answer
             return 0.0
+        fast = self._radius_fast(pa, pb)
+        if fast is not None:
+            return fast
         self._memo = {}  # warm starts live within one search only: results do not depend on history
         f = lambda rt: self._certify_gap(pa, pb, rt)  # noqa: E731
         lo, flo = 0.0, pa - (0.5 if pb is None else pb)
@@ -506,62 +646,77 @@ class FunctionalCertificate(Certificate):
     def _radius_k0_mp(self, p_a, p_b):
         raise NotImplementedError
 
-    def _cdf_mp(self, x, rt):
-        """P(Lambda < x) by mpmath quadrature (tanh-sinh with mpmath's own error control),
-        Lambert-W thresholds and mpmath's Beta/power conditional laws."""
+    def _cdf_mp(self, x, rt, upper=False, magnitude=1.0):
+        """P(Lambda < x), or P(Lambda >= x) with ``upper``, by mpmath quadrature (tanh-sinh with
+        mpmath's own error control), Lambert-W thresholds and mpmath's Beta/power conditional
+        laws. ``magnitude`` (roughly the answer) scales the integrand to order one, because
+        mpmath's error control is absolute and tail probabilities such as 1e-28 would get none."""
         law = self._law
         nu, q = mp.mpf(self.dim) - mp.mpf(self.k), self.q
-        logz = (nu / q - 1) * mp.log(q) + mp.loggamma(nu / q)
+        logz = (nu / q - 1) * mp.log(q) + mp.loggamma(nu / q) + mp.log(magnitude)
         x, rt = mp.mpf(x), mp.mpf(rt)
 
         def integrand(u):
             if u <= 0:
                 return mp.mpf(0)
             dens = mp.exp((nu - 1) * mp.log(u) - u**q / q - logz)
-            return dens * self._cond_mp(u, x, rt)
+            return dens * self._cond_mp(u, x, rt, upper)
 
-        pts = [float(v) for v in np.linspace(law.lo, law.hi, 2 * PANELS + 1)]
+        pts = [float(v) for v in law.edges]
         pts += [float(b) for b in self._breakpoints(float(rt), np.array([float(x)])).ravel()]
         pts = sorted(set(p for p in pts if law.lo <= p <= law.hi))
         pts = [mp.mpf(0)] + [mp.mpf(p) for p in pts] + [mp.inf]
-        return mp.quad(integrand, pts)
+        return mp.quad(integrand, pts) * magnitude
 
-    def _cond_mp(self, u, x, rt):
+    def _cond_mp(self, u, x, rt, upper=False):
+        """P(Lambda < x | ||z|| = u scale), or P(Lambda >= x | ...) with ``upper``."""
         raise NotImplementedError
 
+    def _log_tails_mp(self, x, rt, small_is_upper, magnitude):
+        """(log P(Lambda < x), log P(Lambda >= x)): the smaller side by quadrature (scaled by its
+        float ``magnitude``), the larger as one minus it."""
+        small = self._cdf_mp(x, rt, small_is_upper, magnitude)
+        big = 1 - small
+        return (mp.log(big), mp.log(small)) if small_is_upper else (mp.log(small), mp.log(big))
+
     def _radius_quad_mp(self, p_a, p_b):
-        """Solve the Neyman-Pearson boundary equations in mpmath (continuous Lambda, k > 0):
+        """Solve the Neyman-Pearson boundary equations of :meth:`_np_residual` in mpmath
+        (continuous Lambda, k > 0), in the same logit form so that far tails keep their digits:
 
-        binary      A(x, rt) = pA,  A(-x, rt) = 1/2               (L(pA, rt) = 1 - A(-x) = 1/2)
-        multi-class A(x1, rt) = pA, A(x2, rt) = 1 - pB, 1 - A(-x1, rt) = A(-x2, rt)
+        binary      logit A(x) = logit pA,   S(-x) = A(-x)
+        multi-class logit A(x1) = logit pA,  logit A(x2) = logit(1 - pB),  S(-x1) = A(-x2)
 
-        with A(x, rt) = P(Lambda < x) by :meth:`_cdf_mp`, by Newton's method with a forward-
-        difference Jacobian, started at the float solution (only a starting point: Newton
-        converges quadratically to the mpmath root, and the residual is checked at the end).
+        (A(x) = P(Lambda < x), S = 1 - A, both by :meth:`_cdf_mp`), by Newton's method with a
+        forward-difference Jacobian in z = (x..., log rt), started at the float root (only a
+        starting point: Newton converges quadratically to the mpmath root, and the residual is
+        checked at the end).
         """
         pa = float(p_a)
         pb = None if p_b is None else float(p_b)
-        rt0 = self._radius_rt(pa, pb)
-        xa = self._search(pa, 1 - pa, rt0)[0]
-        if p_b is None:
-            z = [mp.mpf(xa), mp.mpf(rt0)]
+        z0 = self._np_solve(pa, pb)
+        if z0 is None:  # the float Newton did not converge: start at the bracketed radius
+            rt0 = self._radius_rt(pa, pb)
+            xs = [self._search(pa, 1 - pa, rt0)[0]] + ([] if pb is None else [self._search(1 - pb, pb, rt0)[0]])
+            if any(v is None for v in xs) or not rt0 > 0:
+                raise TwinUnavailable(f"{self.name} twin: no float starting point")
+            z0 = np.array(xs + [np.log(rt0)])
+        pts = np.concatenate([z0[:-1], -z0[:-1]])
+        A, S, _, _ = self._tails(float(np.exp(z0[-1])), pts)
+        plan = [(bool(S[i] <= A[i]), max(float(min(A[i], S[i])), 1e-300)) for i in range(pts.size)]
+        logit = lambda p, q: mp.log(p) - mp.log(q)  # noqa: E731
+        targets = [logit(p_a, 1 - p_a)] + ([] if p_b is None else [logit(1 - p_b, p_b)])
+        m = len(targets)
 
-            def F(v):
-                x, rt = v
-                return [self._cdf_mp(x, rt) - p_a, self._cdf_mp(-x, rt) - mp.mpf(1) / 2]
-        else:
-            xb = self._search(1 - pb, pb, rt0)[0]
-            z = [mp.mpf(xa), mp.mpf(xb), mp.mpf(rt0)]
+        def F(v):
+            rt = mp.exp(v[-1])
+            lt = [self._log_tails_mp(x, rt, *plan[i]) for i, x in enumerate(list(v[:-1]) + [-w for w in v[:-1]])]
+            res = [lt[i][0] - lt[i][1] - targets[i] for i in range(m)]
+            return res + [lt[m][1] - lt[2 * m - 1][0]]  # S(-x1) = A(-x_last)
 
-            def F(v):
-                x1, x2, rt = v
-                return [self._cdf_mp(x1, rt) - p_a, self._cdf_mp(x2, rt) - (1 - p_b),
-                        1 - self._cdf_mp(-x1, rt) - self._cdf_mp(-x2, rt)]
-
-        tiny = mp.mpf(10) ** (-mp.mp.dps + 3)
+        z = [mp.mpf(float(v)) for v in z0]
         f0 = F(z)
-        for _ in range(3):
-            if max(abs(v) for v in f0) < tiny:
+        for _ in range(4):
+            if max(abs(v) for v in f0) < mp.mpf(10) ** (-mp.mp.dps + 3):
                 break
             cols = []
             for j in range(len(z)):
@@ -572,14 +727,14 @@ class FunctionalCertificate(Certificate):
             J = mp.matrix([[cols[j][i] for j in range(len(z))] for i in range(len(z))])
             try:
                 step = mp.lu_solve(J, mp.matrix(f0))
-            except ZeroDivisionError:  # far tails: the float start is too far for Newton
+            except ZeroDivisionError:
                 raise TwinUnavailable(f"{self.name} twin: singular Newton system at the float start")
             z = [z[i] - step[i] for i in range(len(z))]
             f0 = F(z)
         res = max(abs(v) for v in f0)
         if res > mp.mpf(10) ** (-mp.mp.dps // 2):
             raise TwinUnavailable(f"{self.name} twin did not converge (residual {res})")
-        return z[-1]
+        return mp.exp(z[-1])
 
     def radius_mp(self, p_a, p_b=None, dps: int = 50):
         """The twin (see Certificate.radius_mp). With k = 0 it is the closed form (Zhang et al.
@@ -741,6 +896,21 @@ class ZhangL2(FunctionalCertificate):
     def _dF(self, delta, u):
         return self.k / (u + delta) + (u + delta)
 
+    def _F_noise(self, delta, u, x):
+        mag = self.k * np.abs(np.log1p(delta / u)) + np.abs(delta) * (u + 0.5 * delta) + np.abs(x)
+        return 8 * EPS * mag
+
+    def _delta_start(self, u, x):
+        """s = ||z - delta|| / sigma solves k log s + s^2/2 = c := k log u + u^2/2 - x, i.e.
+        s^2 = k omega(2c/k - log k) (omega: Wright omega, w + log w = z); k = 0: s^2 = 2c."""
+        k = self.k
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            if k == 0:
+                s2 = u * u - 2.0 * x
+            else:
+                s2 = k * special.wrightomega(np.log(u * u / k) + (u * u - 2.0 * x) / k)
+            return np.sqrt(s2) - u
+
     def _psi(self, u, rt, plus):
         k = self.k
         with np.errstate(divide="ignore"):
@@ -756,9 +926,13 @@ class ZhangL2(FunctionalCertificate):
                 (0.0, rt, True), (rt, m_plus, True), (m_plus, np.inf, True)]
 
     def _inner(self, u, delta, rt):
+        # xb + yb = 1 and the Beta(a, a) law is symmetric, so the two answers are complementary:
+        # one betainc at the smaller argument keeps the small side's relative digits
         xb = np.clip((rt - delta) * (2.0 * u + rt + delta) / (4.0 * rt * u), 0.0, 1.0)
         yb = np.clip((rt + delta) * (2.0 * u + delta - rt) / (4.0 * rt * u), 0.0, 1.0)
-        return special.betainc(self._a, self._a, xb), special.betainc(self._a, self._a, yb)
+        first = xb <= yb
+        small = special.betainc(self._a, self._a, np.where(first, xb, yb))
+        return np.where(first, small, 1.0 - small), np.where(first, 1.0 - small, small)
 
     def _spread(self, rt):
         nu = self.dim - self.k
@@ -771,17 +945,15 @@ class ZhangL2(FunctionalCertificate):
     def _closed_form_k0(self, binary):
         return CohenGaussianL2(sigma=self.scale)
 
-    def _cond_mp(self, u, x, rt):
+    def _cond_mp(self, u, x, rt, upper=False):
         k = mp.mpf(self.k)
         y = mp.log(u * u / k) + u * u / k - 2 * x / k
         w = k * mp.re(mp.lambertw(mp.exp(y)))  # ||z - delta||*^2 / sigma^2
         xb = ((u + rt) ** 2 - w) / (4 * rt * u)
-        if xb <= 0:
-            return mp.mpf(0)
-        if xb >= 1:
-            return mp.mpf(1)
+        if xb <= 0 or xb >= 1:
+            return mp.mpf(int((xb >= 1) != upper))
         a = mp.mpf(self.dim - 1) / 2
-        return mp.betainc(a, a, 0, xb, regularized=True)
+        return mp.betainc(a, a, xb, 1, regularized=True) if upper else mp.betainc(a, a, 0, xb, regularized=True)
 
 
 @register
@@ -827,6 +999,18 @@ class ZhangL1(FunctionalCertificate):
 
     def _dF(self, delta, u):
         return self.k / (u + delta) + 1.0
+
+    def _F_noise(self, delta, u, x):
+        return 8 * EPS * (self.k * np.abs(np.log1p(delta / u)) + np.abs(delta) + np.abs(x))
+
+    def _delta_start(self, u, x):
+        """s = ||z - delta||_1 / b solves k log s + s = c := k log u + u - x, i.e.
+        s = k omega(c/k - log k) (Wright omega); k = 0: s = u - x exactly."""
+        k = self.k
+        if k == 0:
+            return -np.asarray(x, float) + 0.0 * u
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            return k * special.wrightomega(np.log(u / k) + (u - x) / k) - u
 
     def _psi(self, u, rt, plus):
         k = self.k
@@ -881,16 +1065,14 @@ class ZhangL1(FunctionalCertificate):
             lo, hi = (mid, hi) if g(mid) > 0 else (lo, mid)
         return lo
 
-    def _cond_mp(self, u, x, rt):
+    def _cond_mp(self, u, x, rt, upper=False):
         k = mp.mpf(self.k)
         y = mp.log(u / k) + u / k - x / k
         rho = k * mp.re(mp.lambertw(mp.exp(y)))  # ||z - delta||_1* / b
-        if rho >= u + rt:
-            return mp.mpf(0)
-        if rho < abs(u - rt):
-            return mp.mpf(1)
-        v = (u + rt - rho) / (2 * u)
-        return 1 - (1 - v) ** (self.dim - 1) / 2
+        if rho >= u + rt or rho < abs(u - rt):
+            return mp.mpf(int((rho < abs(u - rt)) != upper))
+        g = (1 - (u + rt - rho) / (2 * u)) ** (self.dim - 1) / 2
+        return g if upper else 1 - g
 
 
 # The l_inf family (Monte Carlo) lives in its own module; importing it here registers it.
