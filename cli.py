@@ -267,7 +267,7 @@ def _run_verify(args) -> int:
     if args.summary_json:
         write_json(summary_json(report), args.summary_json)
     if args.markdown:
-        from ._atomic import atomic_write_text
+        from .bounds._atomic import atomic_write_text
 
         atomic_write_text(args.markdown, markdown_report(report))
     return EXIT_FAILED if report["status"] == "fail" else EXIT_OK

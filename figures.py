@@ -30,7 +30,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from scipy import stats
 
-from ._atomic import atomic_path, atomic_write_text
+from .bounds._atomic import atomic_path, atomic_write_text
 from .estimators.checks import check_probability
 
 #: Columns every Cohen-format certification file has (Cohen et al. 2019, code ``certify.py``).

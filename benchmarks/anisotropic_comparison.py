@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 import smoothcert as sc
-from smoothcert._atomic import atomic_path, atomic_write_text
+from smoothcert.bounds._atomic import atomic_path, atomic_write_text
 from smoothcert.gpu_sampler.ancer import AncerConfig, ancer_certificate, optimize_ancer
 from smoothcert.gpu_sampler.ars_generator import (
     ARSTrainConfig,

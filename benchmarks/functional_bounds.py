@@ -6,7 +6,9 @@ For d = 784 and 3072 and several (k, pA), in the same run:
 * Monte Carlo as in the paper: N = 10^5 noise vectors z ~ pi0 in R^d (Gaussian direction times a
   chi radius), R_i = pi_delta(z_i)/pi0(z_i) with delta = r e_1, D bounded by D_n + lambda eps with
   the Hoeffding width eps = sqrt(ln(1/alpha)/(2N)) (alpha = 1e-3), radius by bisection on r.
-  Its time includes drawing the samples (done once per (d, k) and charged to every pA).
+  Its time includes drawing the samples (done once per (d, k) and charged to every pA); the
+  column ``vs reuse`` also gives the ratio when the samples are not charged (one sample set
+  reused for a whole test set, the cheapest way to run the paper's method).
 
 Prints both radii, both times and the ratios (MC time / quadrature time; quadrature radius / MC
 radius). Goals: quadrature radius never smaller, >= 10x faster.
@@ -62,8 +64,8 @@ def main(argv=None):
     eps = hoeffding_epsilon(args.n, args.alpha)
     print(f"N = {args.n}, Hoeffding eps = {eps:.5f}")
     print(f"{'d':>5} {'k':>6} {'pA':>6} {'R_quad':>12} {'R_mc':>12} {'R ratio':>8} "
-          f"{'t_quad s':>9} {'t_mc s':>8} {'speedup':>8}")
-    worst_ratio, worst_speed = np.inf, np.inf
+          f"{'t_quad s':>9} {'t_mc s':>8} {'speedup':>8} {'vs reuse':>8}")
+    worst_ratio, worst_speed, worst_reuse = np.inf, np.inf, np.inf
     for d in [int(v) for v in args.dims.split(",")]:
         for k in (0, d // 4, d // 2):
             t0 = time.perf_counter()
@@ -76,13 +78,16 @@ def main(argv=None):
                 tq = time.perf_counter() - t0
                 t0 = time.perf_counter()
                 rm = mc_radius(rho, z1, k, pa, eps)
-                tm = time.perf_counter() - t0 + t_sample
+                t_reuse = time.perf_counter() - t0
+                tm = t_reuse + t_sample
                 ratio = rq / rm if rm > 0 else np.inf
                 worst_ratio, worst_speed = min(worst_ratio, ratio), min(worst_speed, tm / tq)
+                worst_reuse = min(worst_reuse, t_reuse / tq)
                 print(f"{d:>5} {k:>6} {pa:>6} {rq:>12.6f} {rm:>12.6f} {ratio:>8.4f} "
-                      f"{tq:>9.3f} {tm:>8.3f} {tm / tq:>8.1f}", flush=True)
+                      f"{tq:>9.3f} {tm:>8.3f} {tm / tq:>8.1f} {t_reuse / tq:>8.1f}", flush=True)
     print(f"smallest radius ratio quad/MC = {worst_ratio:.4f} (goal >= 1); "
-          f"smallest speedup = {worst_speed:.1f}x (goal >= 10x)")
+          f"smallest speedup = {worst_speed:.1f}x (goal >= 10x); "
+          f"with the samples reused and not charged: {worst_reuse:.1f}x")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,6 @@ Neyman-Pearson quantile, found by a bracketing Illinois search on a monotone fun
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import ClassVar
 
 import mpmath as mp
@@ -45,6 +44,7 @@ from scipy import special
 from ..estimators.checks import as_float_array, check_finite, check_positive, check_probability
 from ..estimators.checks import check_probability_pair
 from ..estimators.rounding import EPS, as_output
+from ._atomic import atomic_path
 from .base import Certificate, Noise, TwinUnavailable
 from .functional_quadrature import RadialLaw, monotone_root, newton_increasing
 from .gaussian import CohenGaussianL2, gaussian_gap_mp
@@ -818,17 +818,10 @@ class RadiusTable:
         path = os.fspath(path)
         if not path.endswith(".npz"):
             path += ".npz"
-        d = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(suffix=".npz", dir=d)
-        os.close(fd)
-        try:
-            keys = sorted(self.params)
+        keys = sorted(self.params)
+        with atomic_path(path, suffix=".npz") as tmp:
             np.savez(tmp, name=self.name, keys=np.array(keys),
                      values=np.array([float(self.params[k]) for k in keys]), p=self.p, r=self.r)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
         return path
 
     @classmethod

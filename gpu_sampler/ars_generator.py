@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .._atomic import atomic_path
+from ..bounds._atomic import atomic_path
 from ..estimators.checks import check_int, check_positive
 from .data_dependent import check_inputs
 

@@ -19,7 +19,7 @@ from importlib import resources
 
 import numpy as np
 
-from .._atomic import atomic_path
+from ..bounds._atomic import atomic_path
 
 DEFAULT_ROOT = "/usr/share/datasets/fashion-mnist"
 ENV_ROOT = "SMOOTHCERT_FASHION_MNIST"

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 import torch.distributed
 
-from .._atomic import atomic_path
+from ..bounds._atomic import atomic_path
 from ..estimators.checks import check_alpha, check_int
 
 COLUMNS = ("idx", "label", "predict", "radius", "correct", "time", "certificate", "pA_lower",

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._atomic import atomic_path
+from ..bounds._atomic import atomic_path
 from ..estimators.checks import check_int
 
 #: (certificate, shipped model, noise parameter name, value)

@@ -57,7 +57,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
-from .._atomic import atomic_path, atomic_write_text
+from ..bounds._atomic import atomic_path, atomic_write_text
 from ..bounds.regions import WeightedLpBall
 from ..estimators.checks import as_float_array, check_finite, check_int
 from ..estimators.rounding import EPS

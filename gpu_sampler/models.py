@@ -27,7 +27,7 @@ import os
 import torch
 from torch import nn
 
-from .._atomic import atomic_path
+from ..bounds._atomic import atomic_path
 from ..estimators.checks import check_int
 
 #: Per-channel normalization constants (Cohen et al. ``datasets.py``; Fashion-MNIST computed

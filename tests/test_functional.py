@@ -18,6 +18,7 @@ from scipy.special import ndtri
 
 import smoothcert as sc
 from smoothcert.bounds.functional import RadiusTable, ZhangL1, ZhangL2
+from smoothcert.bounds.functional_quadrature import RadialLaw
 from smoothcert.bounds.functional_linf import ZhangLinf, _log_sup_density, _sample_sup_norm
 from smoothcert.estimators.hoeffding import (
     dkw_epsilon,
@@ -28,6 +29,13 @@ from smoothcert.estimators.hoeffding import (
 
 FEW = settings(max_examples=6, deadline=None)
 dims = st.sampled_from([2, 3, 7, 50, 784, 3072, 150528])
+
+
+@st.composite
+def family_params(draw):
+    d = draw(dims)
+    k = draw(st.one_of(st.just(0.0), st.floats(0.0, 1.0).map(lambda f: round(f * (d - 1), 3))))
+    return d, min(k, d - 1), draw(st.floats(1e-3, 1e3))
 
 
 def teng_binary(pa, b):
@@ -148,6 +156,110 @@ def test_cdf_against_mpmath_quadrature(cls):
             assert err[0] < 1e-9
 
 
+@pytest.mark.parametrize("cls, x", [(ZhangL2, 9.0), (ZhangL1, 15.0)])
+def test_upper_tail_against_mpmath_quadrature(cls, x):
+    """P(Lambda >= x) far in the upper tail keeps its relative digits (computed directly, not as
+    1 - P(Lambda < x)); reference: mpmath quadrature of the complementary conditional law."""
+    c = cls(1.0, k=1.5, dim=4)
+    rt = 1.3
+    _, S, _, eS = c._tails(rt, np.array([x]))
+    with mp.workdps(30):
+        exact = c._cdf_mp(x, rt, upper=True, magnitude=float(S[0]))
+    assert 0 < S[0] < 1e-6
+    assert abs(S[0] - exact) <= eS[0] and eS[0] <= 1e-9 * S[0]
+
+
+@pytest.mark.parametrize("q", [1, 2])
+@pytest.mark.parametrize("nu", [0.1, 0.3, 0.9, 1.0, 1.7, 2.0, 9.5, 392.0, 150528.0])
+def test_radial_rule_integrates_the_whole_law(q, nu):
+    """The panel rule's total weight is the law's normalizing constant (mpmath closed form),
+    including nu < 1, where the density is unbounded at 0 (a plain rule in u misses 2.7% of the
+    mass at nu = 0.1 while its fine-coarse estimate says 0.4%)."""
+    law = RadialLaw(q, nu)
+    e = law.edges
+    _, fine, coarse = law.rule(e[None, :-1], e[None, 1:])
+    with mp.workdps(30):
+        shape = mp.mpf(nu) / q
+        log_norm = (shape - 1) * mp.log(q) + mp.loggamma(shape)
+        if nu >= 2:  # the rule's density is relative to its value at the mode
+            m = mp.mpf(nu - 1) ** (mp.mpf(1) / q)
+            log_norm -= (nu - 1) * mp.log(m) - m**q / q
+        exact = float(mp.exp(log_norm))
+    assert abs(fine.sum() / exact - 1) <= 1e-10
+    assert abs(fine.sum() - coarse.sum()) <= 1e-9 * exact
+    assert law.tail <= 1e-25  # nu = 0.1 cuts about (1e-300)^0.1 below U_MIN; the rest ~ 2e-300
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.floats(-12.0, 12.0), st.floats(0.001, 0.999), st.floats(0.05, 4.0))
+def test_dual_bound_is_sound_at_any_lambda(x, p, rt):
+    """Zhang et al. Eq. 6 holds at every lambda, feasible or not (a negative gain must not be
+    clipped): with k = 0 the exact L(p, rt) = Phi(Phi^-1(p) - rt) (Gaussian Neyman-Pearson)."""
+    c = ZhangL2(1.0, k=0, dim=7)
+    t, back = c._tails_at(rt, [x, -x])
+    low = c._lower_from(p, 1 - p, x, t, back)
+    with mp.workdps(30):
+        exact = mp.ncdf(mp.sqrt(2) * mp.erfinv(2 * mp.mpf(p) - 1) - rt)
+    assert mp.mpf(low) <= exact
+    up = c._upper_from(1 - p, x, t, back)  # U(1 - p) = 1 - L(p)
+    assert mp.mpf(up) >= 1 - exact
+
+
+def _cohen_mp(pa, pb):
+    """(Phi^-1(pA) - Phi^-1(pB)) / 2 with enough digits that 2p - 1 keeps p's (p down to 1e-60)."""
+    digits = 40 + int(-math.log10(min(pa, pb, 1 - pa, 1 - pb)))
+    with mp.workdps(digits):
+        return (mp.sqrt(2) * (mp.erfinv(2 * mp.mpf(pa) - 1) - mp.erfinv(2 * mp.mpf(pb) - 1))) / 2
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.sampled_from([2, 7, 784, 150528]), st.floats(-4.0, 13.0), st.floats(0.5, 60.0))
+def test_quadrature_alone_is_tight_in_far_tails(d, logit_a, log10_b):
+    """The quadrature radius by itself (no closed-form maximum), k = 0, against Cohen's exact
+    multi-class radius, for pA from 0.02 to 1 - 2e-6 and pB down to 1e-60: sound and within 1e-9
+    (before the 1e-300 cut and panel halving it was up to 51% low at pB ~ 1e-28)."""
+    pa = 1.0 / (1.0 + math.exp(-logit_a))
+    pb = min(10.0 ** -log10_b, 0.999 * (1 - pa))
+    c = ZhangL2(1.0, k=0, dim=d)
+    r = c._radius_rt(pa, pb)
+    exact = _cohen_mp(pa, pb)
+    if exact <= 0:
+        assert r == 0.0
+        return
+    assert mp.mpf(r) <= exact
+    assert r >= float(exact) * (1 - 1e-9)
+
+
+@settings(max_examples=6, deadline=None)
+@given(family_params(), st.sampled_from([ZhangL2, ZhangL1]), st.floats(0.55, 0.999),
+       st.one_of(st.none(), st.floats(1e-12, 0.4)))
+def test_newton_fast_path_matches_bracketing(params, cls, pa, pb):
+    """The Newton/Broyden solve (when it certifies) and the bracketing fallback agree to 1e-9:
+    two independent searches over the same sound test."""
+    d, k, s = params
+    if pb is not None and pb >= 1 - pa:
+        pb = 0.5 * (1 - pa)
+    c = cls(s, k=k, dim=d)
+    fast = c._radius_fast(pa, pb)
+    c._radius_fast = lambda *args: None
+    slow = c._radius_rt(pa, pb)
+    if fast is not None:
+        assert abs(fast - slow) <= 1e-9 * slow
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cls, d, k, pa, pb", [
+    (ZhangL2, 784, 392.0, 1 - 1e-12, None),
+    (ZhangL2, 20, 3.0, 2e-3, 4e-25),
+    (ZhangL1, 784, 392.0, 2e-3, 4e-25),
+])
+def test_far_tail_radius_against_twin(cls, d, k, pa, pb):
+    """k > 0 far tails against the mpmath twin (logit-form Newton, direct upper tails)."""
+    c = cls(1.0, k=k, dim=d)
+    r, exact = c.radius(pa, pb), c.radius_mp(pa, pb)
+    assert mp.mpf(r) <= exact and abs(r - exact) <= 1e-9 * exact
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("cls", [ZhangL2, ZhangL1])
 def test_radius_twin_k_positive(cls):
@@ -158,13 +270,6 @@ def test_radius_twin_k_positive(cls):
 
 
 # -- properties over (dim, k, scale, pA, pB) -------------------------------------------------
-@st.composite
-def family_params(draw):
-    d = draw(dims)
-    k = draw(st.one_of(st.just(0.0), st.floats(0.0, 1.0).map(lambda f: round(f * (d - 1), 3))))
-    return d, min(k, d - 1), draw(st.floats(1e-3, 1e3))
-
-
 @settings(max_examples=5, deadline=None)
 @given(family_params(), st.sampled_from([ZhangL2, ZhangL1]), st.floats(0.6, 0.99))
 def test_radius_certified_and_maximal(params, cls, pa):
@@ -206,14 +311,10 @@ def test_worst_case_extremes_are_finite_and_ordered():
 
 # -- fast path -------------------------------------------------------------------------------
 def test_radius_table_sound_monotone_and_fast(tmp_path):
-    import time
-
     c = ZhangL2(0.5, k=3.0, dim=20)
     tab = c.radius_table(n=60)
     ps = np.linspace(0.5, 1 - 1e-9, 10_000)
-    t0 = time.perf_counter()
-    rs = tab.lookup(ps)
-    assert time.perf_counter() - t0 < 5  # generous: the goal (< 1 s) is measured in benchmarks/
+    rs = tab.lookup(ps)  # its speed (10,000 lookups < 1 s) is measured in benchmarks/, not here
     assert np.all(np.diff(rs) >= 0) and rs[0] == 0.0
     for p in (0.6, 0.9, 0.999):
         assert tab.lookup(p) <= c.radius(p)

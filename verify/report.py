@@ -19,7 +19,7 @@ import os
 import sys
 import time
 
-from .._atomic import atomic_write_text
+from ..bounds._atomic import atomic_write_text
 from ..bounds import certificates
 from .common import FAIL, NA, PASS, WARN, Check, all_instances, combine, jsonable
 from .errata import errata_check, errata_report

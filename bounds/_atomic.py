@@ -1,8 +1,9 @@
 """Atomic file writes: a temporary file in the target's folder, then ``os.replace``.
 
 A reader never sees a half-written file, and a failed write leaves neither a partial target nor a
-stray temporary file. Standard library only, so every layer (bounds, estimators, verify,
-gpu_sampler, figures, the CLI, benchmarks) may import it without a cycle.
+stray temporary file. Standard library only. It lives in ``bounds`` (whose radius tables are saved
+through it) because that is the lowest layer that every writer (verify, gpu_sampler, figures, the
+CLI, benchmarks) may import; DESIGN section 1 keeps the top level to the design card's files.
 """
 
 from __future__ import annotations
