@@ -515,6 +515,7 @@ class FunctionalCertificate(Certificate):
                 return None
             if not np.all(np.isfinite(step)):
                 return None
+            step[-1] = np.clip(step[-1], -1.0, 1.0)  # rt moves by at most a factor e per step
             fn = fun(z + step)
             evals += 1
             if np.all(np.abs(step[:-1]) <= 1e-12 * (np.abs(z[:-1]) + sig)) and abs(step[-1]) <= 1e-12:
