@@ -947,7 +947,9 @@ class ZhangL2(FunctionalCertificate):
         if xb <= 0 or xb >= 1:
             return mp.mpf(int((xb >= 1) != upper))
         a = mp.mpf(self.dim - 1) / 2
-        return mp.betainc(a, a, xb, 1, regularized=True) if upper else mp.betainc(a, a, 0, xb, regularized=True)
+        # Beta(a, a) is symmetric: the upper tail is the lower tail at 1 - xb (mpmath's
+        # betainc(a, a, xb, 1) subtracts and returns 0 or noise for tails below 10^-dps)
+        return mp.betainc(a, a, 0, 1 - xb if upper else xb, regularized=True)
 
 
 @register

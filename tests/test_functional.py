@@ -251,6 +251,7 @@ def test_newton_fast_path_matches_bracketing(params, cls, pa, pb):
 @pytest.mark.parametrize("cls, d, k, pa, pb", [
     (ZhangL2, 784, 392.0, 1 - 1e-12, None),
     (ZhangL2, 20, 3.0, 2e-3, 4e-25),
+    (ZhangL2, 784, 392.0, 7e-4, 4e-28),
     (ZhangL1, 784, 392.0, 2e-3, 4e-25),
 ])
 def test_far_tail_radius_against_twin(cls, d, k, pa, pb):
