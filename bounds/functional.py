@@ -27,9 +27,19 @@ quadrature split at the kinks (:mod:`.functional_quadrature`). The quadrature er
 comparing two nested orders, the truncated radial mass is added, and every comparison uses the
 resulting upper/lower bounds (DESIGN section 3, "numerical integration is part of the promise").
 
-Any x gives a valid lower bound in (*); we take the largest x whose upper CDF bound is <= p (the
-Neyman-Pearson quantile, found by a bracketing Illinois search on a monotone function), so
-``lower_bound`` is sound and within the integration error of the maximum.
+Any x gives a valid lower bound in (*), feasible or not; ``lower_bound`` takes the largest x whose
+upper CDF bound is <= p (the Neyman-Pearson quantile, found by a bracketing Illinois search on a
+monotone function), so it is sound and within the integration error of the maximum.
+
+The radius. At the certified radius the Neyman-Pearson equations hold: A(x1) = pA and
+L = P(Lambda > -x1) equals 1/2 (binary) or U = P(Lambda <= -x2) with P(Lambda >= x2) = pB. They are
+solved for (x1[, x2], log rt) by Newton's method with Broyden updates on central quadrature values
+in logit form (so that pA = 1 - 1e-12 or pB = 1e-60 keep their digits), and the answer is then
+*verified*: rt just below the root is returned only if the sound bounds (*) at the solved x's
+certify it. Where the solve fails or does not verify (Lambda with atoms, bounded support), a
+bracketing search on the sound gap is used instead. Radial mass is cut only below 1e-300, so the
+tails a certificate works with are computed to about 1e-11 relative (panels are halved where the
+error estimate says otherwise).
 """
 
 from __future__ import annotations
