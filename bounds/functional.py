@@ -757,7 +757,8 @@ class FunctionalCertificate(Certificate):
     def radius_table(self, p_grid=None, n: int = 1000, progress: bool = False):
         """A :class:`RadiusTable` for the binary radius (p_b = 1 - p_a).
 
-        Default: n radii r_j evenly spaced up to the radius at p_a = 1 - 1e-15; for each, the
+        Default: n radii r_j geometrically spaced from 1e-3 of the radius at p_a = 1 - 1e-15 up
+        to 1.25 times it (a lookup then loses at most 0.7% of the radius at n = 1000); for each, the
         smallest p_a certified at r_j, p_j = an upper bound on P(Lambda < x_j) with x_j minus a
         lower bound on the median of Lambda (then L(p, r_j) >= P(Lambda > -x_j) > 1/2 for every
         p >= p_j). With ``p_grid``: the radius at each grid value (slow path, one radius each).
@@ -770,7 +771,7 @@ class FunctionalCertificate(Certificate):
 
         n = check_int("n", n, minimum=1)
         rt_max = 1.25 * self._gap_guess(1 - 1e-15, None)
-        rts = rt_max * np.arange(1, n + 1) / n
+        rts = rt_max * np.geomspace(1e-3, 1.0, n)
         ps = np.empty(n)
         self._memo = {}
         it = rts
