@@ -673,11 +673,29 @@ class FunctionalCertificate(Certificate):
             dens = mp.exp((nu - 1) * mp.log(u) - u**q / q - logz)
             return dens * self._cond_mp(u, x, rt, upper)
 
-        pts = [float(v) for v in law.edges]
-        pts += [float(b) for b in self._breakpoints(float(rt), np.array([float(x)])).ravel()]
-        pts = sorted(set(p for p in pts if law.lo <= p <= law.hi))
-        pts = [mp.mpf(0)] + [mp.mpf(p) for p in pts] + [mp.inf]
+        bps = [self._breakpoint_mp(b, x, rt) for b in self._breakpoints(float(rt), np.array([float(x)])).ravel()
+               if law.lo < b < law.hi]
+        pts = sorted(set([mp.mpf(float(v)) for v in law.edges] + bps))
+        pts = [mp.mpf(0)] + pts + [mp.inf]
         return mp.quad(integrand, pts) * magnitude
+
+    def _phi_mp(self, s):
+        """phi(s) = -log of the unnormalized radial density at ||z|| = s scale."""
+        return self.k * mp.log(s) + s**self.q / self.q
+
+    def _breakpoint_mp(self, u0, x, rt):
+        """A float kink u0 of the integrand refined in mpmath: the root near u0 of
+        phi(u) - phi(u + rt) = x or phi(u) - phi(|u - rt|) = x (the ends of Lambda's conditional
+        range). The l1 conditional law jumps there, so a kink off by a float ulp would cost
+        mp.quad its digits on far-tail events."""
+        ends = (lambda u: self._phi_mp(u) - self._phi_mp(u + rt) - x,
+                lambda u: self._phi_mp(u) - self._phi_mp(abs(u - rt)) - x)
+        u0 = mp.mpf(float(u0))
+        f = min(ends, key=lambda g: abs(g(u0)))
+        try:
+            return mp.findroot(f, u0, tol=mp.mpf(10) ** (-2 * mp.mp.dps + 4))
+        except (ValueError, ZeroDivisionError):
+            return u0
 
     def _cond_mp(self, u, x, rt, upper=False):
         """P(Lambda < x | ||z|| = u scale), or P(Lambda >= x | ...) with ``upper``."""

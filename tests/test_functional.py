@@ -253,6 +253,7 @@ def test_newton_fast_path_matches_bracketing(params, cls, pa, pb):
     (ZhangL2, 20, 3.0, 2e-3, 4e-25),
     (ZhangL2, 784, 392.0, 7e-4, 4e-28),
     (ZhangL1, 784, 392.0, 2e-3, 4e-25),
+    (ZhangL1, 3, 1.0, 1.95e-3, 4.25e-25),
 ])
 def test_far_tail_radius_against_twin(cls, d, k, pa, pb):
     """k > 0 far tails against the mpmath twin (logit-form Newton, direct upper tails)."""
