@@ -161,9 +161,19 @@ class FunctionalCertificate(Certificate):
         """Rounding noise of ``_F``: 8 ulps of the sum of its terms' magnitudes."""
         raise NotImplementedError
 
-    def _delta_start(self, u, x):
-        """Closed-form root of ``_F`` (Wright omega; loses digits to cancellation in s - u, so
-        only the start of the Newton polish)."""
+    def _k_log_ratio(self, delta, u):
+        """k log((u + delta)/u), exactly 0 for k = 0 (not 0 * -inf at u + delta = 0, which a
+        node at the panel edge u = rt meets)."""
+        return self.k * np.log1p(delta / u) if self.k else np.zeros(np.broadcast(delta, u).shape)
+
+    def _k_over(self, s):
+        """k / s, exactly 0 for k = 0."""
+        return self.k / s if self.k else np.zeros(np.shape(s))
+
+    def _s_closed(self, u, x):
+        """Closed-form s = u + delta at the root of ``_F``, i.e. ||z - delta|| / scale with
+        phi(s) = phi(u) - x (Wright omega). Relative precision about 1e-15 even for s << u, where
+        u + delta from the Newton solve in delta has lost digits."""
         raise NotImplementedError
 
     def _psi(self, u, rt, plus):
@@ -175,8 +185,11 @@ class FunctionalCertificate(Certificate):
         """Monotone pieces [(a, b, plus), ...] of the two psi functions on (0, inf)."""
         raise NotImplementedError
 
-    def _inner(self, u, delta, rt):
-        """(P(||z - delta|| > u + delta | u), its complement) for delta strictly inside the range."""
+    def _inner(self, u, delta, s, small, rt):
+        """(P(||z - r e_1|| > s | u), its complement) for s = u + delta strictly inside
+        (|u - rt|, u + rt). Where ``small`` (s < u/2), s is the accurate closed form and the
+        complement is written in s - (u - rt); elsewhere in delta, which the Newton solve gives
+        to an absolute 1e-16 (u + delta would round to an ulp of u: 1e-13 at u = 388)."""
         raise NotImplementedError
 
     def _spread(self, rt):
@@ -197,11 +210,15 @@ class FunctionalCertificate(Certificate):
         mid = ~(all_in | none)
         if mid.any():
             um, xm = u[mid], x[mid]
+            closed = self._s_closed(um, xm)
             d = newton_increasing(
                 lambda t: self._F(t, um, xm), lambda t: self._dF(t, um), dlo[mid], dhi[mid], rt,
-                x0=self._delta_start(um, xm), noise=lambda t: self._F_noise(t, um, xm),
+                x0=closed - um, noise=lambda t: self._F_noise(t, um, xm),
             )
-            hm, gm = self._inner(um, d, rt)
+            # where s = u + delta is small against u the closed form keeps its relative digits
+            # (u + delta would lose them); elsewhere delta itself is the accurate quantity
+            small = np.isfinite(closed) & (closed < 0.5 * um)
+            hm, gm = self._inner(um, d, np.where(small, closed, 0.0), small, rt)
             h[mid], g[mid] = hm, gm
         return h, g
 
@@ -218,8 +235,7 @@ class FunctionalCertificate(Certificate):
                 vb = self._psi(np.float64(b), rt, plus) - xs
                 for i in np.flatnonzero(np.sign(va) * np.sign(vb) < 0):
                     x = xs[i]
-                    out[i, j] = monotone_root(lambda t: self._psi(t, rt, plus) - x, a, b,
-                                              1e-15 * (b - a))
+                    out[i, j] = monotone_root(lambda t: self._psi(t, rt, plus) - x, a, b)
         return out
 
     def _tails(self, rt, xs, splits=0):
@@ -234,7 +250,9 @@ class FunctionalCertificate(Certificate):
         law = self._law
         xs = np.atleast_1d(np.asarray(xs, float))
         bps = self._breakpoints(rt, xs)
-        base = np.broadcast_to(law.edges, (xs.size, law.edges.size))
+        # u = rt is an edge too: Lambda's upper conditional end phi(u) - phi(|u - rt|) has a log
+        # singularity there (k > 0), which far upper-tail events sit right next to
+        base = np.broadcast_to(np.append(law.edges, np.clip(rt, law.lo, law.hi)), (xs.size, law.edges.size + 1))
         edges = np.sort(np.concatenate([base, bps], 1), 1)
         for _ in range(splits):
             edges = np.sort(np.concatenate([edges, 0.5 * (edges[:, :-1] + edges[:, 1:])], 1), 1)
@@ -675,7 +693,7 @@ class FunctionalCertificate(Certificate):
 
         bps = [self._breakpoint_mp(b, x, rt) for b in self._breakpoints(float(rt), np.array([float(x)])).ravel()
                if law.lo < b < law.hi]
-        pts = sorted(set([mp.mpf(float(v)) for v in law.edges] + bps))
+        pts = sorted(set([mp.mpf(float(v)) for v in law.edges] + bps + ([rt] if law.lo < rt < law.hi else [])))
         pts = [mp.mpf(0)] + pts + [mp.inf]
         return mp.quad(integrand, pts) * magnitude
 
@@ -914,16 +932,16 @@ class ZhangL2(FunctionalCertificate):
         return cls(sigma=sigma, k=k, dim=dim)
 
     def _F(self, delta, u, x):
-        return self.k * np.log1p(delta / u) + delta * (2.0 * u + delta) * 0.5 + x
+        return self._k_log_ratio(delta, u) + delta * (2.0 * u + delta) * 0.5 + x
 
     def _dF(self, delta, u):
-        return self.k / (u + delta) + (u + delta)
+        return self._k_over(u + delta) + (u + delta)
 
     def _F_noise(self, delta, u, x):
-        mag = self.k * np.abs(np.log1p(delta / u)) + np.abs(delta) * (u + 0.5 * delta) + np.abs(x)
+        mag = np.abs(self._k_log_ratio(delta, u)) + np.abs(delta) * (u + 0.5 * delta) + np.abs(x)
         return 8 * EPS * mag
 
-    def _delta_start(self, u, x):
+    def _s_closed(self, u, x):
         """s = ||z - delta|| / sigma solves k log s + s^2/2 = c := k log u + u^2/2 - x, i.e.
         s^2 = k omega(2c/k - log k) (omega: Wright omega, w + log w = z); k = 0: s^2 = 2c."""
         k = self.k
@@ -932,7 +950,7 @@ class ZhangL2(FunctionalCertificate):
                 s2 = u * u - 2.0 * x
             else:
                 s2 = k * special.wrightomega(np.log(u * u / k) + (u * u - 2.0 * x) / k)
-            return np.sqrt(s2) - u
+            return np.sqrt(s2)
 
     def _psi(self, u, rt, plus):
         k = self.k
@@ -948,11 +966,15 @@ class ZhangL2(FunctionalCertificate):
         return [(0.0, m_minus, False), (m_minus, np.inf, False),
                 (0.0, rt, True), (rt, m_plus, True), (m_plus, np.inf, True)]
 
-    def _inner(self, u, delta, rt):
-        # xb + yb = 1 and the Beta(a, a) law is symmetric, so the two answers are complementary:
-        # one betainc at the smaller argument keeps the small side's relative digits
+    def _inner(self, u, delta, s, small, rt):
+        # ||z - r e1||^2 = u^2 + rt^2 - 2 rt u t with t = z_1/||z||, (1 + t)/2 ~ Beta(a, a):
+        # ||z - r e1|| > s iff (1 + t)/2 < xb = ((u + rt)^2 - s^2) / (4 rt u) =
+        # (rt - delta)(2u + rt + delta) / (4 rt u), and yb = 1 - xb = (s^2 - (u - rt)^2) / (4 rt u)
+        # = (rt + delta)(2u + delta - rt) / (4 rt u), products of sums without cancellation.
+        # The law is symmetric, so one betainc at the smaller argument gives both.
         xb = np.clip((rt - delta) * (2.0 * u + rt + delta) / (4.0 * rt * u), 0.0, 1.0)
-        yb = np.clip((rt + delta) * (2.0 * u + delta - rt) / (4.0 * rt * u), 0.0, 1.0)
+        yb_num = np.where(small, (s - (u - rt)) * (s + (u - rt)), (rt + delta) * (2.0 * u + delta - rt))
+        yb = np.clip(yb_num / (4.0 * rt * u), 0.0, 1.0)
         first = xb <= yb
         small = special.betainc(self._a, self._a, np.where(first, xb, yb))
         return np.where(first, small, 1.0 - small), np.where(first, 1.0 - small, small)
@@ -1020,22 +1042,22 @@ class ZhangL1(FunctionalCertificate):
         return cls(scale=scale, k=k, dim=dim)
 
     def _F(self, delta, u, x):
-        return self.k * np.log1p(delta / u) + delta + x
+        return self._k_log_ratio(delta, u) + delta + x
 
     def _dF(self, delta, u):
-        return self.k / (u + delta) + 1.0
+        return self._k_over(u + delta) + 1.0
 
     def _F_noise(self, delta, u, x):
-        return 8 * EPS * (self.k * np.abs(np.log1p(delta / u)) + np.abs(delta) + np.abs(x))
+        return 8 * EPS * (np.abs(self._k_log_ratio(delta, u)) + np.abs(delta) + np.abs(x))
 
-    def _delta_start(self, u, x):
+    def _s_closed(self, u, x):
         """s = ||z - delta||_1 / b solves k log s + s = c := k log u + u - x, i.e.
-        s = k omega(c/k - log k) (Wright omega); k = 0: s = u - x exactly."""
+        s = k omega(c/k - log k) (Wright omega); k = 0: s = u - x."""
         k = self.k
         if k == 0:
-            return -np.asarray(x, float) + 0.0 * u
+            return u - np.asarray(x, float)
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            return k * special.wrightomega(np.log(u / k) + (u - x) / k) - u
+            return k * special.wrightomega(np.log(u / k) + (u - x) / k)
 
     def _psi(self, u, rt, plus):
         k = self.k
@@ -1048,10 +1070,13 @@ class ZhangL1(FunctionalCertificate):
     def _pieces(self, rt):
         return [(0.0, np.inf, False), (0.0, rt, True), (rt, np.inf, True)]
 
-    def _inner(self, u, delta, rt):
+    def _inner(self, u, delta, s, small, rt):
+        # with sign +, v = |z_1|/||z||_1 ~ Beta(1, d - 1): ||z - r e1||_1 = u + rt - 2uv < s iff
+        # v > y = (rt - delta)/(2u), probability 1/2 (1 - y)^(d-1), 1 - y = (s - (rt - u))/(2u)
         y = np.clip((rt - delta) / (2.0 * u), 0.0, 1.0)
+        w = np.clip((s - (rt - u)) / (2.0 * u), 0.0, 1.0)
         with np.errstate(divide="ignore"):
-            g = 0.5 * np.exp((self.dim - 1) * np.log1p(-y))
+            g = 0.5 * np.exp((self.dim - 1) * np.where(small, np.log(w), np.log1p(-y)))
         return 1.0 - g, g
 
     def _spread(self, rt):

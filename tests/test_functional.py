@@ -205,6 +205,35 @@ def test_dual_bound_is_sound_at_any_lambda(x, p, rt):
     assert mp.mpf(up) >= 1 - exact
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from([2, 3, 7, 784, 150528]), st.floats(0.01, 8.0), st.floats(-12.0, 12.0))
+def test_tail_error_bars_cover_the_exact_law(d, rt, zscore):
+    """The integration error bars are honest: with k = 0 Lambda ~ N(-rt^2/2, rt^2) exactly, and
+    |A - P(Lambda < x)| <= eA, |S - P(Lambda >= x)| <= eS hold at every dim (a Beta(a, a)
+    argument that rounds u + delta to an ulp of u broke this at d = 150528 by 10x)."""
+    c = ZhangL2(1.0, k=0, dim=d)
+    x = -rt * rt / 2 + rt * zscore
+    A, S, eA, eS = c._tails(rt, np.array([x]))
+    with mp.workdps(40):
+        lower = mp.ncdf(zscore)
+        upper = mp.ncdf(-zscore)
+    assert abs(A[0] - lower) <= eA[0] and abs(S[0] - upper) <= eS[0]
+    assert eA[0] <= 1e-9 * A[0] + 1e-290 and eS[0] <= 1e-9 * S[0] + 1e-290
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.sampled_from([2, 3, 7, 784, 150528]), st.floats(0.001, 30.0), st.floats(0.001, 0.999))
+def test_l1_tail_error_bars_cover_the_exact_law(d, rt, frac):
+    """The same for Laplace noise (zhang-l1, k = 0): Lambda = |z_1| - |z_1 - rt| (units of b),
+    so P(Lambda >= x) = exp(-(x + rt)/2) / 2 between the atoms at -rt and rt."""
+    c = ZhangL1(1.0, k=0, dim=d)
+    x = -rt + 2 * rt * frac
+    A, S, eA, eS = c._tails(rt, np.array([x]))
+    with mp.workdps(40):
+        upper = mp.exp(-(mp.mpf(x) + rt) / 2) / 2
+    assert abs(S[0] - upper) <= eS[0] and abs(A[0] - (1 - upper)) <= eA[0]
+
+
 def _cohen_mp(pa, pb):
     """(Phi^-1(pA) - Phi^-1(pB)) / 2 with enough digits that 2p - 1 keeps p's (p down to 1e-60)."""
     digits = 40 + int(-math.log10(min(pa, pb, 1 - pa, 1 - pb)))
