@@ -252,7 +252,8 @@ class FunctionalCertificate(Certificate):
         bps = self._breakpoints(rt, xs)
         # u = rt is an edge too: Lambda's upper conditional end phi(u) - phi(|u - rt|) has a log
         # singularity there (k > 0), which far upper-tail events sit right next to
-        base = np.broadcast_to(np.append(law.edges, np.clip(rt, law.lo, law.hi)), (xs.size, law.edges.size + 1))
+        base = np.append(law.edges, np.clip(rt, law.lo, law.hi))
+        base = np.broadcast_to(base, (xs.size, base.size))
         edges = np.sort(np.concatenate([base, bps], 1), 1)
         for _ in range(splits):
             edges = np.sort(np.concatenate([edges, 0.5 * (edges[:, :-1] + edges[:, 1:])], 1), 1)
@@ -701,9 +702,10 @@ class FunctionalCertificate(Certificate):
             dens = mp.exp((nu - 1) * mp.log(u) - u**q / q - logz)
             return dens * self._cond_mp(u, x, rt, upper)
 
-        bps = [self._breakpoint_mp(b, x, rt) for b in self._breakpoints(float(rt), np.array([float(x)])).ravel()
-               if law.lo < b < law.hi]
-        pts = sorted(set([mp.mpf(float(v)) for v in law.edges] + bps + ([rt] if law.lo < rt < law.hi else [])))
+        kinks = self._breakpoints(float(rt), np.array([float(x)])).ravel()
+        pts = [self._breakpoint_mp(b, x, rt) for b in kinks if law.lo < b < law.hi]
+        pts += [mp.mpf(float(v)) for v in law.edges] + ([rt] if law.lo < rt < law.hi else [])
+        pts = sorted(set(pts))
         pts = [mp.mpf(0)] + pts + [mp.inf]
         return mp.quad(integrand, pts) * magnitude
 
@@ -757,7 +759,8 @@ class FunctionalCertificate(Certificate):
         z0 = self._np_solve(pa, pb)
         if z0 is None:  # the float Newton did not converge: start at the bracketed radius
             rt0 = self._radius_rt(pa, pb)
-            xs = [self._search(pa, 1 - pa, rt0)[0]] + ([] if pb is None else [self._search(1 - pb, pb, rt0)[0]])
+            xs = [self._search(pa, 1 - pa, rt0)[0]]
+            xs += [] if pb is None else [self._search(1 - pb, pb, rt0)[0]]
             if any(v is None for v in xs) or not rt0 > 0:
                 raise TwinUnavailable(f"{self.name} twin: no float starting point")
             z0 = np.array(xs + [np.log(rt0)])
@@ -770,7 +773,8 @@ class FunctionalCertificate(Certificate):
 
         def F(v):
             rt = mp.exp(v[-1])
-            lt = [self._log_tails_mp(x, rt, *plan[i]) for i, x in enumerate(list(v[:-1]) + [-w for w in v[:-1]])]
+            points = list(v[:-1]) + [-w for w in v[:-1]]
+            lt = [self._log_tails_mp(x, rt, *plan[i]) for i, x in enumerate(points)]
             res = [lt[i][0] - lt[i][1] - targets[i] for i in range(m)]
             return res + [lt[m][1] - lt[2 * m - 1][0]]  # S(-x1) = A(-x_last)
 
