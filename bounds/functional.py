@@ -696,17 +696,19 @@ class FunctionalCertificate(Certificate):
         logz = (nu / q - 1) * mp.log(q) + mp.loggamma(nu / q) + mp.log(magnitude)
         x, rt = mp.mpf(x), mp.mpf(rt)
 
-        def integrand(u):
-            if u <= 0:
+        p = min(nu, 1)  # nu < 1: integrate in w = u^nu (u^(nu-1) du = dw / nu), as the float rule
+
+        def integrand(w):
+            if w <= 0:
                 return mp.mpf(0)
-            dens = mp.exp((nu - 1) * mp.log(u) - u**q / q - logz)
+            u = w ** (1 / p)
+            dens = mp.exp((nu - p) * mp.log(u) - u**q / q - logz) / p
             return dens * self._cond_mp(u, x, rt, upper)
 
         kinks = self._breakpoints(float(rt), np.array([float(x)])).ravel()
         pts = [self._breakpoint_mp(b, x, rt) for b in kinks if law.lo < b < law.hi]
         pts += [mp.mpf(float(v)) for v in law.edges] + ([rt] if law.lo < rt < law.hi else [])
-        pts = sorted(set(pts))
-        pts = [mp.mpf(0)] + pts + [mp.inf]
+        pts = [mp.mpf(0)] + [v**p for v in sorted(set(pts))] + [mp.inf]
         return mp.quad(integrand, pts) * magnitude
 
     def _phi_mp(self, s):
