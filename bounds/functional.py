@@ -295,9 +295,28 @@ class FunctionalCertificate(Certificate):
         ez = (np.abs(Zf - Zc) + (shift * wf.sum(2)).sum(1)) / Zf
         n_terms = u.shape[1] * u.shape[2]
         floor = 1e-13 + 2 * n_terms * EPS  # relative: summation of positive terms + betainc
-        eA = (np.abs(Nf - Nc) + eN_pos) / Zf + A * ez + (A + 1e-300) * floor + law.tail
-        eS = (np.abs(Mf - Mc) + eM_pos) / Zf + S * ez + (S + 1e-300) * floor + law.tail
+        eA = (np.abs(Nf - Nc) + eN_pos) / Zf + A * ez + (A + 1e-300) * floor
+        eS = (np.abs(Mf - Mc) + eM_pos) / Zf + S * ez + (S + 1e-300) * floor
+        A, S, eA, eS = self._add_cut_mass(rt, xs, A, S, eA, eS)
         return A, S, 1.01 * eA, 1.01 * eS
+
+    def _add_cut_mass(self, rt, xs, A, S, eA, eS):
+        """Account for the radial mass outside [lo, hi] (A, S above are conditional on u inside).
+
+        In general each cut side counts in full against both tails. Below lo < rt, though, the
+        largest value of Lambda is psi_plus(lo) (psi_plus increases on (0, rt): phi(u) -> -inf
+        for k > 0, and rt u - rt^2/2 or 2u - rt for k = 0), so where x exceeds it, all of that
+        mass lies in {Lambda < x}: A gains it exactly and S loses nothing. This matters for
+        nu = dim - k < 0.1, where P(u < 1e-300) is about 1e-300^nu (1e-18 at nu = 0.06)."""
+        law = self._law
+        inside = 1.0 - law.tail
+        with np.errstate(invalid="ignore"):
+            below = (law.lo < rt) & (xs > self._psi(np.float64(law.lo), rt, True))
+        A = np.where(below, A * inside + law.tail_lo, A)
+        S = np.where(below, S * inside, S)
+        eA = eA + np.where(below, law.tail_hi, law.tail)
+        eS = eS + np.where(below, law.tail_hi, law.tail)
+        return A, S, eA, eS
 
     def _eta(self, rt, x):
         """Shift that makes an evaluation at x + eta an upper bound on P(Lambda <= x) even where

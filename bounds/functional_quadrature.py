@@ -46,7 +46,8 @@ class RadialLaw:
         self.mode = max(self.nu - 1.0, 0.0) ** (1.0 / q)
         self.lo = max(float(self._from_gamma(special.gammaincinv(self.shape, TAIL))), U_MIN)
         self.hi = float(self._from_gamma(special.gammainccinv(self.shape, TAIL)))
-        self.tail = float(self._cdf_lo() + self.sf(self.hi))
+        self.tail_lo, self.tail_hi = self._cdf_lo(), float(self.sf(self.hi))
+        self.tail = self.tail_lo + self.tail_hi
         self.power = min(self.nu, 1.0)  # integration variable w = u^power
         self.spread = 1.0 / np.sqrt(2.0) if q == 2 else np.sqrt(self.nu)  # std of u (large nu)
         self.edges = self._edges()

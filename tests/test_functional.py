@@ -190,6 +190,19 @@ def test_radial_rule_integrates_the_whole_law(q, nu):
     assert law.tail <= 1e-25  # nu = 0.1 cuts about (1e-300)^0.1 below U_MIN; the rest ~ 2e-300
 
 
+@pytest.mark.parametrize("cls", [ZhangL2, ZhangL1])
+def test_mass_below_the_cut_is_placed_not_spread(cls):
+    """nu = 0.06: P(u < 1e-300) is about 1e-18. Lambda is below psi_plus(lo) there, so for any
+    larger x that mass belongs to P(Lambda < x) exactly; the upper tail's error bar must not carry
+    it (it used to, and a pB of 1e-37 then lost two thirds of its radius)."""
+    c = cls(1.0, k=2.94, dim=3)
+    assert c._law.tail_lo > 1e-20
+    A, S, eA, eS = c._tails(0.7, np.array([20.0]))
+    assert 1e-12 < S[0] < 1e-9  # an upper tail far below the cut mass' old error (~1e-18 / S)
+    assert eS[0] < 1e-10 * S[0] and eA[0] < 1e-12 * A[0]
+    assert abs(A[0] + S[0] - 1) <= 1e-14
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.floats(-12.0, 12.0), st.floats(0.001, 0.999), st.floats(0.05, 4.0))
 def test_dual_bound_is_sound_at_any_lambda(x, p, rt):
@@ -283,6 +296,7 @@ def test_newton_fast_path_matches_bracketing(params, cls, pa, pb):
     (ZhangL2, 784, 392.0, 7e-4, 4e-28),
     (ZhangL1, 784, 392.0, 2e-3, 4e-25),
     (ZhangL1, 3, 1.0, 1.95e-3, 4.25e-25),
+    (ZhangL1, 20, 19.94, 1 - 1.655e-8, 6.25e-38),  # nu = 0.06: 1e-18 of the mass is below U_MIN
 ])
 def test_far_tail_radius_against_twin(cls, d, k, pa, pb):
     """k > 0 far tails against the mpmath twin (logit-form Newton, direct upper tails)."""
