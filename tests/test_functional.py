@@ -306,6 +306,31 @@ def test_far_tail_radius_against_twin(cls, d, k, pa, pb):
 
 
 @pytest.mark.slow
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from([ZhangL2, ZhangL1]), st.sampled_from([2, 3, 5, 7, 20, 100]),
+       st.floats(0.0, 1.0), st.floats(-2.0, 2.0), st.floats(0.4, 12.0),
+       st.one_of(st.none(), st.floats(0.4, 40.0)))
+def test_radius_k_positive_against_twin_random(cls, d, frac, log_scale, log_qa, log_pb):
+    """k > 0 over the whole range (nu = dim - k down to 0.05, pA to 1 - 1e-12, pB to 1e-40):
+    sound against the mpmath twin and within 1e-8 of it (a far-tail pair may cost ~1e-9)."""
+    from hypothesis import assume
+
+    from smoothcert.bounds.base import TwinUnavailable
+
+    k = 0.2 + frac * (d - 0.25)
+    pa = 1 - 10.0**-log_qa
+    pb = None if log_pb is None else 10.0**-log_pb
+    assume(pb is None or pb < 1 - pa)
+    c = cls(10.0**log_scale, k=k, dim=d)
+    r = c.radius(pa, pb)
+    try:
+        exact = c.radius_mp(pa, pb)
+    except TwinUnavailable:
+        assume(False)
+    assert mp.mpf(r) <= exact and abs(r - exact) <= 1e-8 * exact
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", [ZhangL2, ZhangL1])
 def test_radius_twin_k_positive(cls):
     c = cls(1.0, k=1.0, dim=3)
