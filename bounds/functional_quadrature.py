@@ -49,7 +49,6 @@ class RadialLaw:
         self.tail_lo, self.tail_hi = self._cdf_lo(), float(self.sf(self.hi))
         self.tail = self.tail_lo + self.tail_hi
         self.power = min(self.nu, 1.0)  # integration variable w = u^power
-        self.spread = 1.0 / np.sqrt(2.0) if q == 2 else np.sqrt(self.nu)  # std of u (large nu)
         self.edges = self._edges()
 
     def _from_gamma(self, g):

@@ -276,17 +276,20 @@ def test_quadrature_alone_is_tight_in_far_tails(d, logit_a, log10_b):
 @given(family_params(), st.sampled_from([ZhangL2, ZhangL1]), st.floats(0.55, 0.999),
        st.one_of(st.none(), st.floats(1e-12, 0.4)))
 def test_newton_fast_path_matches_bracketing(params, cls, pa, pb):
-    """The Newton/Broyden solve (when it certifies) and the bracketing fallback agree to 1e-9:
-    two independent searches over the same sound test."""
+    """The Newton/Broyden solve and the bracketing fallback agree to 1e-9: two independent
+    searches over the same sound test (drawn where the solve certifies; it is skipped by design
+    for l1 with k = 0, whose Lambda has atoms)."""
+    from hypothesis import assume
+
     d, k, s = params
     if pb is not None and pb >= 1 - pa:
         pb = 0.5 * (1 - pa)
     c = cls(s, k=k, dim=d)
     fast = c._radius_fast(pa, pb)
+    assume(fast is not None)
     c._radius_fast = lambda *args: None
     slow = c._radius_rt(pa, pb)
-    if fast is not None:
-        assert abs(fast - slow) <= 1e-9 * slow
+    assert abs(fast - slow) <= 1e-9 * slow
 
 
 @pytest.mark.slow
