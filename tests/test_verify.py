@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 
 import mpmath as mp
 import numpy as np
@@ -278,6 +281,17 @@ def test_verify_exit_status_on_failure_and_bad_input(monkeypatch, capsys):
     monkeypatch.setattr(report, "check_instance", failing)
     rc = main(["verify", "--quick", "--no-progress", "--no-errata", "--cert", "uniform-l1"])
     assert rc == 1 and "FAILED: uniform-l1" in capsys.readouterr().out
+
+
+def test_verify_writes_no_hypothesis_folder_into_the_working_directory(tmp_path):
+    # In a fresh process (the suite's conftest points hypothesis at a temporary home, which would
+    # hide the leak): the twin sweep's hypothesis search used to leave .hypothesis/constants here.
+    env = {k: v for k, v in os.environ.items() if k != "HYPOTHESIS_STORAGE_DIRECTORY"}
+    cmd = [sys.executable, "-m", "smoothcert", "verify", "--quick", "--no-progress", "--no-errata",
+           "--cert", "uniform-l1"]
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 def test_checkpoint_is_reused_and_removed(tmp_path):

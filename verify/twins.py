@@ -16,7 +16,9 @@ Points come from three sources:
 
 from __future__ import annotations
 
+import contextlib
 import math
+import tempfile
 
 import mpmath as mp
 import numpy as np
@@ -137,6 +139,22 @@ def _valid_points(cert, points):
     return [(a, b) for a, b in points if not (cert.binary_only and b is not None)]
 
 
+@contextlib.contextmanager
+def _scratch_hypothesis_home():
+    """Hypothesis caches source constants under ``.hypothesis/`` in the current directory even
+    with ``database=None``; the verifier must leave the user's directory as it was, so the search
+    uses a temporary home, and the previous one is restored afterwards."""
+    from hypothesis import configuration
+
+    previous = vars(configuration).get("__hypothesis_home_directory")
+    with tempfile.TemporaryDirectory(prefix="smoothcert-verify-") as home:
+        configuration.set_hypothesis_home_dir(home)
+        try:
+            yield
+        finally:
+            configuration.set_hypothesis_home_dir(previous)
+
+
 def hypothesis_points(cert, n: int, seed: int = 0):
     """Points found by a hypothesis search that targets the relative excess of the float radius."""
     try:
@@ -161,7 +179,8 @@ def hypothesis_points(cert, n: int, seed: int = 0):
                 and not mp.isinf(res["exact"]) and not math.isinf(res["r"]):
             target(float((mp.mpf(res["r"]) - res["exact"]) / res["exact"]) * 1e12, label="excess")
 
-    probe()
+    with _scratch_hypothesis_home():
+        probe()
     return found
 
 
