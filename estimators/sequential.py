@@ -79,7 +79,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .certify import RULES, _cap_by_complement, _check_rule, _levels
 from .checks import as_float_array, check_alpha, check_counts, check_int
@@ -361,8 +360,30 @@ def _check_radii(radii) -> np.ndarray:
     return r
 
 
+class _NoBar:
+    """The stages without a progress bar: what ``tqdm`` gives with ``disable=True``."""
+
+    def __init__(self, stages):
+        self._stages = stages
+
+    def __iter__(self):
+        return iter(self._stages)
+
+    def set_postfix(self, **_):
+        """Nothing to show."""
+
+
 def _stages(schedule, progress, desc):
-    return tqdm(range(len(schedule.sizes)), desc=desc, disable=not progress, leave=False)
+    """The stage indices, with a tqdm bar when ``progress``: tqdm is imported only then, so the
+    core install (numpy, scipy, mpmath) runs the sequential estimators without it."""
+    stages = range(len(schedule.sizes))
+    if not progress:
+        return _NoBar(stages)
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as exc:
+        raise ImportError("progress=True needs tqdm (pip install tqdm), or pass progress=False") from exc
+    return tqdm(stages, desc=desc, leave=False)
 
 
 # ---------------------------------------------------------------------------------------------
