@@ -26,7 +26,7 @@ from smoothcert.bounds import certificate_class
 from smoothcert.bounds.gaussian import CohenGaussianL2
 from smoothcert.cli import main
 from smoothcert.verify import errata, montecarlo, report, symbolic, twins, witnesses
-from smoothcert.verify.common import FAIL, INFO, PASS, WARN, Instance, all_instances
+from smoothcert.verify.common import EXEMPT, FAIL, INFO, PASS, WARN, Instance, all_instances
 
 CHEAP = [n for n in sc.certificates() if not certificate_class(n).expensive]
 
@@ -316,3 +316,148 @@ def test_binomial_tail_and_clopper_pearson_erratum():
     e = errata.erratum_clopper_pearson()
     assert e["status"] == PASS
     assert all(r["smoothcert_rel_excess"] <= 0 for r in e["evidence"]["points"])
+
+
+# ------------------------------------------------------------------------------------------
+# the per-family registry of independent checks (verify/registry.py)
+from smoothcert.bounds import registry as bounds_registry  # noqa: E402
+from smoothcert.verify import registry  # noqa: E402
+
+TOY = "tau-gaussian"
+
+
+class TauGaussian(CohenGaussianL2):
+    """Test-only toy family: noise N(0, (tau sigma)^2 I), Cohen's gap at scale tau sigma."""
+
+    name = "tau-gaussian-l2"
+
+    def __init__(self, sigma, tau=0.5):
+        self._params = {"sigma": float(sigma), "tau": float(tau)}
+        self._scales = np.asarray(float(sigma) * float(tau))
+
+    @property
+    def noise(self):
+        return sc.Noise(TOY, dict(self._params))
+
+    @classmethod
+    def from_std(cls, std, dim=None, **_):
+        return cls(sigma=2 * float(np.min(std)), tau=0.5)
+
+
+def toy_sampler(p, d, n, rng):
+    return rng.standard_normal((n, d)) * (p["sigma"] * p["tau"])
+
+
+def toy_witnesses(p, u, p_a, p_b):
+    s = p["sigma"] * p["tau"]
+    speed = float(np.linalg.norm(u)) / s
+    return [witnesses.Witness("half-space w=u", witnesses.normal_cdf(), witnesses.normal_quantile(),
+                              speed, p_a, p_b)]
+
+
+@pytest.fixture
+def toy_cert():
+    """Register the toy certificate in bounds for one test; remove it (and any verifier entries
+    of its family) afterwards."""
+    bounds_registry.register(TauGaussian)
+    try:
+        yield TauGaussian.name
+    finally:
+        bounds_registry._REGISTRY.pop(TauGaussian.name, None)
+        for kind in registry.KINDS:
+            registry.unregister(kind, TOY)
+
+
+def _verify_toy(name, tmp_path, capsys):
+    out = tmp_path / "toy.json"
+    rc = main(["verify", "--quick", "--no-progress", "--no-errata", "--cert", name, "--json", str(out)])
+    text = capsys.readouterr().out
+    return rc, text, json.loads(out.read_text())["rows"][0]["columns"]
+
+
+def test_toy_family_without_verifier_entries_fails_loudly(toy_cert, tmp_path, capsys):
+    rc, text, cols = _verify_toy(toy_cert, tmp_path, capsys)
+    assert rc == 1 and "overall: FAIL" in text and f"FAILED: {toy_cert}" in text
+    for col, kind in (("witness", "witness"), ("monte_carlo", "monte_carlo")):
+        assert cols[col]["status"] == FAIL
+        assert f"no {kind} entry registered for the noise family '{TOY}'" in cols[col]["summary"]
+        assert f"registry.register('{kind}', '{TOY}')" in cols[col]["summary"]
+
+
+def test_toy_family_with_its_entries_passes(toy_cert, tmp_path, capsys):
+    registry.register("monte_carlo", TOY)(toy_sampler)
+    registry.register("witness", TOY)(toy_witnesses)
+    rc, text, cols = _verify_toy(toy_cert, tmp_path, capsys)
+    assert rc == 0, text
+    assert cols["witness"]["status"] == PASS and cols["witness"]["details"]["all_flip_at_1+1e-6"]
+    assert cols["monte_carlo"]["status"] == PASS and cols["monte_carlo"]["details"]["violations"] == 0
+
+
+@pytest.mark.parametrize("missing", ["monte_carlo", "witness"])
+def test_toy_family_missing_any_one_entry_fails(toy_cert, tmp_path, capsys, missing):
+    for kind, fn in (("monte_carlo", toy_sampler), ("witness", toy_witnesses)):
+        if kind != missing:
+            registry.register(kind, TOY)(fn)
+    rc, text, cols = _verify_toy(toy_cert, tmp_path, capsys)
+    assert rc == 1 and f"FAILED: {toy_cert}" in text
+    assert cols[missing]["status"] == FAIL and f"no {missing} entry" in cols[missing]["summary"]
+
+
+def test_an_exemption_is_documented_in_the_report_not_silent(toy_cert):
+    registry.register("monte_carlo", TOY)(toy_sampler)
+    registry.exempt("witness", TOY, reason="toy: no closed-form witness")
+    res = witnesses.witness_check(all_instances([toy_cert])[0], quick=True)
+    assert res.status == EXEMPT and res.summary == "exempt: toy: no closed-form witness"
+    with pytest.raises(ValueError, match="reason"):
+        registry.exempt("witness", TOY, reason=" ")
+
+
+def test_zhang_linf_k_positive_witness_is_an_explicit_exemption():
+    inst = Instance("zhang-linf", "", sc.get("zhang-linf", sigma=0.5, k=1, dim=3))
+    res = witnesses.witness_check(inst, quick=True)
+    assert res.status == EXEMPT and "no exact marginal" in res.summary
+
+
+def test_every_registered_certificate_has_its_required_checks():
+    for inst in all_instances():
+        for kind in ("monte_carlo", "witness"):
+            try:
+                registry.require(kind, inst.family, inst.cert.noise.params)
+            except registry.Exempt:
+                pass
+
+
+def test_registry_rejects_a_second_entry_and_unknown_kinds():
+    with pytest.raises(ValueError, match="already has a monte_carlo entry"):
+        registry.register("monte_carlo", "gaussian")(toy_sampler)
+    with pytest.raises(ValueError, match="kind='sampler'"):
+        registry.register("sampler", TOY)(toy_sampler)
+
+
+# Zhang's k is real: at k = 0.9 the samplers draw the law with d - k degrees of freedom
+# (int(k) = 0 would give E||z||^2 = 3 sigma^2 = 0.75, not 0.525).
+def test_zhang_l2_sampler_real_k():
+    z = montecarlo.sample_noise(sc.Noise("zhang-l2", {"sigma": 0.5, "k": 0.9, "dim": 3}), 3, 200_000,
+                                np.random.default_rng(4))
+    sq = (z**2).sum(axis=1)
+    assert abs(sq.mean() - 0.25 * (3 - 0.9)) < 0.01  # sd of the mean 1.2e-3; int(k): 0.225 off
+
+
+def test_zhang_l1_sampler_real_k():
+    z = montecarlo.sample_noise(sc.Noise("zhang-l1", {"scale": 0.5, "k": 0.9, "dim": 3}), 3, 200_000,
+                                np.random.default_rng(5))
+    r = np.abs(z).sum(axis=1)
+    assert abs(r.mean() - 0.5 * (3 - 0.9)) < 0.01  # sd of the mean 1.6e-3; int(k): 0.45 off
+
+
+def test_zhang_linf_sampler_real_k():
+    """E||z||_inf under ``||z||_inf^-k exp(-||z||^2/2)`` by importance weights ``s^-k`` on a
+    Gaussian sample (independent of the sampler's inverse-CDF construction)."""
+    rng = np.random.default_rng(6)
+    g = np.abs(rng.standard_normal((400_000, 3))).max(axis=1)
+    w = g**-0.9
+    expected = float((w * g).sum() / w.sum())
+    z = montecarlo.sample_noise(sc.Noise("zhang-linf", {"sigma": 1.0, "k": 0.9, "dim": 3}), 3, 200_000,
+                                np.random.default_rng(7))
+    gauss = float(g.mean())  # the k = 0 (int(k)) value, about 0.13 above
+    assert abs(np.abs(z).max(axis=1).mean() - expected) < 0.01 < abs(gauss - expected) - 0.05

@@ -1,15 +1,20 @@
 """Shared pieces of the verifier: check results, representative certificate instances, helpers.
 
 Every check returns a :class:`Check` with a status -- ``pass``, ``fail``, ``n/a`` (the column
-does not apply, with the reason) or ``info`` (a measurement with no pass/fail meaning, e.g. how
-loose a non-tight bound is) -- a one-line summary for the table and a JSON-ready ``details``.
+does not apply, with the reason), ``info`` (a measurement with no pass/fail meaning, e.g. how
+loose a non-tight bound is) or ``exempt`` (a required check that the family's registered,
+documented exemption waives, see :mod:`.registry`) -- a one-line summary for the table and a
+JSON-ready ``details``.
 
 ``warn`` marks a sound result that misses a stated accuracy (a twin tolerance); it is listed but
 does not fail the run.
 
 The verifier builds each registered certificate from its class attributes only
 (``norm``, ``tight``, ``binary_only``, ``isotropic_counterpart``, ``from_std``) and the family
-of its noise (``cert.noise.family``), so a new certificate is picked up without edits here.
+of its noise (``cert.noise.family``), so a new certificate is picked up without edits here; a
+family with representative instances of its own (the Zhang shapes, a two-component mixture)
+registers an ``instances`` entry below, and one whose checks need quadrature a ``quadrature``
+predicate.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ import mpmath as mp
 import numpy as np
 
 from ..bounds import certificate_class, certificates
+from . import registry
 
-PASS, FAIL, NA, INFO, WARN = "pass", "fail", "n/a", "info", "warn"
+PASS, FAIL, NA, INFO, WARN, EXEMPT = "pass", "fail", "n/a", "info", "warn", "exempt"
 
 #: Anisotropic instances use these per-coordinate standard deviations (d = 3, ratio 4 between
 #: the smallest and largest so that the worst direction matters).
@@ -70,9 +76,10 @@ def jsonable(obj: Any):
 
 
 def combine(checks: list[Check]) -> str:
-    """Status of a column built from several checks: fail wins, then warn, pass, info, n/a."""
+    """Status of a column built from several checks: fail wins, then warn, pass, info, exempt,
+    n/a."""
     statuses = {c.status for c in checks}
-    for s in (FAIL, WARN, PASS, INFO):
+    for s in (FAIL, WARN, PASS, INFO, EXEMPT):
         if s in statuses:
             return s
     return NA
@@ -108,32 +115,52 @@ def instances(name: str) -> list[Instance]:
     """Representative instances of the certificate ``name``.
 
     Isotropic theorems get std 0.5; anisotropic ones (``isotropic_counterpart`` set) get per-coordinate
-    std ``ANISO_STD``; the Zhang families one instance per ``ZHANG_SHAPES`` entry; a certificate
-    with a ``constant`` option (the Gaussian mixture) one instance per option value.
+    std ``ANISO_STD``; a family with an ``instances`` entry in :mod:`.registry` (the Zhang families:
+    one instance per ``ZHANG_SHAPES`` entry; the Gaussian mixture: a two-component one too) builds
+    its own from that certificate; a certificate with a ``constant`` option (the Gaussian mixture)
+    gets one instance per option value.
     """
     cls = certificate_class(name)
     std = np.array(ANISO_STD) if cls.isotropic_counterpart else ISO_STD
-    out = []
-    if name.startswith("zhang-"):
-        for dim, k in ZHANG_SHAPES:
-            cert = cls.from_std(ISO_STD, dim=dim, k=k)
-            out.append(Instance(name, f"d={dim},k={k}", cert))
-        return out
-    cert = cls.from_std(std, dim=3 if cls.isotropic_counterpart else None)
-    out.append(Instance(name, _label(cert), cert))
-    if cert.noise.family == "gaussian-mixture":
-        # from_std gives one component; add a genuine two-component anisotropic mixture.
-        two = {"weights": np.array(MIXTURE_WEIGHTS), "sigmas": np.array(MIXTURE_SIGMAS)}
-        out.append(Instance(name, "", cls(**dict(cert.params, **two))))
-    if "constant" in cert.params:
+    base = cls.from_std(std, dim=3 if cls.isotropic_counterpart else None)
+    entry = registry.find("instances", base.noise.family)
+    out = entry.obj(name, cls, base) if entry else [Instance(name, "", base)]
+    if "constant" in base.params:
         for inst in list(out):
             for option in ("derived", "printed"):
                 if option != inst.cert.params["constant"]:
                     params = dict(inst.cert.params, constant=option)
                     out.append(Instance(name, "", cls(**params)))
     for inst in out:
-        inst.label = _label(inst.cert)
+        inst.label = inst.label or _label(inst.cert)
     return out
+
+
+@registry.register("instances", "zhang-l2", "zhang-l1", "zhang-linf")
+def zhang_instances(name, cls, base) -> list[Instance]:
+    """One instance per ``ZHANG_SHAPES`` (dim, k): k = 0 reduces to the classical bounds, k > 0 is
+    the family of Zhang et al. 2020."""
+    return [Instance(name, f"d={dim},k={k}", cls.from_std(ISO_STD, dim=dim, k=k))
+            for dim, k in ZHANG_SHAPES]
+
+
+@registry.register("instances", "gaussian-mixture")
+def mixture_instances(name, cls, base) -> list[Instance]:
+    """``from_std`` gives one component; add a genuine two-component anisotropic mixture."""
+    two = {"weights": np.array(MIXTURE_WEIGHTS), "sigmas": np.array(MIXTURE_SIGMAS)}
+    return [Instance(name, "", base), Instance(name, "", cls(**dict(base.params, **two)))]
+
+
+@registry.register("quadrature", "zhang-l2", "zhang-l1")
+def zhang_quadrature(params) -> bool:
+    """k > 0 (real): the twin and the witnesses' marginal CDFs integrate over the radial law."""
+    return float(params["k"]) > 0
+
+
+def needs_quadrature(cert) -> bool:
+    """Whether the checks of ``cert`` need quadrature (its family's ``quadrature`` predicate)."""
+    entry = registry.find("quadrature", cert.noise.family)
+    return bool(entry and entry.obj(cert.noise.params))
 
 
 def _label(cert) -> str:

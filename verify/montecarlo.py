@@ -26,7 +26,8 @@ import math
 import numpy as np
 from scipy.stats import beta as beta_dist
 
-from .common import FAIL, NA, PASS, Check, Instance, norm_of
+from . import registry
+from .common import EXEMPT, FAIL, NA, PASS, Check, Instance, norm_of
 from .witnesses import _boundary_scale
 
 
@@ -41,38 +42,68 @@ def cp_upper(k, n, level):
 
 
 # ------------------------------------------------------------------------------------------
-# noise samplers (numpy), one per family of DESIGN section 3
+# noise samplers (numpy, independent of gpu_sampler), one registered per family of DESIGN
+# section 3: ``sampler(params, d, n, rng) -> (n, d)`` draws of the family's law in R^d.
 def _vec(params, key, d):
     return np.broadcast_to(np.asarray(params[key], dtype=float).reshape(-1)
                            if np.ndim(params[key]) else float(params[key]), (d,))
 
 
 def sample_noise(noise, d: int, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` draws of the smoothing noise in R^d, shape (n, d)."""
-    fam, p = noise.family, noise.params
-    if fam == "gaussian":
-        return rng.standard_normal((n, d)) * _vec(p, "sigma", d)
-    if fam == "laplace":
-        return rng.laplace(0.0, 1.0, (n, d)) * _vec(p, "scale", d)
-    if fam == "uniform":
-        return rng.uniform(-1.0, 1.0, (n, d)) * _vec(p, "half_width", d)
-    if fam == "gaussian-mixture":
-        w = np.asarray(p["weights"], dtype=float)
-        sig = np.broadcast_to(np.asarray(p["sigmas"], dtype=float).reshape(len(w), -1), (len(w), d))
-        comp = rng.choice(len(w), size=n, p=w / w.sum())
-        return rng.standard_normal((n, d)) * sig[comp]
-    k = int(p.get("k", 0))
-    if fam == "zhang-l2":
-        rad = float(p["sigma"]) * np.sqrt(rng.chisquare(d - k, n))
-        g = rng.standard_normal((n, d))
-        return g / np.linalg.norm(g, axis=1, keepdims=True) * rad[:, None]
-    if fam == "zhang-l1":
-        rad = rng.gamma(d - k, float(p["scale"]), n)
-        simplex = rng.dirichlet(np.ones(d), n)
-        return simplex * rng.choice([-1.0, 1.0], (n, d)) * rad[:, None]
-    if fam == "zhang-linf":
-        return _sample_zhang_linf(float(p["sigma"]), d, k, n, rng)
-    raise NotImplementedError(f"no sampler for the noise family {fam!r}")
+    """``n`` draws of the smoothing noise in R^d, shape (n, d), by the family's registered
+    sampler; :class:`~.registry.MissingEntry` (or :class:`~.registry.Exempt`) when it has none."""
+    return registry.require("monte_carlo", noise.family, noise.params).obj(noise.params, d, n, rng)
+
+
+@registry.register("monte_carlo", "gaussian")
+def sample_gaussian(p, d, n, rng):
+    """N(0, diag(sigma^2))."""
+    return rng.standard_normal((n, d)) * _vec(p, "sigma", d)
+
+
+@registry.register("monte_carlo", "laplace")
+def sample_laplace(p, d, n, rng):
+    """Independent Laplace(0, b_i) coordinates."""
+    return rng.laplace(0.0, 1.0, (n, d)) * _vec(p, "scale", d)
+
+
+@registry.register("monte_carlo", "uniform")
+def sample_uniform(p, d, n, rng):
+    """Independent U[-lambda_i, lambda_i] coordinates."""
+    return rng.uniform(-1.0, 1.0, (n, d)) * _vec(p, "half_width", d)
+
+
+@registry.register("monte_carlo", "gaussian-mixture")
+def sample_mixture(p, d, n, rng):
+    """``sum_k alpha_k N(0, diag(sigma_k^2))``: a component index, then its Gaussian."""
+    w = np.asarray(p["weights"], dtype=float)
+    sig = np.broadcast_to(np.asarray(p["sigmas"], dtype=float).reshape(len(w), -1), (len(w), d))
+    comp = rng.choice(len(w), size=n, p=w / w.sum())
+    return rng.standard_normal((n, d)) * sig[comp]
+
+
+@registry.register("monte_carlo", "zhang-l2")
+def sample_zhang_l2(p, d, n, rng):
+    """Zhang et al. 2020 ``||z||^-k exp(-||z||^2/(2 sigma^2))``: ``(||z||/sigma)^2 ~ chi^2`` with
+    ``d - k`` (real) degrees of freedom, direction uniform on the sphere."""
+    rad = float(p["sigma"]) * np.sqrt(rng.chisquare(d - float(p["k"]), n))
+    g = rng.standard_normal((n, d))
+    return g / np.linalg.norm(g, axis=1, keepdims=True) * rad[:, None]
+
+
+@registry.register("monte_carlo", "zhang-l1")
+def sample_zhang_l1(p, d, n, rng):
+    """Zhang et al. 2020 ``||z||_1^-k exp(-||z||_1/b)``: ``||z||_1 ~ Gamma(d - k, b)`` (real
+    shape), ``|z|/||z||_1`` uniform on the simplex, independent random signs."""
+    rad = rng.gamma(d - float(p["k"]), float(p["scale"]), n)
+    simplex = rng.dirichlet(np.ones(d), n)
+    return simplex * rng.choice([-1.0, 1.0], (n, d)) * rad[:, None]
+
+
+@registry.register("monte_carlo", "zhang-linf")
+def sample_zhang_linf(p, d, n, rng):
+    """Zhang et al. 2020 ``||z||_inf^-k exp(-||z||^2/(2 sigma^2))`` (k real)."""
+    return _sample_zhang_linf(float(p["sigma"]), d, float(p["k"]), n, rng)
 
 
 def _sample_zhang_linf(sigma, d, k, n, rng):
@@ -178,8 +209,10 @@ def mc_check(inst: Instance, quick: bool = False, seed: int = 0, alpha: float = 
     beta = 1e-3 / n_tests
     try:
         sample_noise(inst.cert.noise, d, 2, rng)
-    except NotImplementedError as exc:
-        return Check(NA, f"n/a: {exc}", {})
+    except registry.MissingEntry as exc:
+        return Check(FAIL, f"FAIL: {exc}", {"missing": "monte_carlo"})
+    except registry.Exempt as exc:
+        return Check(EXEMPT, f"exempt: {exc}", {"exempt": str(exc)})
     rows, violations, abstains = [], 0, 0
     for kind in kinds:
         row = _one_classifier(inst, kind, d, n_classes, rng, n, n_screen, n_dirs, n_keep, alpha, beta)

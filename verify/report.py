@@ -4,8 +4,10 @@
 (:func:`~smoothcert.verify.common.instances`): the twin sweep, the witnesses, the Monte Carlo
 validation and the symbolic checks, then the errata. A certificate *fails* when any of its checks
 fails (an over-report, a witness that breaks the certified prediction, a significant Monte Carlo
-violation, a broken identity, or a tight certificate that its witness does not attain); every
-registered certificate claims soundness, so any failure makes ``smoothcert verify`` exit 1.
+violation, a broken identity, a tight certificate that its witness does not attain, or a noise
+family with no Monte Carlo sampler or witness registered in :mod:`.registry` and no documented
+exemption); every registered certificate claims soundness, so any failure makes
+``smoothcert verify`` exit 1.
 
 Long runs show progress on stderr (tqdm) and can be resumed: with a checkpoint path, each
 finished instance is written (atomically, temp file + ``os.replace``) and skipped on the next run

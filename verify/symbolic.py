@@ -1,7 +1,9 @@
 """Symbolic identities (sympy) and volume checks (issue 4, item 4).
 
 Each identity is proved with sympy on the formula and then confirmed numerically on the
-registered certificate, so a certificate that drifts from its formula fails here too:
+registered certificate, so a certificate that drifts from its formula fails here too. The
+binary == multi-class and volume checks run for every certificate; a family's own identities are
+``symbolic`` entries of :mod:`.registry` (and its binary proof a ``binary_identity`` entry):
 
 * binary == multi-class at ``pB = 1 - pA`` (Gaussian: ``Phi^-1`` is odd about 1/2; Laplace Teng
   Thm 1: the TV term dominates, ``-log(2(1-p)) - 1/2 log(p/(1-p)) = -log 2 - 1/2 log(p(1-p)) >= 0``;
@@ -27,6 +29,7 @@ import numpy as np
 import sympy as sp
 
 from ..bounds import certificates, get
+from . import registry
 from .common import FAIL, NA, PASS, Check, Instance
 from .montecarlo import cp_lower, cp_upper
 
@@ -136,6 +139,12 @@ def _proof_volumes():
                 "2^d prod a_i / d! for d = 2, 3")
 
 
+#: The sympy proof of binary == multi-class, per noise family (``binary_identity`` entries).
+registry.add("binary_identity", "gaussian", "binary-gaussian")
+registry.add("binary_identity", "laplace", "binary-teng")
+registry.add("binary_identity", "uniform", "binary-linear")
+registry.add("binary_identity", "gaussian-mixture", "binary-linear")
+
 _PROOF_FUNCS = {
     "binary-gaussian": _proof_binary_gaussian,
     "binary-teng": _proof_binary_teng,
@@ -161,8 +170,8 @@ def binary_vs_multiclass(inst: Instance) -> Check:
     cert = inst.cert
     if cert.binary_only:
         return Check(NA, "n/a: binary theorem", {})
-    which = {"gaussian": "binary-gaussian", "laplace": "binary-teng", "uniform": "binary-linear",
-             "gaussian-mixture": "binary-linear"}.get(inst.family)
+    entry = registry.find("binary_identity", inst.family)
+    which = entry.obj if entry else None
     grid = [0.6, 0.9] if getattr(cert, "expensive", False) else P_GRID
     rtol = getattr(cert, "twin_rtol", 1e-12)
     bad = []
@@ -177,6 +186,7 @@ def binary_vs_multiclass(inst: Instance) -> Check:
     return Check(status, "binary==multi", {"sympy": why, "sympy_ok": ok_sym, "mismatches": bad})
 
 
+@registry.register("symbolic", "laplace")
 def teng_remark2(inst: Instance) -> Check:
     """Inside ``((1-pA)^2/pA, min(pA, 1-pA)]`` Teng Thm 1 > Lecuyer; outside they are equal."""
     if inst.name not in ("teng-laplace-l1", "lecuyer-laplace-l1") or \
@@ -198,6 +208,7 @@ def teng_remark2(inst: Instance) -> Check:
                  {"sympy": why, "sympy_ok": ok_sym, "points": rows, "mismatches": bad})
 
 
+@registry.register("symbolic", "laplace")
 def teng_thm1_binary_is_thm2(inst: Instance) -> Check:
     """Teng et al.: Thm 1 at pB = 1 - pA equals Thm 2 (sympy proof ``binary-teng``), numerically."""
     if inst.name != "teng-laplace-l1-binary" or "teng-laplace-l1" not in certificates():
@@ -211,6 +222,7 @@ def teng_thm1_binary_is_thm2(inst: Instance) -> Check:
                  {"sympy": why, "sympy_ok": ok_sym, "mismatches": bad})
 
 
+@registry.register("symbolic", "gaussian")
 def enclosed_ball(inst: Instance) -> Check:
     """ARS radius == ``enclosed_radius()`` of the ANCER ellipsoid at the same sigma."""
     if inst.name not in ("ars-gaussian-l2", "ancer-ellipsoid") or \
@@ -228,39 +240,61 @@ def enclosed_ball(inst: Instance) -> Check:
                  {"sympy": why, "sympy_ok": ok_sym, "mismatches": bad})
 
 
-def zhang_k0(inst: Instance) -> Check:
-    """Zhang et al. at k = 0 against the closed forms (their Eqs. 7, 8)."""
-    p = inst.cert.noise.params
-    if not inst.name.startswith("zhang-") or int(p.get("k", -1)) != 0:
-        return Check(NA, "n/a", {})
-    fam = inst.family
-    if fam == "zhang-l2":
-        ok_sym, why = proof("zhang-k0-gaussian")
-        ref = get("cohen-gaussian-l2", sigma=float(p["sigma"]))
-        factor = 1.0
-    elif fam == "zhang-l1":
-        ok_sym, why = proof("zhang-k0-laplace")
-        ref = get("teng-laplace-l1-binary", scale=float(p["scale"]))
-        factor = 1.0
-    else:
-        ok_sym, why = True, "Zhang Prop. 4: l_inf radius = l2 radius / sqrt(d)"
-        ref = get("cohen-gaussian-l2", sigma=float(p["sigma"]))
-        factor = 1 / math.sqrt(int(p["dim"]))
-    rtol = max(getattr(inst.cert, "twin_rtol", 1e-12), 1e-9)
-    if fam == "zhang-linf":
-        rtol = 1.0  # Monte Carlo certificate (DKW slack): only sound (below); ratio reported
+def _k0_check(inst: Instance, why_ok, ref, factor, rtol) -> Check:
+    """The certificate at k = 0 against ``factor * ref.radius`` for a few pA: never above it,
+    and within ``rtol`` below it."""
+    ok_sym, why = why_ok
     rows, bad = [], 0
     for pa in (0.6, 0.9, 0.99):
         r, e = inst.cert.radius(pa), ref.radius(pa) * factor
         ok = r <= e * (1 + 1e-12) and r >= e * (1 - rtol)
         bad += not ok
         rows.append({"p_a": pa, "radius": r, "closed_form": e, "ratio": r / e if e else None})
-    details = {"sympy": why, "sympy_ok": ok_sym, "points": rows, "mismatches": bad}
-    if fam == "zhang-l1" and "teng-laplace-l1" in certificates():
+    return Check(PASS if ok_sym and not bad else FAIL, "k=0 closed form",
+                 {"sympy": why, "sympy_ok": ok_sym, "points": rows, "mismatches": bad})
+
+
+def _is_k0(inst: Instance) -> bool:
+    return float(inst.cert.noise.params["k"]) == 0
+
+
+@registry.register("symbolic", "zhang-l2")
+def zhang_l2_k0(inst: Instance) -> Check:
+    """Zhang et al. l2 at k = 0 is Cohen's radius (their Eq. 8)."""
+    if not _is_k0(inst):
+        return Check(NA, "n/a", {})
+    ref = get("cohen-gaussian-l2", sigma=float(inst.cert.noise.params["sigma"]))
+    rtol = max(getattr(inst.cert, "twin_rtol", 1e-12), 1e-9)
+    return _k0_check(inst, proof("zhang-k0-gaussian"), ref, 1.0, rtol)
+
+
+@registry.register("symbolic", "zhang-l1")
+def zhang_l1_k0(inst: Instance) -> Check:
+    """Zhang et al. l1 at k = 0 is Teng's binary radius (their Eq. 7), and multi-class never
+    below Teng et al. Thm 1."""
+    if not _is_k0(inst):
+        return Check(NA, "n/a", {})
+    ref = get("teng-laplace-l1-binary", scale=float(inst.cert.noise.params["scale"]))
+    rtol = max(getattr(inst.cert, "twin_rtol", 1e-12), 1e-9)
+    check = _k0_check(inst, proof("zhang-k0-laplace"), ref, 1.0, rtol)
+    if "teng-laplace-l1" in certificates():
         multi, worse = _zhang_l1_vs_teng(inst)
-        details["multi_class_vs_teng_thm1"] = multi
-        bad += worse
-    return Check(PASS if ok_sym and not bad else FAIL, "k=0 closed form", details)
+        check.details["multi_class_vs_teng_thm1"] = multi
+        check.details["mismatches"] += worse
+        check.status = FAIL if worse else check.status
+    return check
+
+
+@registry.register("symbolic", "zhang-linf")
+def zhang_linf_k0(inst: Instance) -> Check:
+    """Zhang et al. Prop. 4 at k = 0: l_inf radius = Cohen's l2 radius / sqrt(d); a Monte Carlo
+    certificate (DKW slack), so only soundness (below) is checked, the ratio reported."""
+    if not _is_k0(inst):
+        return Check(NA, "n/a", {})
+    p = inst.cert.noise.params
+    ref = get("cohen-gaussian-l2", sigma=float(p["sigma"]))
+    why = (True, "Zhang Prop. 4: l_inf radius = l2 radius / sqrt(d)")
+    return _k0_check(inst, why, ref, 1 / math.sqrt(int(p["dim"])), 1.0)
 
 
 def _zhang_l1_vs_teng(inst):
@@ -300,14 +334,17 @@ def volume_check(inst: Instance, n: int = 200_000, seed: int = 0) -> Check:
         "mc_interval": [lo, hi], "p": reg.p, "dim": d})
 
 
-SYMBOLIC_CHECKS = (binary_vs_multiclass, teng_remark2, teng_thm1_binary_is_thm2, enclosed_ball,
-                   zhang_k0, volume_check)
+#: Checks of every certificate, whatever its family (the family's own ``symbolic`` entries run
+#: between the two).
+GENERIC_FIRST = (binary_vs_multiclass,)
+GENERIC_LAST = (volume_check,)
 
 
 def symbolic_checks(inst: Instance, quick: bool = False) -> list[Check]:
     """Every applicable symbolic/volume check for an instance (n/a ones dropped)."""
+    family = [e.obj for e in registry.entries("symbolic", inst.family)]
     out = []
-    for fn in SYMBOLIC_CHECKS:
+    for fn in (*GENERIC_FIRST, *family, *GENERIC_LAST):
         c = fn(inst, n=50_000) if (fn is volume_check and quick) else fn(inst)
         if c.status != NA:
             out.append(c)

@@ -24,7 +24,7 @@ import mpmath as mp
 import numpy as np
 
 from ..bounds.base import TwinUnavailable
-from .common import FAIL, NA, PASS, WARN, Check
+from .common import FAIL, NA, PASS, WARN, Check, needs_quadrature
 
 TWIN_DPS = 50
 
@@ -188,15 +188,16 @@ def twin_sweep(cert, n_grid: int = 40, n_hypothesis: int = 40, seed: int = 0,
                quick: bool = False) -> Check:
     """Twin sweep over extremes, grid and hypothesis-targeted points for one certificate.
 
-    In quick mode a quadrature certificate (``expensive``, k > 0) is not swept: its twin costs
-    tens of seconds per point; the full mode sweeps it.
+    In quick mode a certificate whose family registers a ``quadrature`` predicate that holds
+    (Zhang l1/l2 with k > 0, :mod:`.common`) is not swept: its twin costs tens of seconds per
+    point; the full mode sweeps it.
 
     Status: ``fail`` for an over-report, NaN, negative radius or exception (soundness);
     ``warn`` when the float radius is sound but further below the exact one than the class's
     ``twin_rtol`` (an accuracy shortfall, reported with the worst point; radii below 1e-3 of the
     radius at pA = 0.9 are compared in absolute terms against that reference); ``pass`` otherwise.
     """
-    if quick and cert.noise.family in ("zhang-l1", "zhang-l2") and int(cert.noise.params.get("k", 0)) > 0:
+    if quick and needs_quadrature(cert):
         return Check(NA, "n/a in quick mode (quadrature twin: full mode)", {})
     try:
         cert.radius_mp(0.9, None if cert.binary_only else 0.05)
