@@ -6,6 +6,8 @@ two weighted balls is found by brute force over a dense boundary parameterizatio
 """
 
 import math
+from dataclasses import replace
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -140,8 +142,8 @@ def test_stream_regions_of_different_classes_never_intersect(seed, p):
 def test_records_and_outputs_carry_the_procedure():
     reg = WeightedLpBall(2, np.full(4, 0.5), 1.0)
     recs = [unsound_record(1, reg, index=0), unsound_record(-1, None, index=1)]
-    s = summarize(recs, [1, 0], 4, "ddrs")
-    assert not s["sound"] and "UNSOUND" in s["name"]
+    s = summarize(recs, [1, 0], 4, "ddrs", include_unsound=True)
+    assert not s["sound"] and "UNSOUND" in s["name"] and s["accuracy"] == 0.5
     tsv = records_to_tsv(recs, [1, 0], 4)
     rows = [r.split("\t") for r in tsv.strip().split("\n")]
     col = rows[0].index("sound")
@@ -208,7 +210,7 @@ def test_certify_sequence_memory_and_resume(tmp_path):
     g = torch.Generator().manual_seed(1)
     recs = certify_sequence(_Linear(), xs, certs, "memory-based", n0=20, n=200, generator=g,
                             checkpoint=ck, progress=False)
-    assert all(r.procedure == "memory-based" for r in recs)
+    assert all(r.procedure == "memory-this-call-only" and not r.sound for r in recs)
     again = certify_sequence(_Refuse(), xs, certs, "memory-based", n0=20, n=200, checkpoint=ck,
                              progress=False)
     assert [(r.prediction, r.radius) for r in recs] == [(r.prediction, r.radius) for r in again]
@@ -219,3 +221,154 @@ def test_certify_sequence_memory_and_resume(tmp_path):
                          shifts=[np.full((1, 2, 2), 0.01 * i) for i in range(6)], n0=5, n=10, progress=False)
     with pytest.raises(ValueError, match="one certificate per input"):
         certify_sequence(_Linear(), xs, certs[:2], "memory-based", progress=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 12 item 9: a point possibly inside a stored region counts as inside
+def _exactly_inside(x, centre, region):
+    """``||(x - c)/s||_p <= gap`` in exact rational arithmetic (p = 1 or 2)."""
+    s = np.broadcast_to(region.scales, x.shape)
+    terms = [abs(Fraction(float(a)) - Fraction(float(b))) / Fraction(float(si)) for a, b, si in zip(x, centre, s)]
+    gap = Fraction(region.gap)
+    return sum(terms) <= gap if region.p == 1 else sum(t * t for t in terms) <= gap * gap
+
+
+def test_point_2e15_inside_a_stored_region_gets_its_class():
+    # the issue's case: 2e-15 (relative) inside the stored ball; the old memory rounded the gauge
+    # up, called the point outside and answered the other class
+    for dim in (3, 784):
+        m = MemoryCertifier()
+        m.certify(np.zeros(dim), 0, WeightedLpBall(2, 1.0, 1.0))
+        x = np.zeros(dim)
+        x[0] = 1 - 2e-15
+        rec = m.certify(x, 1, WeightedLpBall(2, 1.0, 0.5))
+        assert rec.prediction == 0 and rec.action == "reassigned"
+        assert m.consistent()
+
+
+@settings(max_examples=60, deadline=None)
+@given(p=st.sampled_from([1, 2]), seed=st.integers(0, 2**32 - 1),
+       rel=st.floats(-1e-11, 1e-11), log_scale=st.sampled_from([0.0, -300.0, -315.0, 300.0]),
+       dim=st.sampled_from([1, 3, 50]))
+def test_memory_never_answers_another_class_inside_a_region(p, seed, rel, log_scale, dim):
+    # boundary points (relative offset rel, within the rounding margin) of a stored region, at any
+    # magnitude of the scales including subnormal semi-axes: whenever the point is exactly inside,
+    # the answer is the stored class or an abstention, never the other class
+    rng = np.random.default_rng(seed)
+    scales = 10.0 ** (log_scale + rng.uniform(-1, 1, size=dim))
+    centre = rng.normal(size=dim) * scales
+    region = WeightedLpBall(p, scales, 1.0)
+    u = rng.normal(size=dim)
+    u /= np.linalg.norm(u, ord=p)
+    x = centre + (1 + rel) * u * scales
+    m = MemoryCertifier()
+    m.certify(centre, 0, region)
+    rec = m.certify(x, 1, WeightedLpBall(p, scales, 0.5))
+    if _exactly_inside(x, centre, region):
+        assert rec.prediction in (0, -1)
+    if rec.prediction == 1 and rec.region is not None and rec.region.gap > 0:
+        assert not _exactly_inside(x, centre, region)
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 12 item 10: the memory persists across calls and runs
+def test_memory_file_persists_across_objects(tmp_path):
+    path = tmp_path / "memory.jsonl"
+    first = MemoryCertifier(path)
+    first.certify(np.zeros(4), 0, WeightedLpBall(2, np.full(4, 0.5), 2.0), key="clean/0")
+    second = MemoryCertifier(path)  # a later run
+    assert len(second) == 1
+    rec = second.certify(np.full(4, 0.1), 1, WeightedLpBall(2, np.full(4, 0.5), 3.0), key="pgd/0")
+    assert rec.prediction == 0 and rec.action == "reassigned" and rec.sound
+    third = MemoryCertifier(path)
+    assert len(third) == 2 and third.consistent()
+    again = third.recall("pgd/0", np.full(4, 0.1))
+    assert again.prediction == 0 and again.region.gap == rec.region.gap
+    with pytest.raises(ValueError, match="different input"):
+        third.recall("clean/0", np.ones(4))
+
+
+def test_memory_file_torn_tail_is_dropped_and_damage_refused(tmp_path):
+    path = tmp_path / "memory.jsonl"
+    m = MemoryCertifier(path)
+    m.certify(np.zeros(2), 0, WeightedLpBall(1, np.ones(2), 1.0), key="a")
+    m.certify(np.full(2, 5.0), 1, WeightedLpBall(1, np.ones(2), 1.0), key="b")
+    good = path.read_bytes()
+    line = good.split(b"\n")[1]
+    for torn in (line[: len(line) // 2], line[:-3] + b"xyz\n"):  # a crash mid-write, unterminated or garbled
+        path.write_bytes(good + torn)
+        with pytest.warns(UserWarning, match="torn last record"):
+            again = MemoryCertifier(path)
+        assert len(again) == 2 and again.dropped_bytes == len(torn)
+        assert path.read_bytes() == good  # cut off, so the next record starts on its own line
+    lines = good.split(b"\n")
+    path.write_bytes(lines[0][:-1] + b"0\n" + lines[1] + b"\n")  # a damaged record before the last
+    with pytest.raises(ValueError, match="damaged at record 1"):
+        MemoryCertifier(path)
+
+
+class _Ring(torch.nn.Module):
+    """Class 0 where |z_0| < 1, class 1 elsewhere: wide noise around a point near 0 votes 1."""
+
+    def forward(self, z):
+        far = z.reshape(z.shape[0], -1)[:, 0].abs() >= 1
+        return torch.stack([(~far).double(), far.double()], 1)
+
+
+def _ring_call(x, sigma, memory, tag, seed):
+    cert = sc.get("cohen-gaussian-l2", sigma=sigma)
+    return certify_sequence(_Ring(), x[None], [cert], "memory-based", n0=50, n=2000, alpha=0.001,
+                            generator=torch.Generator().manual_seed(seed), memory=memory, tag=tag,
+                            progress=False)[0]
+
+
+def test_x_and_perturbed_copy_in_separate_runs_never_contradict(tmp_path):
+    # the PGD study's pattern: x certified in one call, a perturbed copy in another; per-input sigma
+    # (0.5 at x, 5 at the copy) makes the copy's own smoothed prediction the other class
+    x = torch.zeros(1, 1, 2)
+    x_adv = x.clone()
+    x_adv[0, 0, 0] = 0.3
+    path = tmp_path / "memory.jsonl"
+    clean = _ring_call(x, 0.5, path, "clean", 1)
+    assert clean.prediction == 0 and clean.radius > 0.3 and clean.sound
+    adv = _ring_call(x_adv, 5.0, path, "pgd", 2)  # a new call: the memory is read from the file
+    assert adv.own_prediction == 1  # what the per-input classifier says on its own
+    assert adv.prediction == 0 and adv.action == "reassigned" and adv.sound
+    # without the shared memory the second call contradicts the first, and says it is not sound
+    alone = _ring_call(x_adv, 5.0, None, "pgd", 2)
+    assert alone.prediction == 1 and alone.radius > 0
+    assert alone.procedure == "memory-this-call-only" and not alone.sound
+    assert "UNSOUND" in summarize([alone], [1], 2, "alone", include_unsound=True)["name"]
+
+
+def test_certify_sequence_resumes_from_the_memory_file(tmp_path):
+    torch.manual_seed(0)
+    xs = torch.rand(4, 1, 2, 2)
+    certs = [sc.get("ancer-ellipsoid", sigma=np.full((1, 2, 2), 0.2 + 0.05 * i)) for i in range(4)]
+    path = tmp_path / "memory.jsonl"
+    recs = certify_sequence(_Linear(), xs, certs, "memory-based", n0=20, n=200, memory=path, tag="t",
+                            generator=torch.Generator().manual_seed(1), progress=False)
+    assert all(r.procedure == "memory-based" and r.sound for r in recs)
+    again = certify_sequence(_Refuse(), xs, certs, "memory-based", n0=20, n=200, memory=path, tag="t",
+                             progress=False)
+    assert [(r.prediction, r.radius, r.action) for r in recs] == [(r.prediction, r.radius, r.action) for r in again]
+    with pytest.raises(ValueError, match="memory is used with procedure='memory-based' only"):
+        certify_sequence(_Linear(), xs, certs, "per-input-unsound", memory=path, progress=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 12 item 11: unsound rows never enter a sound number
+def test_summarize_counts_only_sound_rows():
+    reg = WeightedLpBall(2, 1.0, 1.0, dim=4)
+    recs = [fixed_record(1, reg, index=0), unsound_record(1, WeightedLpBall(2, 1.0, 9.0, dim=4), index=1)]
+    s = summarize(recs, [1, 1], 4, "mixed")
+    assert s["sound"] and s["name"] == "mixed" and s["excluded_unsound"] == 1
+    assert s["accuracy"] == 0.5  # the unsound row counts as an abstention
+    assert math.isclose(s["acr"], reg.enclosed_radius() / 2)
+    assert list(s["radii"]) == [reg.enclosed_radius(), 0.0]
+    both = summarize(recs, [1, 1], 4, "mixed", include_unsound=True)
+    assert not both["sound"] and "UNSOUND" in both["name"] and both["accuracy"] == 1.0
+    session = replace(fixed_record(1, reg), procedure="memory-this-call-only")
+    assert summarize([session], [1], 4)["accuracy"] == 0.0
+    tsv = records_to_tsv([session], [1], 4)
+    assert "NO-UNSOUND_(memory_of_this_call_only" in tsv
