@@ -17,12 +17,17 @@ Architectures (``ARCHITECTURES``):
 * ``fmnist_resnet`` -- the same design for 28x28 grayscale input, one block per stage at
   16/32/128 channels (about 210k parameters),
   fast enough to train and to certify on two CPU cores.
-* ``resnet50`` -- torchvision's ImageNet ResNet-50, when torchvision is importable (optional).
+* ``resnet50`` -- He et al. (2016) Table 1 ImageNet ResNet-50 (bottleneck blocks [3, 4, 6, 3],
+  stride in the 3x3 convolution as in torchvision), the network of Cohen et al.'s ImageNet
+  checkpoints: torchvision's ``resnet50`` when torchvision imports (``pip install
+  smoothcert[vision]``), else :class:`ResNet50`, whose state-dict keys and shapes are
+  torchvision's, so the same checkpoints load without it.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 
 import torch
 from torch import nn
@@ -30,10 +35,12 @@ from torch import nn
 from ..bounds._atomic import atomic_path
 from ..estimators.checks import check_int
 
-#: Per-channel normalization constants (Cohen et al. ``datasets.py``; Fashion-MNIST computed
-#: on its 60k training images: mean 0.2860, std 0.3530).
+#: Per-channel normalization constants. CIFAR-10 and ImageNet: exactly Cohen et al.'s
+#: ``datasets.py`` (``_CIFAR10_STDDEV = [0.2023, 0.1994, 0.2010]``, not the 0.2470/0.2435/0.2616
+#: per-pixel std of the training set: their checkpoints were trained behind these numbers);
+#: Fashion-MNIST computed on its 60k training images: mean 0.2860, std 0.3530.
 NORMALIZATION = {
-    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)),
     "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "fashion-mnist": ((0.2860,), (0.3530,)),
 }
@@ -68,6 +75,16 @@ class NormalizeLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.means.to(x.dtype)) / self.sds.to(x.dtype)
+
+
+def _he_init(net: nn.Module) -> None:
+    """He et al. (2015) initialization of convolutions (fan-out), batch norms at identity."""
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
 
 
 def _conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
@@ -122,16 +139,7 @@ class CifarResNet(nn.Module):
             cin = width
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(widths[-1], num_classes)
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        """He initialization of convolutions (fan-out), BN at identity."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        _he_init(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(self.bn1(self.conv1(x)))
@@ -139,13 +147,78 @@ class CifarResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
+class Bottleneck(nn.Module):
+    """He et al. (2016) Fig. 5 bottleneck: 1x1 -> 3x3 (stride here, torchvision's "v1.5") -> 1x1
+    at 4x the width, plus the identity or a 1x1 convolution + BN projection."""
+
+    expansion = 4
+
+    def __init__(self, cin: int, width: int, stride: int = 1):
+        super().__init__()
+        cout = width * self.expansion
+        self.conv1 = nn.Conv2d(cin, width, kernel_size=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = _conv3x3(width, width, stride)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, cout, kernel_size=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(cin, cout, kernel_size=1, stride=stride, bias=False), nn.BatchNorm2d(cout)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        shortcut = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + shortcut)
+
+
+class ResNet50(nn.Module):
+    """He et al. (2016) Table 1 ResNet-50 with torchvision's parameter names (no torchvision needed).
+
+    7x7/2 stem with 64 channels, 3x3/2 max pooling, stages of [3, 4, 6, 3] bottlenecks at widths
+    64/128/256/512 (outputs 4x), stride 2 from the second stage, global average pooling, ``fc``.
+    """
+
+    def __init__(self, num_classes: int = 1000):
+        super().__init__()
+        check_int("num_classes", num_classes, minimum=2)
+        self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        cin = 64
+        for stage, (width, blocks) in enumerate(zip((64, 128, 256, 512), (3, 4, 6, 3)), start=1):
+            stride = 1 if stage == 1 else 2
+            layers = [Bottleneck(cin if i == 0 else width * 4, width, stride if i == 0 else 1)
+                      for i in range(blocks)]
+            setattr(self, f"layer{stage}", nn.Sequential(*layers))
+            cin = width * 4
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(cin, num_classes)
+        _he_init(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
 def _resnet50(num_classes: int) -> nn.Module:
+    """torchvision's ResNet-50 when it imports, else :class:`ResNet50` (same keys and shapes).
+
+    A torchvision wheel built for another torch fails at import with ``RuntimeError`` (e.g.
+    "operator torchvision::nms does not exist"); that counts as not importable.
+    """
     try:
         from torchvision.models import resnet50
-    except ImportError:
-        raise ValueError("arch='resnet50' needs torchvision (pip install torchvision); it is optional "
-                         "and not installed") from None
-    return resnet50(weights=None, num_classes=num_classes)
+    except (ImportError, RuntimeError):
+        return ResNet50(num_classes)
+    return resnet50(num_classes=num_classes)
 
 
 def build_model(arch: str, num_classes: int | None = None) -> nn.Sequential:
@@ -245,14 +318,20 @@ def save_checkpoint(model: nn.Module, path, arch: str, storage_dtype=None, **ext
 def load_checkpoint(path, device="cpu", return_meta: bool = False):
     """Load a checkpoint (ours or Cohen et al.'s) into a fresh model in eval mode on ``device``.
 
-    Uses ``torch.load(weights_only=True)``: no code from the file is executed. A checkpoint whose
+    Uses ``torch.load(weights_only=True)``: no code from the file is executed, and a file that
+    pickles anything beyond tensors and plain data is refused with ``ValueError``. A checkpoint whose
     keys or shapes do not fit ``arch`` raises ``ValueError`` saying which keys are missing,
     unexpected or mis-shaped. With ``return_meta`` also returns the other entries of the dict.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ValueError(f"path={path!r}: no such checkpoint file")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise ValueError(f"path={path!r}: refused: the checkpoint holds pickled Python objects other "
+                         "than tensors and plain data, and loading them could run code from the "
+                         "file; save only the state dict and plain metadata") from e
     if not isinstance(ckpt, dict) or "arch" not in ckpt or "state_dict" not in ckpt:
         raise ValueError(f"path={path!r} is not a checkpoint dict with 'arch' and 'state_dict'")
     arch = ckpt["arch"]

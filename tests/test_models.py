@@ -2,9 +2,11 @@
 
 import os
 import pickle
+import sys
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from smoothcert.gpu_sampler import models as M
 
@@ -122,8 +124,11 @@ def test_load_refuses_pickled_code_and_bad_files(tmp_path):
     state = M.fmnist_resnet().state_dict()
     with open(tmp_path / "evil.pt", "wb") as f:
         torch.save({"arch": "fmnist_resnet", "state_dict": state, "x": _Evil()}, f)
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(ValueError) as e:  # our words, one line, naming the file
         M.load_checkpoint(tmp_path / "evil.pt")
+    msg = str(e.value)
+    assert "\n" not in msg and repr(str(tmp_path / "evil.pt")) in msg and "refused" in msg
+    assert "weights_only" not in msg and isinstance(e.value.__cause__, pickle.UnpicklingError)
     torch.save({"state_dict": state}, tmp_path / "noarch.pt")
     with pytest.raises(ValueError, match="'arch'"):
         M.load_checkpoint(tmp_path / "noarch.pt")
@@ -134,19 +139,186 @@ def test_load_refuses_pickled_code_and_bad_files(tmp_path):
         M.load_checkpoint(tmp_path / "absent.pt")
 
 
-def test_bad_arch_and_optional_resnet50():
+def test_bad_arch():
     with pytest.raises(ValueError, match="'resnet18'"):
         M.build_model("resnet18")
     with pytest.raises(ValueError, match="arch must be one of"):
         M.save_checkpoint(M.fmnist_resnet(), "/tmp/never-written.pt", "nope")
-    try:
-        import torchvision  # noqa: F401
-    except ImportError:
-        with pytest.raises(ValueError, match="torchvision"):
-            M.build_model("resnet50")
+
+
+# ---------------------------------------------------------------------------------------------
+# Cohen et al.'s published checkpoints, written down from their code (github locuslab/smoothing,
+# independently of ours): code/datasets.py holds the constants; code/architectures.py builds
+# Sequential(NormalizeLayer, net) with a NormalizeLayer whose means/sds are plain attributes (no
+# state, so every key starts with "1."), net = archs/cifar_resnet.py's ResNet(depth) for CIFAR-10
+# and DataParallel(torchvision resnet50()) for ImageNet ("1.module."); code/train.py saves
+# {"epoch", "arch", "state_dict", "optimizer"}.
+COHEN_CIFAR10 = ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010))
+COHEN_IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+_BN = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+
+
+def _bn_layout(pre, c):
+    return {pre + s: (() if s == "num_batches_tracked" else (c,)) for s in _BN}
+
+
+def cohen_cifar_layout(depth):
+    """key -> shape of archs/cifar_resnet.py ResNet(depth, 10): 3x3 stem of 16, stages of
+    (depth - 2) / 6 BasicBlocks at 16/32/64 planes, downsample = 1x1 conv + BN where the width
+    changes, fc 64 -> 10."""
+    n = (depth - 2) // 6
+    lay = {"1.conv1.weight": (16, 3, 3, 3), **_bn_layout("1.bn1.", 16), "1.fc.weight": (10, 64),
+           "1.fc.bias": (10,)}
+    cin = 16
+    for stage, planes in enumerate((16, 32, 64), start=1):
+        for i in range(n):
+            pre, inp = f"1.layer{stage}.{i}.", (cin if i == 0 else planes)
+            lay |= {pre + "conv1.weight": (planes, inp, 3, 3), pre + "conv2.weight": (planes, planes, 3, 3)}
+            lay |= _bn_layout(pre + "bn1.", planes) | _bn_layout(pre + "bn2.", planes)
+            if i == 0 and inp != planes:
+                lay |= {pre + "downsample.0.weight": (planes, inp, 1, 1), **_bn_layout(pre + "downsample.1.", planes)}
+        cin = planes
+    return lay
+
+
+def torchvision_resnet50_layout(prefix="1.module."):
+    """key -> shape of torchvision resnet50(): 7x7 stem of 64, [3, 4, 6, 3] Bottlenecks at widths
+    64/128/256/512 (conv1 1x1, conv2 3x3, conv3 1x1 to 4x width; downsample in each first block),
+    fc 2048 -> 1000."""
+    lay = {prefix + "conv1.weight": (64, 3, 7, 7), **_bn_layout(prefix + "bn1.", 64),
+           prefix + "fc.weight": (1000, 2048), prefix + "fc.bias": (1000,)}
+    cin = 64
+    for stage, (w, blocks) in enumerate(zip((64, 128, 256, 512), (3, 4, 6, 3)), start=1):
+        for i in range(blocks):
+            pre, inp = f"{prefix}layer{stage}.{i}.", (cin if i == 0 else 4 * w)
+            lay |= {pre + "conv1.weight": (w, inp, 1, 1), pre + "conv2.weight": (w, w, 3, 3),
+                    pre + "conv3.weight": (4 * w, w, 1, 1)}
+            lay |= _bn_layout(pre + "bn1.", w) | _bn_layout(pre + "bn2.", w) | _bn_layout(pre + "bn3.", 4 * w)
+            if i == 0:
+                lay |= {pre + "downsample.0.weight": (4 * w, inp, 1, 1), **_bn_layout(pre + "downsample.1.", 4 * w)}
+        cin = 4 * w
+    return lay
+
+
+def _random_state(layout, seed):
+    """Random tensors with exactly the layout's keys and shapes; convolutions at half the He scale
+    (so 54 residual blocks keep the logits of order 1) and BN statistics away from identity, so that a wrong constant or a skipped layer shows in the logits."""
+    g = torch.Generator().manual_seed(seed)
+    state = {}
+    for key, shape in layout.items():
+        if key.endswith("num_batches_tracked"):
+            state[key] = torch.tensor(1000)
+        elif key.endswith("running_var"):
+            state[key] = 0.5 + torch.rand(shape, generator=g)
+        elif len(shape) == 4:
+            fan_in = shape[1] * shape[2] * shape[3]
+            state[key] = torch.randn(shape, generator=g) * (0.5 / fan_in) ** 0.5  # half He: no blow-up
+        elif key.endswith(".weight") and "fc" not in key:  # BN scale
+            state[key] = 1.0 + 0.1 * torch.randn(shape, generator=g)
+        else:
+            state[key] = 0.1 * torch.randn(shape, generator=g)
+    return state
+
+
+def _bn(x, sd, pre):
+    return F.batch_norm(x, sd[pre + "running_mean"], sd[pre + "running_var"], sd[pre + "weight"],
+                        sd[pre + "bias"], training=False, eps=1e-5)
+
+
+def _normalize(x, consts):
+    means, sds = (torch.tensor(c).view(1, -1, 1, 1) for c in consts)
+    return (x - means) / sds
+
+
+def cohen_cifar_forward(sd, x, depth):
+    """archs/cifar_resnet.py's forward, from the state dict alone (functional ops)."""
+    z = F.relu(_bn(F.conv2d(_normalize(x, COHEN_CIFAR10), sd["1.conv1.weight"], padding=1), sd, "1.bn1."))
+    for stage in (1, 2, 3):
+        for i in range((depth - 2) // 6):
+            pre, stride = f"1.layer{stage}.{i}.", (2 if stage > 1 and i == 0 else 1)
+            out = F.relu(_bn(F.conv2d(z, sd[pre + "conv1.weight"], stride=stride, padding=1), sd, pre + "bn1."))
+            out = _bn(F.conv2d(out, sd[pre + "conv2.weight"], padding=1), sd, pre + "bn2.")
+            if pre + "downsample.0.weight" in sd:
+                z = _bn(F.conv2d(z, sd[pre + "downsample.0.weight"], stride=stride), sd, pre + "downsample.1.")
+            z = F.relu(out + z)
+    return F.linear(F.avg_pool2d(z, 8).flatten(1), sd["1.fc.weight"], sd["1.fc.bias"])
+
+
+def torchvision_resnet50_forward(sd, x, prefix="1.module."):
+    """torchvision resnet50's forward (stride in the 3x3 convolution), from the state dict alone."""
+    p = prefix
+    z = F.relu(_bn(F.conv2d(_normalize(x, COHEN_IMAGENET), sd[p + "conv1.weight"], stride=2, padding=3), sd, p + "bn1."))
+    z = F.max_pool2d(z, 3, stride=2, padding=1)
+    for stage, blocks in enumerate((3, 4, 6, 3), start=1):
+        for i in range(blocks):
+            pre, stride = f"{p}layer{stage}.{i}.", (2 if stage > 1 and i == 0 else 1)
+            out = F.relu(_bn(F.conv2d(z, sd[pre + "conv1.weight"]), sd, pre + "bn1."))
+            out = F.relu(_bn(F.conv2d(out, sd[pre + "conv2.weight"], stride=stride, padding=1), sd, pre + "bn2."))
+            out = _bn(F.conv2d(out, sd[pre + "conv3.weight"]), sd, pre + "bn3.")
+            if i == 0:
+                z = _bn(F.conv2d(z, sd[pre + "downsample.0.weight"], stride=stride), sd, pre + "downsample.1.")
+            z = F.relu(out + z)
+    return F.linear(z.mean(dim=(2, 3)), sd[p + "fc.weight"], sd[p + "fc.bias"])
+
+
+def _save_cohen(path, arch, state):
+    torch.save({"epoch": 90, "arch": arch, "state_dict": state, "optimizer": {"state": {}, "param_groups": []}}, path)
+
+
+@pytest.mark.parametrize("depth", [20, 110])
+def test_cohen_cifar_checkpoint_from_their_layout_gives_their_logits(tmp_path, depth):
+    """A checkpoint in Cohen et al.'s published layout loads and computes their logits: their
+    normalization constants, their key names and shapes, their forward pass."""
+    state = _random_state(cohen_cifar_layout(depth), seed=depth)
+    _save_cohen(tmp_path / "checkpoint.pth.tar", f"cifar_resnet{depth}", state)
+    model = M.load_checkpoint(tmp_path / "checkpoint.pth.tar")
+    assert model[0].means.flatten().tolist() == list(torch.tensor(COHEN_CIFAR10[0]).tolist())
+    assert model[0].sds.flatten().tolist() == list(torch.tensor(COHEN_CIFAR10[1]).tolist())
+    x = torch.rand(16, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        ours, theirs = model(x), cohen_cifar_forward(state, x, depth)
+    assert torch.allclose(ours, theirs, rtol=1e-4, atol=1e-4 * theirs.abs().max().item())
+    assert torch.equal(ours.argmax(1), theirs.argmax(1))
+
+
+def test_cohen_imagenet_resnet50_checkpoint_loads_and_gives_their_logits(tmp_path):
+    """Their ImageNet ResNet-50 (DataParallel keys "1.module.") loads with or without torchvision."""
+    layout = torchvision_resnet50_layout()
+    state = _random_state(layout, seed=50)
+    _save_cohen(tmp_path / "checkpoint.pth.tar", "resnet50", state)
+    model = M.load_checkpoint(tmp_path / "checkpoint.pth.tar")
+    assert model[0].means.flatten().tolist() == list(torch.tensor(COHEN_IMAGENET[0]).tolist())
+    assert model[0].sds.flatten().tolist() == list(torch.tensor(COHEN_IMAGENET[1]).tolist())
+    got = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert got == torchvision_resnet50_layout(prefix="1.")
+    assert M.count_parameters(model) == 25_557_032  # torchvision's ResNet-50
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        ours, theirs = model(x), torchvision_resnet50_forward(state, x)
+    assert torch.allclose(ours, theirs, rtol=1e-4, atol=1e-4 * theirs.abs().max().item())
+
+
+class _BrokenTorchvision:
+    """A torchvision wheel built for another torch: importing it raises RuntimeError."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "torchvision":
+            raise RuntimeError("operator torchvision::nms does not exist")
+        return None
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_resnet50_without_a_working_torchvision(monkeypatch, broken):
+    for name in [m for m in sys.modules if m.split(".")[0] == "torchvision"]:
+        monkeypatch.delitem(sys.modules, name)
+    if broken:
+        monkeypatch.setattr(sys, "meta_path", [_BrokenTorchvision(), *sys.meta_path])
     else:
-        model = M.build_model("resnet50")
-        assert "1.conv1.weight" in model.state_dict() and model[0].means.shape[1] == 3
+        monkeypatch.setitem(sys.modules, "torchvision", None)  # import raises ImportError
+    model = M.build_model("resnet50", num_classes=7)
+    assert isinstance(model[1], M.ResNet50)
+    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == {
+        **torchvision_resnet50_layout(prefix="1."), "1.fc.weight": (7, 2048), "1.fc.bias": (7,)}
 
 
 # ---------------------------------------------------------------------------------------------
