@@ -22,8 +22,30 @@ from typing import Any, ClassVar, Mapping
 import mpmath as mp
 import numpy as np
 
-from ..estimators.checks import check_positive, check_probability_pair
-from ..estimators.rounding import DEFAULT_ULPS, as_output, shrink
+import math
+
+from ..estimators.checks import check_int, check_positive, check_probability_pair
+from ..estimators.rounding import DEFAULT_ULPS, MAX, as_output, shrink
+
+#: The fewest digits a twin may be asked for: below double precision a twin is no reference.
+MIN_DPS = 15
+
+
+def check_dps(dps) -> int:
+    """The twin's precision in decimal digits: an integer >= :data:`MIN_DPS`."""
+    return check_int("dps", dps, minimum=MIN_DPS)
+
+
+def twin_dps(p_a: float, p_b: float | None, dps: int) -> int:
+    """Working digits for a twin at ``dps`` significant digits: ``dps`` plus the decimal exponent
+    of the smallest tail among ``p_a``, ``1 - p_a`` and ``p_b``, plus 2.
+
+    A double p with exponent e (2^(e-1) <= p < 2^e) has its last bit at 2^(e-53), so ``1 - p``
+    needs 53 - e bits; ``dps + ceil(-log10 p) + 2`` digits give at least
+    3.32 (15 + 2) - log2(p) > 56 - e bits. So ``1 - p_b`` (and ``1 - p_a``) are exact and the
+    twin keeps ``dps`` digits relative to the smallest tail (at 50 digits ``1 - 1e-60`` is 1)."""
+    tails = [t for t in (p_a, 1.0 - p_a, 1.0 if p_b is None else p_b) if t > 0]
+    return dps + 2 + max(0, math.ceil(-math.log10(min(tails, default=1.0))))
 
 
 class TwinUnavailable(ArithmeticError):
@@ -141,7 +163,10 @@ class Certificate:
         return as_output(np.maximum(r, 0.0), scalar)
 
     def radius_mp(self, p_a, p_b=None, dps: int = 50):
-        """The exact radius evaluated in mpmath at ``dps`` digits (scalar inputs only)."""
+        """The exact radius evaluated in mpmath at ``dps`` significant digits (an integer >=
+        :data:`MIN_DPS`; scalar inputs only). The working precision is raised by
+        :meth:`_working_dps` so that the tails ``1 - p_a`` and ``p_b`` are exact."""
+        dps = check_dps(dps)
         pa, pb, scalar = check_probability_pair(p_a, p_b)
         if not scalar:
             raise ValueError("radius_mp takes scalar p_a and p_b; loop over arrays")
@@ -149,11 +174,16 @@ class Certificate:
             raise ValueError(
                 f"{self.name} is a binary theorem: pass p_b=None (p_b = 1 - p_a), got p_b={p_b!r}"
             )
-        with mp.workdps(dps):
-            a = mp.mpf(float(pa))
-            b = None if pb is None else mp.mpf(float(pb))
+        pa, pb = float(pa), None if pb is None else float(pb)
+        with mp.workdps(self._working_dps(pa, pb, dps)):
+            a = mp.mpf(pa)
+            b = None if pb is None else mp.mpf(pb)
             r = self._radius_mp(a, b)
             return max(r, mp.mpf(0))
+
+    def _working_dps(self, p_a: float, p_b: float | None, dps: int) -> int:
+        """Digits the twin works at (default :func:`twin_dps`)."""
+        return twin_dps(p_a, p_b, dps)
 
     def region(self, p_a, p_b=None):
         """The certified region around x (a Region); scalar p_a/p_b only."""
@@ -194,11 +224,14 @@ class GapCertificate(Certificate):
         return as_output(np.maximum(self._gap(pa, pb), 0.0), scalar)
 
     def gap_mp(self, p_a, p_b=None, dps: int = 50):
+        """The exact unit gap in mpmath (``dps`` as in :meth:`radius_mp`)."""
+        dps = check_dps(dps)
         pa, pb, _ = check_probability_pair(p_a, p_b)
         self._refuse_p_b(pb)
-        with mp.workdps(dps):
-            b = None if pb is None else mp.mpf(float(pb))
-            return max(self._gap_mp(mp.mpf(float(pa)), b), mp.mpf(0))
+        pa, pb = float(pa), None if pb is None else float(pb)
+        with mp.workdps(twin_dps(pa, pb, dps)):
+            b = None if pb is None else mp.mpf(pb)
+            return max(self._gap_mp(mp.mpf(pa), b), mp.mpf(0))
 
     def _refuse_p_b(self, pb):
         """Binary theorems ignore p_b in ``_gap``: refuse it here as ``radius`` does."""
@@ -208,10 +241,14 @@ class GapCertificate(Certificate):
             )
 
     def _radius(self, p_a, p_b):
+        """``shrink(s * gap)``: two roundings (the product, then the shrink's own) and, for a
+        subnormal product, the shrink's final step down by one ulp covers the absolute half-ulp.
+        A finite gap whose product overflows certifies more than the largest double: that is
+        returned (the exact radius is above it), ``inf`` only for an infinite gap (pA = 1)."""
         g = np.maximum(self._gap(p_a, p_b), 0.0)
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", over="ignore"):
             r = np.where(g > 0, shrink(self.radius_scale * g, 2), 0.0)
-        return r
+        return np.where(np.isinf(r) & np.isfinite(g), MAX, r)
 
     def _radius_mp(self, p_a, p_b):
         return self._radius_scale_mp() * max(self._gap_mp(p_a, p_b), mp.mpf(0))

@@ -55,7 +55,7 @@ from ..estimators.checks import as_float_array, check_finite, check_positive, ch
 from ..estimators.checks import check_probability_pair
 from ..estimators.rounding import EPS, as_output
 from ._atomic import atomic_path
-from .base import Certificate, Noise, TwinUnavailable
+from .base import Certificate, Noise, TwinUnavailable, twin_dps
 from .functional_quadrature import RadialLaw, monotone_root, newton_increasing
 from .gaussian import CohenGaussianL2, gaussian_gap_mp
 from .laplace import TengLaplaceL1, TengLaplaceL1Binary
@@ -822,11 +822,12 @@ class FunctionalCertificate(Certificate):
             raise TwinUnavailable(f"{self.name} twin did not converge (residual {res})")
         return mp.exp(z[-1])
 
-    def radius_mp(self, p_a, p_b=None, dps: int = 50):
-        """The twin (see Certificate.radius_mp). With k = 0 it is the closed form (Zhang et al.
-        Cor. 1 and 2); with k > 0 mpmath quadrature at min(dps, 20) digits (accurate far beyond
-        the 1e-9 the float radius is checked to; slow: seconds per point at moderate dim)."""
-        return super().radius_mp(p_a, p_b, dps=dps if self.k == 0 else min(dps, 20))
+    def _working_dps(self, p_a, p_b, dps):
+        """The twin's digits (see Certificate.radius_mp). With k = 0 it is the closed form (Zhang
+        et al. Cor. 1 and 2) at :func:`twin_dps` digits; with k > 0 mpmath quadrature at
+        min(dps, 20) digits (accurate far beyond the 1e-9 the float radius is checked to; slow:
+        seconds per point at moderate dim)."""
+        return twin_dps(p_a, p_b, dps) if self.k == 0 else min(dps, 20)
 
     # ---- fast path -----------------------------------------------------------------------------
     def radius_table(self, p_grid=None, n: int = 1000, progress: bool = False):
@@ -1042,6 +1043,12 @@ class ZhangL2(FunctionalCertificate):
         return mp.betainc(a, a, 0, 1 - xb if upper else xb, regularized=True)
 
 
+#: Doublings of the k = 0 l1 twin's bracket. With 1 - p_b exact (``twin_dps``) the root is below
+#: rt = log(1/p_b) + log(1/(1 - p_a)) + 2 < 1500 for any pair of doubles, so 2^20 never binds
+#: unless the arithmetic is broken; it turns a would-be endless loop into TwinUnavailable.
+_K0_DOUBLINGS = 20
+
+
 @register
 class ZhangL1(FunctionalCertificate):
     """Zhang et al. 2020, Thm 2 (l1 case), family pi0 proportional to ||z||_1^-k exp(-||z||_1 / b).
@@ -1145,8 +1152,14 @@ class ZhangL1(FunctionalCertificate):
             return -mp.log(2 * (1 - p_a))
         g = lambda rt: self._lower_k0_mp(p_a, rt) - (1 - self._lower_k0_mp(1 - p_b, rt))  # noqa: E731
         lo, hi = mp.mpf(0), mp.mpf(1)
-        while g(hi) > 0:
+        for _ in range(_K0_DOUBLINGS):
+            if not g(hi) > 0:
+                break
             lo, hi = hi, 2 * hi
+        else:
+            raise TwinUnavailable(
+                f"{self.name} twin: no bracket below rt = 2^{_K0_DOUBLINGS} at {mp.mp.dps} digits "
+                f"(p_a={p_a}, p_b={p_b})")
         for _ in range(4 * mp.mp.prec):
             mid = (lo + hi) / 2
             if mid == lo or mid == hi:

@@ -7,12 +7,14 @@ ulps; Phi^-1(p) for p near 1 is evaluated through 1 - p, exact for p >= 1/2).
 
 from __future__ import annotations
 
+import math
+
 import mpmath as mp
 import numpy as np
 from scipy.special import ndtri
 
 from ..estimators.checks import check_positive
-from ..estimators.rounding import shrink, sound_difference
+from ..estimators.rounding import TINY, shrink, sound_difference
 from .base import GapCertificate, Noise, broadcast_to_dim
 from .registry import register
 
@@ -239,13 +241,36 @@ class AncerGaussianMixture(GapCertificate):
 
     @staticmethod
     def _b_scales(w, s):
-        """Semi-axes per unit gap, ``B_ii^(1/2) = (sum_k alpha_k / sigma_ki^2)^(-1/2)``, rounded down.
+        """Semi-axes per unit gap, ``B_ii^(1/2) = (sum_k alpha_k / sigma_ki^2)^(-1/2)`` with
+        ``alpha = w / sum(w)``, rounded down; no intermediate overflows or underflows.
 
-        Error budget: normalized weights (K + 1) ulps, each term 2 more, the sum of K positive
-        terms K - 1, sqrt and reciprocal 1 each: under 2K + 6 ulps; we take 2K + 16."""
-        wn = (w / w.sum()).reshape((-1,) + (1,) * (s.ndim - 1))
-        inv = (wn / (s * s)).sum(axis=0)
-        return shrink(1.0 / np.sqrt(inv), 2 * w.size + 16)
+        Scaled form: with ``w_k = m_k 2^a_k`` and ``sigma_ki = n_ki 2^b_ki`` (``frexp``, exact,
+        mantissas in [1/2, 1)), ``w_k / sigma_ki^2 = q_ki 2^E_ki`` with ``q = m / n^2`` in [1/2, 4]
+        and ``E = a - 2 b``. With ``E*`` the even integer at or above ``max_k E_ki``,
+        ``S = sum_k q_ki 2^(E_ki - E*)`` lies in [1/8, 4K] and
+        ``B_ii^(1/2) = sqrt(sum w) / sqrt(S) * 2^(-E*/2)``.
+
+        Error budget (EPS units): q 1 (two roundings), the shifted terms exact or, when one
+        underflows, off by 2^-1075 absolute, below EPS relative to S >= 1/8 whatever K is; the sum
+        of K positive terms (K - 1)/2; ``math.fsum`` 1/2; the two square roots, the division 3/2:
+        under K + 4. We take 2K + 16. The final power of two is exact unless the result is
+        subnormal; there it rounds to nearest and one step down restores a lower bound. The exact
+        value is at least ``min_k sigma_ki`` (each term is at most ``alpha_k / min_k sigma_ki^2``),
+        the floor of a subnormal result (which keeps every axis positive)."""
+        shape = (-1,) + (1,) * (s.ndim - 1)
+        mw, ew = np.frexp(w.reshape(shape))
+        ms, es = np.frexp(s)
+        q = mw / (ms * ms)
+        e = ew.astype(np.int64) - 2 * es.astype(np.int64)
+        top = e.max(axis=0)
+        top = top + (top & 1)
+        with np.errstate(under="ignore"):
+            tot = (np.ldexp(q, (e - top).astype(np.int32))).sum(axis=0)
+        v = shrink(np.sqrt(math.fsum(w.tolist())) / np.sqrt(tot), 2 * w.size + 16)
+        with np.errstate(under="ignore"):
+            out = np.ldexp(v, (-top // 2).astype(np.int32))
+        sub = out < TINY
+        return np.where(sub, np.maximum(np.nextafter(out, 0.0), s.min(axis=0)), out)
 
     def _radius_scale_mp(self):
         """Exact ``min_i B_ii^(1/2)``, evaluated on the coordinates that can be the minimum."""

@@ -36,7 +36,7 @@ import mpmath as mp
 import numpy as np
 
 from ..estimators.checks import as_float_array, check_finite, check_int, check_positive
-from ..estimators.rounding import EPS
+from ..estimators.rounding import EPS, MAX
 
 #: Error budget (ulps) of one evaluation of numpy's / libm's log or exp (a few ulps in practice).
 _LOG_ULPS = 8
@@ -83,6 +83,36 @@ def _pnorm_ulps(n: int, p: float) -> float:
 def _lower(x: float, abs_err: float) -> float:
     """The float just below ``x - abs_err``."""
     return float(np.nextafter(x - abs_err, -np.inf))
+
+
+def _split(x) -> tuple[np.ndarray, np.ndarray]:
+    """``x = m 2^e`` (``frexp``: exact, |m| in [1/2, 1) or 0), exponents as int64."""
+    m, e = np.frexp(np.asarray(x, dtype=np.float64))
+    return m, e.astype(np.int64)
+
+
+def _scaled_pnorm(m: np.ndarray, e: np.ndarray, p: float) -> tuple[np.ndarray, np.ndarray]:
+    """``||y||_p`` along the last axis for ``y_i = m_i 2^e_i``, as ``(N, E)`` with the norm
+    ``N 2^E`` and no overflow or underflow on the way: each entry is shifted by the largest
+    exponent E (exact, or off by 2^-1075 for a term far below the largest, which is at least
+    1/4 in magnitude: below an ulp of N), then :func:`_pnorm`. N = 0 where y = 0."""
+    live = m != 0
+    top = np.where(live, e, np.iinfo(np.int64).min // 2).max(axis=-1)
+    top = np.where(live.any(axis=-1), top, 0)
+    shift = np.maximum(e - top[..., None], -4000).astype(np.int32)
+    with np.errstate(under="ignore"):
+        y = np.where(live, np.ldexp(m, shift), 0.0)
+        return _pnorm(y, p), top
+
+
+def _leq(n: np.ndarray, e: np.ndarray, bound: float) -> np.ndarray:
+    """Exactly ``n 2^e <= bound`` for finite ``n >= 0`` and ``bound`` in [0, inf]."""
+    if math.isinf(bound):
+        return np.ones(np.shape(n), dtype=bool)
+    mn, en = _split(n)
+    mb, eb = _split(bound)
+    en = en + e
+    return (mn == 0) | ((mb > 0) & ((en < eb) | ((en == eb) & (mn <= mb))))
 
 
 class Region:
@@ -174,8 +204,9 @@ class WeightedLpBall(Region):
         return mp.mpf(s), mp.mpf(err)
 
     def axes(self) -> np.ndarray:
-        """Semi-axes ``gap * scales`` (rounded down: the region is never overstated)."""
-        return self.gap * self.scales * (1 - 2 * EPS)
+        """Semi-axes ``gap * scales`` (rounded down: the region is never overstated; the largest
+        double where the exact axis exceeds it, ``inf`` only for an infinite gap)."""
+        return _times_down(self.gap, self.scales)
 
     def __repr__(self):
         s = self.scales if self.isotropic else f"<array {self.shape}>"
@@ -183,8 +214,12 @@ class WeightedLpBall(Region):
         return f"WeightedLpBall(p={self.p}, scales={s}, gap={self.gap!r}{extra})"
 
     # ---------------------------------------------------------------------------------------
-    def norm_of(self, delta) -> np.ndarray:
-        """``||delta / scales||_p`` for one perturbation or a batch (leading axes)."""
+    def _scaled_norm(self, delta):
+        """``||delta / scales||_p`` as ``(N, E, n)``: the norm is ``N 2^E`` (see
+        :func:`_scaled_pnorm`) and n the number of coordinates. The ratios are taken on the
+        ``frexp`` mantissas (one rounding, values in (1/2, 2)) and the exponents are subtracted
+        exactly, so a tiny perturbation over a huge scale never underflows to 0 and a huge one
+        over a tiny scale never overflows."""
         d = as_float_array("delta", delta)
         check_finite("delta", d, delta)
         if self.isotropic:
@@ -192,20 +227,32 @@ class WeightedLpBall(Region):
                 raise ValueError("delta must have at least one coordinate")
             if self.dim is not None and d.shape[-1] != self.dim:
                 raise ValueError(f"delta must have {self.dim} coordinates on its last axis, got {d.shape}")
-            return _pnorm(d / self.scales, self.p)
-        n = self.scales.size
-        if d.shape[d.ndim - len(self.shape):] != self.shape or d.ndim < len(self.shape):
-            raise ValueError(f"delta must end with the region's shape {self.shape}, got {d.shape}")
-        batch = d.shape[: d.ndim - len(self.shape)]
-        return _pnorm(d.reshape(batch + (n,)) / self.scales.reshape(-1), self.p)
+            s = self.scales
+        else:
+            if d.shape[d.ndim - len(self.shape):] != self.shape or d.ndim < len(self.shape):
+                raise ValueError(f"delta must end with the region's shape {self.shape}, got {d.shape}")
+            d = d.reshape(d.shape[: d.ndim - len(self.shape)] + (self.scales.size,))
+            s = self.scales.reshape(-1)
+        md, ed = _split(d)
+        ms, es = _split(s)
+        nrm, top = _scaled_pnorm(md / ms, ed - es, self.p)
+        return nrm, top, d.shape[-1]
+
+    def norm_of(self, delta) -> np.ndarray:
+        """``||delta / scales||_p`` for one perturbation or a batch (leading axes); ``inf`` where
+        it exceeds the largest double."""
+        nrm, top, _ = self._scaled_norm(delta)
+        with np.errstate(over="ignore", under="ignore"):
+            return np.ldexp(nrm, np.clip(top, -4000, 4000).astype(np.int32))
 
     def contains(self, delta):
         """Whether ``x + delta`` is certified: ``||delta/scales||_p <= gap``, with the float
-        error of the norm (:func:`_pnorm_ulps`) taken against the point, so a True is a promise."""
-        nrm = self.norm_of(delta)
-        n = self.scales.size if not self.isotropic else np.shape(delta)[-1]
+        error of the norm (:func:`_pnorm_ulps`) taken against the point, so a True is a promise.
+        The norm is kept as mantissa and exponent and compared with ``gap`` exactly (a subnormal
+        or zero gap, a huge scale or a tiny point cannot round the answer to inside)."""
+        nrm, top, n = self._scaled_norm(delta)
         slack = _pnorm_ulps(n, self.p) * EPS
-        res = nrm * (1 + slack) <= self.gap
+        res = _leq(nrm * (1 + slack), top, self.gap)
         return bool(res) if np.ndim(res) == 0 else res
 
     def log_volume(self, dim: int | None = None) -> float:
@@ -239,13 +286,12 @@ class WeightedLpBall(Region):
             ls, err = self._log_scales(d)
             val = mp.mpf(self.gap) * mp.exp(ls / d)
             rel = err / d + 4 * EPS
-            return float(np.nextafter(float(val * (1 - rel)), 0.0))
+            return min(float(np.nextafter(float(val * (1 - rel)), 0.0)), MAX)
 
     def enclosed_radius(self) -> float:
         """Radius of the largest l_p ball (same p) inside the region: ``gap * min(scales)``,
-        rounded down."""
-        r = self.gap * float(np.min(self.scales)) * (1 - 2 * EPS)
-        return r if math.isinf(r) else float(np.nextafter(r, 0.0))
+        rounded down (see :func:`_times_down`)."""
+        return float(_times_down(self.gap, float(np.min(self.scales))))
 
     # ---------------------------------------------------------------------------------------
     def _common_dim(self, other: "WeightedLpBall"):
@@ -285,10 +331,24 @@ class WeightedLpBall(Region):
                 "comparing isotropic regions with different p needs the dimension: build them "
                 "with dim=..."
             )
-        w = (other.gap * other._flat_scales(n)) / (self.gap * self._flat_scales(n))
+        # w_i = (gb sb_i) / (ga sa_i) as mantissa (three roundings) and exact exponent: no ratio
+        # can underflow to 0 or overflow
+        (mgb, egb), (mga, ega) = _split(other.gap), _split(self.gap)
+        (msb, esb), (msa, esa) = _split(other._flat_scales(n)), _split(self._flat_scales(n))
         r = 1.0 / (1.0 / self.p - (0.0 if math.isinf(other.p) else 1.0 / other.p))
-        op = float(_pnorm(w, r))
-        return op * (1 + (_pnorm_ulps(n, r) + 4 * r + 8) * EPS) <= 1.0
+        op, top = _scaled_pnorm((mgb * msb) / (mga * msa), egb + esb - ega - esa, r)
+        return bool(_leq(op * (1 + (_pnorm_ulps(n, r) + 4 * r + 8) * EPS), top, 1.0))
+
+
+def _times_down(gap: float, scales) -> np.ndarray:
+    """A lower bound of ``gap * scales``: the product rounded (1/2 ulp, or 2^-1075 absolute when
+    subnormal), times ``1 - 2 EPS`` and one step towards 0 (which covers the subnormal case).
+    A finite product that overflows is above every double: the largest double is returned."""
+    if math.isinf(gap):
+        return np.full(np.shape(scales), math.inf)
+    with np.errstate(over="ignore"):
+        r = np.nextafter(gap * np.asarray(scales, dtype=np.float64) * (1 - 2 * EPS), 0.0)
+    return np.where(np.isinf(r), MAX, r)
 
 
 def _all_leq_exact(gb: float, sb: np.ndarray, ga: float, sa: np.ndarray) -> bool:

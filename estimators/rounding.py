@@ -14,6 +14,7 @@ import numpy as np
 
 EPS = float(np.finfo(np.float64).eps)  # 2**-52
 TINY = float(np.finfo(np.float64).tiny)
+MAX = float(np.finfo(np.float64).max)  # returned where an exact radius exceeds every double
 
 #: Relative error budget (in units of EPS) for a handful of elementary operations plus one
 #: special function evaluation. 64 ulps is ~1.4e-14: far above the few-ulp errors actually made,
