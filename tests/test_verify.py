@@ -461,3 +461,20 @@ def test_zhang_linf_sampler_real_k():
                                 np.random.default_rng(7))
     gauss = float(g.mean())  # the k = 0 (int(k)) value, about 0.13 above
     assert abs(np.abs(z).max(axis=1).mean() - expected) < 0.01 < abs(gauss - expected) - 0.05
+
+
+@pytest.mark.parametrize("family,params,seed,k0_cdf", [
+    ("zhang-l2", {"sigma": 0.5}, 8, norm.cdf(0.3 / 0.5)),
+    ("zhang-l1", {"scale": 0.5}, 9, 1 - math.exp(-0.3 / 0.5) / 2),
+])
+def test_zhang_witness_real_k_uses_the_k_law(family, params, seed, k0_cdf):
+    """The registered witness at k = 0.9 uses the exact marginal of z_1 under the k = 0.9 law
+    (int(k) gave the k = 0 Gaussian/Laplace marginal, 0.726 at y = 0.3, 0.05 off), checked
+    against the sampler's empirical CDF (chi-square/Gamma radius times the angular law)."""
+    inst = Instance(family, "", sc.get(family, k=0.9, dim=3, **params))
+    with mp.workdps(15):
+        w = witnesses.witnesses_along(inst, np.array([1.0, 0.0, 0.0]), 0.5, None)[0]
+        cdf = float(w.cdf(mp.mpf(0.3)))
+    z = montecarlo.sample_noise(inst.cert.noise, 3, 200_000, np.random.default_rng(seed))
+    assert not w.neyman_pearson
+    assert abs(cdf - float((z[:, 0] <= 0.3).mean())) < 0.005 < abs(cdf - k0_cdf) - 0.04  # sd 9e-4
