@@ -96,17 +96,15 @@ def parse_args(argv=None):
 
 # ---------------------------------------------------------------------------------------------
 def load_data(args):
-    from smoothcert.gpu_sampler.data import embedded_sample, load_fashion_mnist, to_tensor
+    from smoothcert.gpu_sampler.data import disjoint_training_images, embedded_sample, to_tensor
 
     images, labels = embedded_sample()
+    if not 1 <= args.images <= len(images):
+        raise ValueError(f"--images must be in 1..{len(images)} (the embedded sample), got {args.images}")
     xs = to_tensor(images[: args.images])
     ys = labels[: args.images]
-    try:  # training images for ARS: the training split when installed, else held-out test images
-        tr_img, tr_lab = load_fashion_mnist("train")
-        source = "Fashion-MNIST train split"
-    except FileNotFoundError:
-        tr_img, tr_lab = images[100:], labels[100:]
-        source = "embedded test images 100-499 (disjoint from the certified ones)"
+    # ARS training images: the train split when installed, else test images that are not certified
+    tr_img, tr_lab, source = disjoint_training_images(args.images)
     k = min(args.train_images, len(tr_img))
     return xs, ys, to_tensor(tr_img[:k]), torch.as_tensor(tr_lab[:k]), source
 

@@ -20,6 +20,7 @@ from importlib import resources
 import numpy as np
 
 from ..bounds._atomic import atomic_path
+from ..estimators.checks import check_int
 
 DEFAULT_ROOT = "/usr/share/datasets/fashion-mnist"
 ENV_ROOT = "SMOOTHCERT_FASHION_MNIST"
@@ -142,6 +143,30 @@ def embedded_sample():
     ref = resources.files("smoothcert.gpu_sampler").joinpath("assets", EMBEDDED_SAMPLE)
     with resources.as_file(ref) as p, np.load(p) as z:
         return z["images"].copy(), z["labels"].astype(np.int64)
+
+
+def disjoint_training_images(certified: int, root=None):
+    """Training images disjoint from the certified ones, the embedded test images ``[0, certified)``.
+
+    Returns ``(images uint8 (N, 28, 28), labels int64 (N,), source)``: the Fashion-MNIST train
+    split when it is installed (see :func:`load_fashion_mnist`), else the embedded test images
+    ``certified .. 499`` -- never one that is certified -- with ``source`` saying which. A data-
+    dependent noise trained on a certified image is no fixed distribution for it, so with no train
+    split and ``certified = 500`` (no image left) this raises ``ValueError``.
+    """
+    images, labels = embedded_sample()
+    certified = check_int("certified", certified, minimum=0, maximum=len(images))
+    try:
+        tr_img, tr_lab = load_fashion_mnist("train", root)
+        return tr_img, tr_lab, "Fashion-MNIST train split"
+    except FileNotFoundError:
+        if certified == len(images):
+            raise ValueError(f"certified={certified}: the Fashion-MNIST train split is not installed and "
+                             f"every embedded test image is certified, so none is left to train on; "
+                             "install the train split or certify fewer images") from None
+    return (images[certified:], labels[certified:],
+            f"embedded test images {certified}-{len(images) - 1} (train split not installed; "
+            f"disjoint from the {certified} certified)")
 
 
 def write_embedded_sample(path, count: int = 500, root=None) -> None:

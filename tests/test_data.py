@@ -104,3 +104,56 @@ def test_embedded_sample_is_the_first_500_test_images():
         np.testing.assert_array_equal(y, ty[:500])
     # The published first test labels of Fashion-MNIST: ankle boot, pullover, trouser, trouser.
     assert y[:4].tolist() == [9, 2, 1, 1]
+
+
+# ---------------------------------------------------------------------------------------------
+# ARS training images must never include a certified image (issue 12 item 12)
+def _benchmark_module():
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "anisotropic_comparison.py")
+    spec = importlib.util.spec_from_file_location("anisotropic_comparison", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("certified", [1, 100, 150, 499])
+def test_ars_training_images_without_train_split_are_disjoint(tmp_path, monkeypatch, certified):
+    """With no train split the benchmark used test images 100-499 and called them disjoint: with
+    --images 150 it certified 50 images it had trained ARS on."""
+    import torch
+
+    monkeypatch.setenv(D.ENV_ROOT, str(tmp_path))  # an empty folder: no train split
+    bench = _benchmark_module()
+    args = bench.parse_args(["--images", str(certified), "--train-images", "500"])
+    xs, ys, tr_x, tr_y, source = bench.load_data(args)
+    def pixels(batch):
+        return {x.tobytes() for x in (batch * 255).round().to(torch.uint8).numpy()}
+
+    certified_pixels, train_pixels = pixels(xs), pixels(tr_x)
+    assert not certified_pixels & train_pixels, f"{len(certified_pixels & train_pixels)} certified images trained on"
+    assert len(xs) == certified and len(tr_x) == 500 - certified
+    assert source.startswith(f"embedded test images {certified}-499") and "not installed" in source
+    images, labels = D.embedded_sample()
+    assert tr_y.tolist() == labels[certified:].tolist()
+
+
+def test_ars_training_images_refuse_when_none_is_left(tmp_path, monkeypatch):
+    monkeypatch.setenv(D.ENV_ROOT, str(tmp_path))
+    with pytest.raises(ValueError, match="certified=500: the Fashion-MNIST train split is not installed"):
+        D.disjoint_training_images(500)
+    with pytest.raises(ValueError, match="certified must be <= 500, got 501"):
+        D.disjoint_training_images(501)
+    bench = _benchmark_module()
+    with pytest.raises(ValueError, match="--images must be in 1..500 .*got 600"):
+        bench.load_data(bench.parse_args(["--images", "600"]))
+
+
+def test_ars_training_images_use_the_train_split_when_installed(tmp_path, monkeypatch):
+    _write_split(tmp_path, "train", 7, seed=5)
+    monkeypatch.setenv(D.ENV_ROOT, str(tmp_path))
+    images, labels, source = D.disjoint_training_images(500)
+    expected = D.load_fashion_mnist("train", root=tmp_path)
+    assert source == "Fashion-MNIST train split" and np.array_equal(images, expected[0])
+    assert np.array_equal(labels, expected[1])
