@@ -2,14 +2,19 @@
 
 Subcommands: ``list``, ``radius``, ``certify``, ``verify``, ``figures``, ``demo``. Each has
 ``--help`` with examples. Exit codes: 0 success, 1 a check failed (``verify``), 2 bad usage or
-bad input (the message says what to fix). Heavy parts (torch, matplotlib) are imported only by
+bad input (a one-line message says what to fix). Options are validated here, at the boundary,
+and a bad value raises :class:`~smoothcert.estimators.errors.BadInput`; ``main`` turns only that
+into exit 2, so any other exception is a bug and surfaces with its traceback (exit 1). Heavy parts (torch, matplotlib) are imported only by
 the subcommands that need them, so ``list`` and ``radius`` work with the core install alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+
+from .estimators.errors import BadInput
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -27,6 +32,43 @@ def _floats(text: str):
     if not vals:
         raise argparse.ArgumentTypeError("expected at least one number")
     return vals[0] if len(vals) == 1 else vals
+
+
+# ---------------------------------------------------------------------------------------------
+# Input validation at the boundary: every bad option value raises BadInput (exit 2), before any
+# work starts; an exception of any other type below is a bug and keeps its traceback (exit 1).
+def _require(ok: bool, flag: str, value, need: str) -> None:
+    if not ok:
+        raise BadInput(f"{flag} must be {need}, got {value!r}")
+
+
+def _check_positive(flag: str, value) -> None:
+    """None (not given), or a finite number > 0, or a list of them."""
+    for v in ([] if value is None else value if isinstance(value, list) else [value]):
+        _require(math.isfinite(v) and v > 0, flag, v, "finite and > 0")
+
+
+def _check_int(flag: str, value, minimum: int) -> None:
+    """None (not given) or an integer >= minimum."""
+    if value is not None:
+        _require(value >= minimum, flag, value, f"an integer >= {minimum}")
+
+
+def _check_unit(flag: str, value) -> None:
+    """None (not given) or a probability strictly between 0 and 1."""
+    if value is not None:
+        _require(0 < value < 1, flag, value, "in (0, 1)")
+
+
+def _user_value(flag: str, build, *args, **kwargs):
+    """``build(*args, **kwargs)`` on values the user gave; the library's ValueError refusing them
+    becomes BadInput naming ``flag``. Only for calls whose inputs are all user-given."""
+    try:
+        return build(*args, **kwargs)
+    except BadInput:
+        raise
+    except ValueError as exc:
+        raise BadInput(f"{flag}: {exc}") from exc
 
 
 # ---------------------------------------------------------------------------------------------
@@ -86,11 +128,41 @@ def _add_radius(sub):
     p.set_defaults(func=_run_radius)
 
 
-def _run_radius(args) -> int:
-    import numpy as np
+def _check_radius_args(args) -> None:
+    """The options of ``radius`` that hold for every family (issue 12, item 13): noise parameters
+    finite and > 0, a list of them one entry per coordinate, --dim >= 1, --k >= 0, and a possible
+    (pA, pB) pair; --cert names registered certificates."""
+    from .bounds import certificate_class
+    from .estimators.checks import check_probability_pair
 
+    for flag, value in (("--std", args.std), ("--sigma", args.sigma), ("--scale", args.scale),
+                        ("--half-width", args.half_width)):
+        _check_positive(flag, value)
+        if isinstance(value, list) and args.dim is not None and len(value) != args.dim:
+            raise BadInput(f"{flag} has {len(value)} entries but --dim is {args.dim}")
+    _check_int("--dim", args.dim, 1)
+    _check_int("--k", args.k, 0)
+    _user_value("--pa/--pb", check_probability_pair, args.pa, args.pb)
+    for name in args.cert or ():
+        _user_value("--cert", certificate_class, name)
+
+
+def _radius_certificate(cls, std, args, explicit):
+    """(certificate, None), or (None, why) when a family does not fit the options (a list where it
+    takes a scalar, Zhang's k < dim >= 2). A certificate named with --cert that does not fit is
+    bad input; one not named is skipped with the reason."""
+    try:
+        return cls.from_std(std, dim=args.dim, k=args.k, **explicit), None
+    except ValueError as exc:
+        if args.cert:
+            raise BadInput(f"--cert {cls.name}: {exc}") from exc
+        return None, str(exc)
+
+
+def _run_radius(args) -> int:
     from .bounds import certificate_class, certificates
 
+    _check_radius_args(args)
     names = args.cert or certificates()
     std = args.std if args.std is not None else 0.5
     explicit = {"sigma": args.sigma, "scale": args.scale, "half_width": args.half_width}
@@ -100,10 +172,9 @@ def _run_radius(args) -> int:
         if cls.binary_only and args.pb is not None:
             print(f"{name:<26} (binary theorem: skipped for a given pB)")
             continue
-        try:
-            cert = cls.from_std(std, dim=args.dim, k=args.k, **explicit)
-        except (TypeError, ValueError) as exc:
-            print(f"{name:<26} skipped: {exc}")
+        cert, why = _radius_certificate(cls, std, args, explicit)
+        if cert is None:
+            print(f"{name:<26} skipped: {why}")
             continue
         r = cert.radius(args.pa, args.pb)
         line = f"{name:<26} {cert.norm:<4} R = {r!r:<24}"
@@ -178,6 +249,17 @@ def _add_certify(sub):
     p.set_defaults(func=_run_certify)
 
 
+def _check_certify_args(args) -> None:
+    """The numeric options of ``certify`` (exit 2 before the model is loaded)."""
+    for flag in ("sigma", "scale", "half_width", "tol"):
+        _check_positive("--" + flag.replace("_", "-"), getattr(args, flag))
+    _check_positive("--radii", list(args.radii))
+    for flag in ("n0", "n", "batch", "skip", "max", "threads"):
+        _check_int("--" + flag, getattr(args, flag), 1)
+    _check_int("--seed", args.seed, 0)
+    _check_unit("--alpha", args.alpha)
+
+
 def _run_certify(args) -> int:
     import torch
 
@@ -186,24 +268,26 @@ def _run_certify(args) -> int:
     from .gpu_sampler.dataset import certify_dataset, dist_context
     from .gpu_sampler.models import resolve_model
 
+    _check_certify_args(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = args.device
     if device == "auto":
         _, world, local = dist_context()
         device = f"cuda:{local % torch.cuda.device_count()}" if torch.cuda.is_available() else "cpu"
-    model, info = resolve_model(args.model, device)
+    model, info = _user_value("--model", resolve_model, args.model, device)
     if info["arch"] != "fmnist_resnet":
-        raise ValueError(f"model={args.model!r} has arch {info['arch']!r}: the command line reads "
+        raise BadInput(f"model={args.model!r} has arch {info['arch']!r}: the command line reads "
                          "Fashion-MNIST only; use smoothcert.gpu_sampler.dataset.certify_dataset")
     cert_name = args.cert or info.get("certificate")
     if cert_name is None:
-        raise ValueError(f"model={args.model!r} records no training noise: pass --cert")
+        raise BadInput(f"model={args.model!r} records no training noise: pass --cert")
     explicit = {"sigma": args.sigma, "scale": args.scale, "half_width": args.half_width}
     if all(v is None for v in explicit.values()) and "std" not in info:
-        raise ValueError(f"model={args.model!r} records no training noise: pass --sigma, --scale "
+        raise BadInput(f"model={args.model!r} records no training noise: pass --sigma, --scale "
                          "or --half-width")
-    cert = certificate_class(cert_name).from_std(info.get("std"), dim=28 * 28, **explicit)
+    cls = _user_value("--cert", certificate_class, cert_name)
+    cert = _user_value(f"--cert {cert_name}", cls.from_std, info.get("std"), dim=28 * 28, **explicit)
     if args.split == "embedded":
         images, labels = embedded_sample()
     else:
@@ -257,7 +341,11 @@ def _add_verify(sub):
 
 
 def _run_verify(args) -> int:
+    from .bounds import certificate_class
     from .verify.report import format_table, markdown_report, run_report, summary_json, write_json
+
+    for name in args.cert or ():
+        _user_value("--cert", certificate_class, name)
 
     report = run_report(names=args.cert, quick=args.quick, seed=args.seed, checkpoint=args.resume,
                         progress=not args.no_progress, errata=not args.no_errata)
@@ -302,11 +390,16 @@ def _add_figures(sub):
     what.add_argument("--all", action="store_true", help="every figure of docs/guide.md (Cohen data from ../shared/data)")
     p.add_argument("--out", default="figures", help="output folder")
     p.add_argument("--resume", action="store_true", help="with --all: keep figure groups already drawn in --out")
+    p.add_argument("--group", action="append", default=None, metavar="NAME",
+                   help="with --all: draw only this group (repeatable): cohen, radius, regions, zhang, rops, landscape")
     tsv = p.add_argument_group("certified accuracy (--tsv)")
     tsv.add_argument("--label", nargs="+", default=None, help="one legend/table label per file (default: file names)")
     tsv.add_argument("--variant", choices=["approximate", "high-probability", "both"], default="approximate",
-                     help="Cohen's approximate accuracy, a 1-rho lower confidence bound, or both")
-    tsv.add_argument("--alpha", type=float, default=0.001, help="per-certificate failure probability used by CERTIFY")
+                     help="Cohen's approximate accuracy, a 1-rho lower confidence bound, or both "
+                          "(both: <name>.md/.tex approximate, <name>_high_probability.md/.tex)")
+    tsv.add_argument("--alpha", type=float, default=None,
+                     help="per-certificate failure probability used by CERTIFY (default: each file's own, "
+                          "from its alpha column or, for Cohen et al.'s released files, figures.COHEN_ALPHA)")
     tsv.add_argument("--rho", type=float, default=0.001, help="failure probability of the high-probability bound")
     tsv.add_argument("--max-radius", type=float, default=None, help="right end of the radius axis (default: from the data)")
     tsv.add_argument("--radii", type=_floats, default=None, help="table columns, e.g. 0.25,0.5,0.75 (default: 0, 0.25, ..., 1.5)")
@@ -315,6 +408,9 @@ def _add_figures(sub):
     tsv.add_argument("--column", default="radius",
                      help="radius column to read, e.g. proxy_radius for ANCER's certified proxy radius")
     tsv.add_argument("--norm", choices=["l1", "l2", "linf"], default="l2", help="norm of the radii (axis label)")
+    tsv.add_argument("--include-unsound", action="store_true",
+                     help="count rows marked unsound (sound column) as reported; the result is then labelled "
+                          "UNSOUND (default: they count as abstentions, and the label says how many)")
     rvp = p.add_argument_group("radius against pA (--radius-vs-pa)")
     rvp.add_argument("--cert", action="append", default=None, help="certificate name (repeatable; default all)")
     rvp.add_argument("--std", type=float, default=0.5, help="per-coordinate noise standard deviation")
@@ -331,6 +427,66 @@ def _add_figures(sub):
     p.set_defaults(func=_run_figures)
 
 
+def _check_figures_args(args):
+    """The options of ``figures`` (exit 2 before anything is drawn); returns the loaded --tsv
+    results (a file that does not read is bad input: figures.read_tsv raises BadInput)."""
+    import os
+
+    from . import figures as F
+    from .bounds import certificate_class
+
+    _check_unit("--alpha", args.alpha)
+    _check_unit("--rho", args.rho)
+    _check_positive("--max-radius", args.max_radius)
+    if args.radii is not None:
+        for r in args.radii if isinstance(args.radii, list) else [args.radii]:
+            _require(math.isfinite(r) and r >= 0, "--radii", r, "finite and >= 0")
+    for flag in ("std", "scale"):
+        _check_positive("--" + flag, getattr(args, flag))
+    _check_int("--dim", args.dim, 1)
+    _check_int("--k", args.k, 0)
+    _require(0 <= args.share <= 1, "--share", args.share, "in [0, 1]")
+    _check_unit("--p", args.p)
+    for k in [] if args.ks is None else args.ks if isinstance(args.ks, list) else [args.ks]:
+        _require(math.isfinite(k) and k >= 0, "--ks", k, "finite and >= 0")
+    for name in args.cert or ():
+        _user_value("--cert", certificate_class, name)
+    for group in args.group or ():
+        _require(group in F.DOCS_GROUPS, "--group", group, f"one of {', '.join(F.DOCS_GROUPS)}")
+    if not args.tsv:
+        return []
+    missing = [f for f in args.tsv if not os.path.isfile(f)]
+    if missing:
+        raise BadInput(f"--tsv: no such file: {missing[0]}")
+    if args.label is not None and len(args.label) != len(args.tsv):
+        raise BadInput(f"--label has {len(args.label)} entries for {len(args.tsv)} --tsv files")
+    res = [F.read_tsv(f) for f in args.tsv]
+    for r in res:
+        r.column(args.column)
+        if args.variant != "approximate":
+            _user_value("--alpha", F.certification_alpha, r, args.alpha)
+    return res
+
+
+def _tsv_tables(F, res, args, base: str) -> list[str]:
+    """The certified-accuracy tables of --tsv (Markdown and LaTeX), one pair per variant drawn."""
+    radii = args.radii if args.radii is not None else [0.25 * i for i in range(7)]
+    radii = radii if isinstance(radii, list) else [radii]
+    variants = {"approximate": [("approximate", "")], "high-probability": [("high-probability", "")],
+                "both": [("approximate", ""), ("high-probability", "_high_probability")]}[args.variant]
+    made = []
+    for variant, suffix in variants:
+        opts = dict(acr=args.acr, variant=variant, alpha=args.alpha, rho=args.rho, column=args.column,
+                    include_unsound=args.include_unsound)
+        md = F.certified_accuracy_table(res, radii, args.label, "markdown", **opts)
+        tex = F.certified_accuracy_table(res, radii, args.label, "latex", **opts)
+        F.save_text(base + suffix + ".md", md)
+        F.save_text(base + suffix + ".tex", tex)
+        print(f"{variant} certified accuracy:\n{md}")
+        made += [base + suffix + ".md", base + suffix + ".tex"]
+    return made
+
+
 def _run_figures(args) -> int:
     import os
 
@@ -341,29 +497,16 @@ def _run_figures(args) -> int:
         print("smoothcert figures: choose what to draw: --tsv FILE..., --radius-vs-pa, --zhang-density, "
               "--dual, --rops or --all (see --help)", file=sys.stderr)
         return EXIT_USAGE
+    res = _check_figures_args(args)
     out = args.out
     made = []
     if args.tsv:
-        missing = [f for f in args.tsv if not os.path.isfile(f)]
-        if missing:
-            raise ValueError(f"--tsv: no such file: {missing[0]}")
-        res = [F.read_tsv(f) for f in args.tsv]
         base = os.path.join(out, args.name)
         F.certified_accuracy_figure(res, args.label, max_radius=args.max_radius, variant=args.variant,
                                     alpha=args.alpha, rho=args.rho, column=args.column,
                                     norm={"l1": r"$\ell_1$", "l2": r"$\ell_2$", "linf": r"$\ell_\infty$"}[args.norm],
-                                    path=base)
-        radii = args.radii if args.radii is not None else [0.25 * i for i in range(7)]
-        radii = radii if isinstance(radii, list) else [radii]
-        variant = "high-probability" if args.variant == "high-probability" else "approximate"
-        md = F.certified_accuracy_table(res, radii, args.label, "markdown", acr=args.acr, variant=variant,
-                                        alpha=args.alpha, rho=args.rho, column=args.column)
-        tex = F.certified_accuracy_table(res, radii, args.label, "latex", acr=args.acr, variant=variant,
-                                         alpha=args.alpha, rho=args.rho, column=args.column)
-        F.save_text(base + ".md", md)
-        F.save_text(base + ".tex", tex)
-        print(md)
-        made += [base + ext for ext in (".png", ".pdf", ".md", ".tex")]
+                                    include_unsound=args.include_unsound, path=base)
+        made += [base + ".png", base + ".pdf"] + _tsv_tables(F, res, args, base)
     if args.radius_vs_pa:
         shares = (None,) if args.share == 0 else (None, args.share)
         fig = F.radius_vs_pa_figure(args.cert, std=args.std, dim=args.dim, k=args.k, shares=shares,
@@ -385,7 +528,7 @@ def _run_figures(args) -> int:
         F.rops_figure(std=args.std, dim=args.dim, path=os.path.join(out, "laplace_vs_gaussian"))
         made.append(os.path.join(out, "laplace_vs_gaussian.png"))
     if args.all:
-        made += [str(p) for p in F.docs_figures(out, resume=args.resume)]
+        made += [str(p) for p in F.docs_figures(out, resume=args.resume, groups=args.group)]
     for path in made:
         print(f"wrote {path}", file=sys.stderr)
     return EXIT_OK
@@ -427,6 +570,11 @@ def _add_demo(sub):
 def _run_demo(args) -> int:
     import torch
 
+    for flag in ("images", "n0", "n", "batch"):
+        _check_int("--" + flag, getattr(args, flag, None), 1)
+    _require(getattr(args, "images", 1) <= 500, "--images", getattr(args, "images", 1), "at most 500")
+    _check_unit("--alpha", getattr(args, "alpha", None))
+
     from .gpu_sampler.demo import run_demo
 
     device = args.device
@@ -462,7 +610,7 @@ def main(argv=None) -> int:
         return EXIT_USAGE
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError) as exc:
+    except BadInput as exc:
         print(f"smoothcert {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

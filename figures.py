@@ -32,9 +32,48 @@ from scipy import stats
 
 from .bounds._atomic import atomic_path, atomic_write_text
 from .estimators.checks import check_probability
+from .estimators.errors import BadInput
 
 #: Columns every Cohen-format certification file has (Cohen et al. 2019, code ``certify.py``).
 REQUIRED_COLUMNS = ("idx", "label", "predict", "radius", "correct")
+#: Columns read into their own fields (not ``extra``): the soundness mark written by
+#: ``gpu_sampler.memory.records_to_tsv`` (``yes`` or ``NO-<mark>``) and the per-row alpha
+#: written by ``smoothcert certify``.
+SOUND_COLUMN, ALPHA_COLUMN = "sound", "alpha"
+
+#: The one-sided alpha of each of Cohen et al. (2019)'s released files (locuslab/smoothing,
+#: data/certify; copies in ../shared/data/cohen2019). The paper and the README say alpha = 0.001,
+#: but the files do not all agree. CERTIFY's radius is ``sigma Phi^-1(pA_lower)`` with
+#: ``pA_lower`` the one-sided Clopper-Pearson bound of the count at n = 100,000, printed with
+#: 3 significant digits; so each printed radius is reachable only from the radii
+#: ``sigma Phi^-1(B(alpha; k, n - k + 1))``, k = 1..n, of the file's alpha. Checked row by row
+#: (tests/test_figures.py, test_cohen_alpha_table_is_what_the_released_files_show):
+#:
+#: * 9 files are inconsistent with alpha = 0.001 and consistent with 0.01 on every row; their
+#:   largest radius is above the largest radius alpha = 0.001 allows, ``sigma Phi^-1(0.001^(1/n))
+#:   = 3.8115 sigma`` (e.g. 0.978 = 3.912 sigma for CIFAR-10 sigma = 0.25; the cap at alpha = 0.01
+#:   is 3.9105 sigma), and 3 to 18 distinct radii per file are unreachable at 0.001: CIFAR-10
+#:   sigma = 0.25, 0.50, 1.00 at matching training noise, and all six ImageNet files.
+#: * 3 files are consistent with 0.001 on every row and have 2 to 8 radii unreachable at 0.01:
+#:   CIFAR-10 noise 0.12 / sigma 0.12, noise 0.25 / sigma 0.50, noise 1.00 / sigma 0.50.
+#: * CIFAR-10 noise 0.12 / sigma 0.50 is consistent with both on every row; 0.01 is recorded, the
+#:   safe side for :func:`high_probability_accuracy` (a larger alpha budgets more false
+#:   certificates).
+COHEN_ALPHA = {
+    "cifar10__resnet110__noise_0.12__test__sigma_0.12.tsv": 0.001,
+    "cifar10__resnet110__noise_0.12__test__sigma_0.50.tsv": 0.01,
+    "cifar10__resnet110__noise_0.25__test__sigma_0.25.tsv": 0.01,
+    "cifar10__resnet110__noise_0.25__test__sigma_0.50.tsv": 0.001,
+    "cifar10__resnet110__noise_0.50__test__sigma_0.50.tsv": 0.01,
+    "cifar10__resnet110__noise_1.00__test__sigma_0.50.tsv": 0.001,
+    "cifar10__resnet110__noise_1.00__test__sigma_1.00.tsv": 0.01,
+    "imagenet__resnet50__noise_0.25__test__sigma_0.25.tsv": 0.01,
+    "imagenet__resnet50__noise_0.25__test__sigma_0.50.tsv": 0.01,
+    "imagenet__resnet50__noise_0.50__test__sigma_0.50.tsv": 0.01,
+    "imagenet__resnet50__noise_0.50__train__sigma_0.50.tsv": 0.01,
+    "imagenet__resnet50__noise_1.00__test__sigma_0.50.tsv": 0.01,
+    "imagenet__resnet50__noise_1.00__test__sigma_1.00.tsv": 0.01,
+}
 
 
 # =============================================================================================
@@ -46,6 +85,10 @@ class CertificationResults:
     ``predict == -1`` marks an abstention (its ``correct`` is 0). ``time`` is in seconds (Cohen's
     ImageNet files print ``h:mm:ss.ffffff``; both forms are read). ``extra`` holds every further
     column as floats where they parse, strings otherwise (e.g. ANCER's ``proxy_radius``).
+    ``sound`` is False on rows that are no certificate (per-input parameters without memory; the
+    ``sound`` column of ``gpu_sampler.memory``), None when the file has no such column;
+    ``unsound_mark`` is the mark those rows carry. ``alpha`` is the per-input failure probability
+    the file was certified at, when known (its ``alpha`` column, or :data:`COHEN_ALPHA`).
     """
 
     idx: np.ndarray
@@ -56,9 +99,31 @@ class CertificationResults:
     time: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
     name: str = ""
+    sound: np.ndarray | None = None
+    unsound_mark: str = ""
+    alpha: float | None = None
 
     def __len__(self) -> int:
         return int(self.radius.size)
+
+    @property
+    def n_unsound(self) -> int:
+        return 0 if self.sound is None else int(np.count_nonzero(~self.sound))
+
+    def certified_correct(self, include_unsound: bool = False) -> np.ndarray:
+        """Rows that count as correct: ``correct == 1`` and, unless ``include_unsound``, sound
+        (an unsound row counts as an abstention, as in ``gpu_sampler.memory.summarize``)."""
+        ok = self.correct == 1
+        return ok if include_unsound or self.sound is None else ok & self.sound
+
+    def marked_label(self, label: str, include_unsound: bool = False) -> str:
+        """``label`` with the unsound mark when unsound rows are counted, or the number of unsound
+        rows left out when they are not: a re-plotted result keeps its mark."""
+        if not self.n_unsound:
+            return label
+        if include_unsound:
+            return f"{label} [{self.unsound_mark}]"
+        return f"{label} [{self.n_unsound} unsound rows counted as abstentions]"
 
     def column(self, name: str) -> np.ndarray:
         """A column by name: ``radius`` or any numeric extra column (e.g. ``proxy_radius``)."""
@@ -66,7 +131,7 @@ class CertificationResults:
             return self.radius
         if name in self.extra and np.issubdtype(np.asarray(self.extra[name]).dtype, np.number):
             return np.asarray(self.extra[name], dtype=float)
-        raise ValueError(
+        raise BadInput(
             f"column={name!r} is not a numeric column of {self.name or 'these results'}; "
             f"available: radius, {', '.join(self.extra) or '(no extra columns)'}"
         )
@@ -76,11 +141,11 @@ def parse_time(text: str) -> float:
     """Seconds from ``'15.4'`` or ``'h:mm:ss.ffffff'`` (Cohen's ImageNet files)."""
     parts = text.strip().split(":")
     if len(parts) > 3:
-        raise ValueError(f"time must be seconds or h:mm:ss, got {text!r}")
+        raise BadInput(f"time must be seconds or h:mm:ss, got {text!r}")
     try:
         vals = [float(p) for p in parts]
     except ValueError:
-        raise ValueError(f"time must be seconds or h:mm:ss, got {text!r}") from None
+        raise BadInput(f"time must be seconds or h:mm:ss, got {text!r}") from None
     secs = 0.0
     for v in vals:
         secs = 60.0 * secs + v
@@ -92,7 +157,7 @@ def _int_column(name, values, path):
         arr = np.array([int(v) for v in values], dtype=np.int64)
     except ValueError:
         bad = next(v for v in values if not v.strip().lstrip("-").isdigit())
-        raise ValueError(f"{path}: column {name!r} must hold integers, got {bad!r}") from None
+        raise BadInput(f"{path}: column {name!r} must hold integers, got {bad!r}") from None
     return arr
 
 
@@ -108,37 +173,42 @@ def read_tsv(path, name: str | None = None) -> CertificationResults:
 
     Validates what the tables rely on: the required columns exist, ``radius`` is a number >= 0
     (``inf`` allowed), ``correct`` is 0 or 1, and an abstention (``predict = -1``) is never
-    counted correct. Raises ``ValueError`` naming the file, the column and the value.
+    counted correct. Raises ``BadInput`` (a ``ValueError``) naming the file, the column and the
+    value. The ``sound`` column, when present, is read into ``sound``/``unsound_mark``; the
+    ``alpha`` column (its largest value: the budget of false certificates is then an upper bound)
+    or, for Cohen et al.'s released files, :data:`COHEN_ALPHA` gives ``alpha``.
     """
     path = Path(path)
     with open(path, newline="") as fh:
         rows = list(csv.reader(fh, delimiter="\t"))
     if not rows:
-        raise ValueError(f"{path}: empty file (expected a header line)")
+        raise BadInput(f"{path}: empty file (expected a header line)")
     header = [h.strip() for h in rows[0]]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; header is {header}")
+        raise BadInput(f"{path}: missing column(s) {missing}; header is {header}")
     body = [r for r in rows[1:] if r and any(c.strip() for c in r)]
     short = [i + 2 for i, r in enumerate(body) if len(r) != len(header)]
     if short:
-        raise ValueError(f"{path}: line {short[0]} has a different number of fields than the header")
+        raise BadInput(f"{path}: line {short[0]} has a different number of fields than the header")
     cols = {h: [r[j].strip() for r in body] for j, h in enumerate(header)}
     try:
         radius = np.array([float(v) for v in cols["radius"]])
     except ValueError as exc:
-        raise ValueError(f"{path}: column 'radius' must hold numbers ({exc})") from None
+        raise BadInput(f"{path}: column 'radius' must hold numbers ({exc})") from None
     bad = np.isnan(radius) | (radius < 0)
     if bad.any():
-        raise ValueError(f"{path}: radius must be >= 0, got {radius[bad][0]!r}")
+        raise BadInput(f"{path}: radius must be >= 0, got {radius[bad][0]!r}")
     correct = _int_column("correct", cols["correct"], path)
     if not np.isin(correct, (0, 1)).all():
-        raise ValueError(f"{path}: correct must be 0 or 1, got {correct[~np.isin(correct, (0, 1))][0]}")
+        raise BadInput(f"{path}: correct must be 0 or 1, got {correct[~np.isin(correct, (0, 1))][0]}")
     predict = _int_column("predict", cols["predict"], path)
     if (correct[predict == -1] == 1).any():
-        raise ValueError(f"{path}: a row with predict = -1 (abstain) is marked correct = 1")
+        raise BadInput(f"{path}: a row with predict = -1 (abstain) is marked correct = 1")
     time = np.array([parse_time(t) for t in cols["time"]]) if "time" in cols else None
-    extra = {h: _float_or_str(v) for h, v in cols.items() if h not in REQUIRED_COLUMNS + ("time",)}
+    sound, mark = _sound_column(cols.get(SOUND_COLUMN), path)
+    own = REQUIRED_COLUMNS + ("time", SOUND_COLUMN)
+    extra = {h: _float_or_str(v) for h, v in cols.items() if h not in own}
     return CertificationResults(
         idx=_int_column("idx", cols["idx"], path),
         label=_int_column("label", cols["label"], path),
@@ -148,23 +218,51 @@ def read_tsv(path, name: str | None = None) -> CertificationResults:
         time=time,
         extra=extra,
         name=name if name is not None else path.stem,
+        sound=sound,
+        unsound_mark=mark,
+        alpha=_file_alpha(extra.get(ALPHA_COLUMN), path),
     )
+
+
+def _sound_column(values, path):
+    """(sound flags, mark) of a ``sound`` column: ``yes``, or ``NO-<mark with _ for spaces>``."""
+    if values is None:
+        return None, ""
+    bad = [v for v in values if v != "yes" and not v.startswith("NO-")]
+    if bad:
+        raise BadInput(f"{path}: column 'sound' must hold 'yes' or 'NO-<mark>', got {bad[0]!r}")
+    marks = sorted({v[3:].replace("_", " ") for v in values if v != "yes"})
+    return np.array([v == "yes" for v in values], dtype=bool), "; ".join(marks)
+
+
+def _file_alpha(values, path) -> float | None:
+    """The largest per-row alpha of an ``alpha`` column, else the :data:`COHEN_ALPHA` entry."""
+    if values is None:
+        return COHEN_ALPHA.get(path.name)
+    a = np.asarray(values)
+    if a.size == 0:
+        return None
+    if not np.issubdtype(a.dtype, np.number) or not ((a > 0) & (a < 1)).all():
+        raise BadInput(f"{path}: column 'alpha' must hold numbers in (0, 1)")
+    return float(a.max())
 
 
 def _as_results(item) -> CertificationResults:
     return item if isinstance(item, CertificationResults) else read_tsv(item)
 
 
-def _results_and_labels(results: Sequence, labels) -> tuple[list[CertificationResults], list]:
+def _results_and_labels(results: Sequence, labels, include_unsound: bool = False
+                        ) -> tuple[list[CertificationResults], list]:
     """The results of every file (read, or passed through when already loaded) and one label
-    each (default: the file names); at least one file is required."""
+    each (default: the file names), marked by :meth:`CertificationResults.marked_label` when a file
+    has unsound rows; at least one file is required."""
     res = [_as_results(r) for r in results]
     if not res:
         raise ValueError("results must name at least one file")
     labels = [r.name for r in res] if labels is None else list(labels)
     if len(labels) != len(res):
         raise ValueError(f"labels has {len(labels)} entries for {len(res)} results")
-    return res, labels
+    return res, [r.marked_label(lab, include_unsound) for r, lab in zip(res, labels)]
 
 
 def _radii(radii) -> np.ndarray:
@@ -174,20 +272,22 @@ def _radii(radii) -> np.ndarray:
     return r
 
 
-def approximate_accuracy(results, radii, column: str = "radius") -> np.ndarray:
+def approximate_accuracy(results, radii, column: str = "radius",
+                         include_unsound: bool = False) -> np.ndarray:
     """Approximate certified accuracy at each radius r (Cohen et al. 2019, Sec. 4 / code
     ``analyze.py``, ``ApproximateAccuracy``): the fraction of inputs that are classified correctly
     *and* certified at radius >= r, ``mean(correct == 1 and radius >= r)``.
 
     "Approximate" because each certificate holds only with probability >= 1 - alpha; see
-    :func:`high_probability_accuracy` for a bound that accounts for it.
+    :func:`high_probability_accuracy` for a bound that accounts for it. Rows marked unsound
+    count as abstentions unless ``include_unsound`` (then label the result as unsound).
     """
     res = _as_results(results)
     r = _radii(radii)
     if len(res) == 0:
         raise ValueError(f"{res.name or 'results'}: no rows")
     rad = res.column(column)
-    ok = res.correct == 1
+    ok = res.certified_correct(include_unsound)
     return np.array([np.count_nonzero(ok & (rad >= x)) for x in r]) / len(res)
 
 
@@ -219,8 +319,26 @@ def _false_certificate_budget(n: int, alpha: float, rho: float, method: str) -> 
     raise ValueError(f"method must be 'binomial', 'bernstein' or 'cohen', got {method!r}")
 
 
-def high_probability_accuracy(results, radii, alpha: float = 0.001, rho: float = 0.001,
-                              method: str = "binomial", column: str = "radius") -> np.ndarray:
+def certification_alpha(results, alpha: float | None = None) -> float:
+    """The per-input alpha the results were certified at: the file's own (``results.alpha``, from
+    its ``alpha`` column or :data:`COHEN_ALPHA`) or the given ``alpha``; a given alpha that
+    differs from the file's own is refused, as is a file with none when none is given."""
+    res = _as_results(results)
+    if alpha is None:
+        if res.alpha is None:
+            raise ValueError(f"{res.name or 'results'} records no alpha: pass the alpha it was certified at")
+        return res.alpha
+    a = float(check_probability("alpha", alpha))
+    if not 0 < a < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    if res.alpha is not None and a != res.alpha:
+        raise ValueError(f"alpha={alpha!r} but {res.name or 'the results'} was certified at alpha={res.alpha!r}")
+    return a
+
+
+def high_probability_accuracy(results, radii, alpha: float | None = None, rho: float = 0.001,
+                              method: str = "binomial", column: str = "radius",
+                              include_unsound: bool = False) -> np.ndarray:
     """A lower confidence bound (level 1 - rho) on the true certified accuracy at each radius.
 
     Cohen et al. 2019 (App. on high-probability guarantees; code ``HighProbAccuracy``): each
@@ -228,28 +346,28 @@ def high_probability_accuracy(results, radii, alpha: float = 0.001, rho: float =
     independently across inputs, so the number of false certificates among the n inputs is at most
     a budget B with probability >= 1 - rho, and the true certified accuracy is at least
     ``approximate_accuracy - B/n``. ``method`` picks the budget (see
-    :func:`_false_certificate_budget`); the result is clipped at 0.
+    :func:`_false_certificate_budget`); the result is clipped at 0. ``alpha`` defaults to the
+    file's own (:func:`certification_alpha`; Cohen et al.'s files do not all use 0.001).
     """
-    a = float(check_probability("alpha", alpha))
     p = float(check_probability("rho", rho))
-    if not 0 < a < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
     if not 0 < p < 1:
         raise ValueError(f"rho must be in (0, 1), got {rho!r}")
     res = _as_results(results)
-    acc = approximate_accuracy(res, radii, column=column)
+    a = certification_alpha(res, alpha)
+    acc = approximate_accuracy(res, radii, column=column, include_unsound=include_unsound)
     return np.maximum(acc - _false_certificate_budget(len(res), a, p, method), 0.0)
 
 
-def average_certified_radius(results, column: str = "radius") -> float:
+def average_certified_radius(results, column: str = "radius", include_unsound: bool = False) -> float:
     """Average certified radius (ACR, Zhai et al. 2020 Eq. 9): ``mean(radius * correct)``, an
     abstention or a wrong prediction counting 0. ``column='proxy_radius'`` gives ANCER's average
-    certified proxy radius (Eiras et al. Sec. 5.1) from files that carry that column."""
+    certified proxy radius (Eiras et al. Sec. 5.1) from files that carry that column. Rows
+    marked unsound count 0 unless ``include_unsound``."""
     res = _as_results(results)
     if len(res) == 0:
         raise ValueError(f"{res.name or 'results'}: no rows")
     rad = res.column(column)
-    return float(np.where(res.correct == 1, rad, 0.0).mean())
+    return float(np.where(res.certified_correct(include_unsound), rad, 0.0).mean())
 
 
 def envelope(curves: Sequence[np.ndarray]) -> np.ndarray:
@@ -269,34 +387,36 @@ def _fmt_radius(r: float) -> str:
 
 def certified_accuracy_table(results: Sequence, radii, labels: Sequence[str] | None = None,
                              fmt: str = "markdown", digits: int = 2, acr: bool = False,
-                             variant: str = "approximate", alpha: float = 0.001,
-                             rho: float = 0.001, column: str = "radius") -> str:
+                             variant: str = "approximate", alpha: float | None = None,
+                             rho: float = 0.001, column: str = "radius",
+                             include_unsound: bool = False) -> str:
     """Certified accuracy at ``radii`` (a column each) for each result file (a row each).
 
     The best row of each radius column (largest unrounded value; ties all marked) is bold, as in
-    Cohen et al. 2019 Table 1. ``acr=True`` adds the average certified radius (of ``column``).
+    Cohen et al. 2019 Table 1, when there are rows to compare: a one-row table has no bold, and
+    a row that counts unsound rows (``include_unsound``) is labelled and never bold.
+    ``acr=True`` adds the average certified radius (of ``column``).
     ``fmt`` is ``markdown`` or ``latex`` (a ``tabular`` body with booktabs rules).
-    ``variant='high-probability'`` tabulates :func:`high_probability_accuracy` instead.
+    ``variant='high-probability'`` tabulates :func:`high_probability_accuracy` instead, at each
+    file's own alpha unless ``alpha`` is given (:func:`certification_alpha`).
     """
     if fmt not in ("markdown", "latex"):
         raise ValueError(f"fmt must be 'markdown' or 'latex', got {fmt!r}")
     if variant not in ("approximate", "high-probability"):
         raise ValueError(f"variant must be 'approximate' or 'high-probability', got {variant!r}")
-    res, labels = _results_and_labels(results, labels)
+    res, labels = _results_and_labels(results, labels, include_unsound)
     r = _radii(radii)
     if variant == "approximate":
-        acc = np.array([approximate_accuracy(x, r, column=column) for x in res])
+        acc = np.array([approximate_accuracy(x, r, column, include_unsound) for x in res])
     else:
-        acc = np.array([high_probability_accuracy(x, r, alpha, rho, column=column) for x in res])
-    best = acc == acc.max(axis=0, keepdims=True)
-    cells = [[f"{v:.{digits}f}" for v in row] for row in acc]
-    head = [f"r = {_fmt_radius(x)}" for x in r]
+        acc = np.array([high_probability_accuracy(x, r, alpha, rho, column=column,
+                                                  include_unsound=include_unsound) for x in res])
     if acr:
-        acrs = np.array([average_certified_radius(x, column=column) for x in res])
-        head.append("ACR")
-        for row, v in zip(cells, acrs):
-            row.append(f"{v:.3f}")
-        best = np.hstack([best, (acrs == acrs.max())[:, None]])
+        acc = np.hstack([acc, [[average_certified_radius(x, column, include_unsound)] for x in res]])
+    best = _best_cells(acc, [not (include_unsound and x.n_unsound) for x in res])
+    places = [digits] * r.size + ([3] if acr else [])
+    cells = [[f"{v:.{d}f}" for v, d in zip(row, places)] for row in acc]
+    head = [f"r = {_fmt_radius(x)}" for x in r] + (["ACR"] if acr else [])
     if fmt == "markdown":
         bold = lambda s: f"**{s}**"  # noqa: E731
         lines = ["| | " + " | ".join(head) + " |", "|---|" + "---:|" * len(head)]
@@ -311,6 +431,17 @@ def certified_accuracy_table(results: Sequence, radii, labels: Sequence[str] | N
         lines.append(lab + " & " + " & ".join(bold(c) if m else c for c, m in zip(row, b)) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
+
+
+def _best_cells(values: np.ndarray, competing: Sequence[bool]) -> np.ndarray:
+    """Bold marks: in each column the competing rows holding the largest value (ties all marked),
+    only when at least two rows compete (one row has nothing to be best against)."""
+    rows = np.asarray(competing, dtype=bool)
+    best = np.zeros(values.shape, dtype=bool)
+    if rows.sum() >= 2:
+        top = values[rows].max(axis=0, keepdims=True)
+        best[rows] = values[rows] == top
+    return best
 
 
 # =============================================================================================
@@ -359,20 +490,22 @@ def _finish(fig, path):
 # Certified accuracy against radius (Cohen et al. 2019 Figs. 7-8, code analyze.py)
 def certified_accuracy_figure(results: Sequence, labels: Sequence[str] | None = None,
                               max_radius: float | None = None, step: float = 0.01,
-                              variant: str = "approximate", alpha: float = 0.001,
+                              variant: str = "approximate", alpha: float | None = None,
                               rho: float = 0.001, show_envelope: bool | None = None,
                               column: str = "radius", title: str | None = None,
-                              norm: str = "$\\ell_2$", path=None):
+                              norm: str = "$\\ell_2$", include_unsound: bool = False, path=None):
     """Certified accuracy against radius for one or more result files.
 
     ``variant``: ``approximate`` (Cohen's ApproximateAccuracy), ``high-probability`` (a
-    1 - rho lower confidence bound, :func:`high_probability_accuracy`), or ``both`` (solid and
-    dashed per file, Cohen et al. Fig. 8). ``show_envelope`` (default: when there are several
-    files) adds the pointwise maximum over the files: the best noise level at each radius.
+    1 - rho lower confidence bound, :func:`high_probability_accuracy`, at each file's own alpha
+    unless ``alpha`` is given), or ``both`` (solid and dashed per file, Cohen et al. Fig. 8).
+    ``show_envelope`` (default: when there are several files) adds the pointwise maximum over the
+    files: the best noise level at each radius; a file whose unsound rows are counted
+    (``include_unsound``) is labelled so and left out of the envelope.
     """
     if variant not in ("approximate", "high-probability", "both"):
         raise ValueError(f"variant must be 'approximate', 'high-probability' or 'both', got {variant!r}")
-    res, labels = _results_and_labels(results, labels)
+    res, labels = _results_and_labels(results, labels, include_unsound)
     if max_radius is None:
         top = max(float(np.max(np.where(np.isfinite(x.column(column)), x.column(column), 0)))
                   for x in res)
@@ -382,19 +515,22 @@ def certified_accuracy_figure(results: Sequence, labels: Sequence[str] | None = 
     main = []  # the solid curves (approximate, or high-probability alone): the envelope's input
     for i, (x, lab) in enumerate(zip(res, labels)):
         color = f"C{i % 10}"
+        sound = not (include_unsound and x.n_unsound)
         if variant in ("approximate", "both"):
-            a = approximate_accuracy(x, radii, column=column)
-            main.append(a)
+            a = approximate_accuracy(x, radii, column, include_unsound)
+            if sound:
+                main.append(a)
             ax.plot(radii, a, color=color, lw=1.5, label=lab)
         if variant in ("high-probability", "both"):
-            h = high_probability_accuracy(x, radii, alpha, rho, column=column)
-            if variant == "high-probability":
+            h = high_probability_accuracy(x, radii, alpha, rho, column=column, include_unsound=include_unsound)
+            if variant == "high-probability" and sound:
                 main.append(h)
             ax.plot(radii, h, color=color, lw=1.2, ls="--" if variant == "both" else "-",
-                    label=f"{lab} (high-prob., $\\rho$={rho:g})" if variant == "both" else lab)
+                    label=(f"{lab} (high-prob., $\\alpha$={certification_alpha(x, alpha):g}, "
+                           f"$\\rho$={rho:g})") if variant == "both" else lab)
     if show_envelope is None:
         show_envelope = len(res) > 1
-    if show_envelope:
+    if show_envelope and main:
         ax.plot(radii, envelope(main), color="k", lw=2.5, alpha=0.35, zorder=0, label="envelope (max)")
     ax.set_xlim(0, max_radius)
     ax.set_ylim(0, 1)
@@ -1066,18 +1202,47 @@ def landscape_docs_figures(out_dir, model, sigma: float, image, quick: bool = Fa
     return ["landscape_random", "landscape_hessian"]
 
 
+class MissingInput(Exception):
+    """A figure group's optional input is absent (Cohen et al.'s files, or torch): the group is
+    skipped with this message. Every other error in a group is a failure."""
+
+
+class FigureGroupsFailed(RuntimeError):
+    """Raised by :func:`docs_figures` after the other groups are drawn when some group raised."""
+
+
+#: The figure groups of :func:`docs_figures` and the files each writes.
+DOCS_GROUPS = {
+    "cohen": ["cohen_imagenet", "cohen_cifar10", "cohen_high_prob"],
+    "radius": ["radius_vs_pa_l1", "radius_vs_pa_l2"],
+    "regions": ["proxy_vs_l2", "region_volume"],
+    "zhang": ["zhang_radial_l2", "zhang_radial_l1", "zhang_dual_l2_k0", "zhang_dual_l2_k8"],
+    "rops": ["laplace_vs_gaussian"],
+    "landscape": ["landscape_random", "landscape_hessian"],
+}
+
+
 def docs_figures(out_dir, data_dir=None, model_name: str = "fmnist-gaussian-0.50",
-                 quick: bool = False, resume: bool = False) -> list[Path]:
+                 quick: bool = False, resume: bool = False, groups=None) -> list[Path]:
     """Draw every figure embedded in ``docs/guide.md`` into ``out_dir`` (PNG + PDF each).
 
-    Figures whose inputs are missing (Cohen et al.'s files, a shipped model, a certificate not
-    registered yet) are skipped with a message on stderr. ``quick`` uses fewer samples.
-    Progress is shown with tqdm; each file is written atomically, so an interrupted run leaves
-    only complete figures; ``resume=True`` skips the groups whose PNG and PDF files all exist.
+    ``groups`` picks some of :data:`DOCS_GROUPS` (default all). A group whose optional input is
+    missing (Cohen et al.'s files, torch) is skipped with a message on stderr
+    (:class:`MissingInput`); a group that raises anything else is a failure: its traceback is
+    printed, the other groups are still drawn, and then :class:`FigureGroupsFailed` is raised.
+    ``quick`` uses fewer samples. Progress is shown with tqdm; each file is written atomically,
+    so an interrupted run leaves only complete figures; ``resume=True`` skips the groups whose
+    PNG and PDF files all exist.
     """
     import sys
+    import traceback
 
     from tqdm import tqdm
+
+    chosen = list(DOCS_GROUPS) if groups is None else list(groups)
+    unknown = [g for g in chosen if g not in DOCS_GROUPS]
+    if unknown:
+        raise ValueError(f"groups must be among {list(DOCS_GROUPS)}, got {unknown[0]!r}")
 
     out = Path(out_dir)
     data = COHEN_DATA if data_dir is None else Path(data_dir)
@@ -1085,7 +1250,7 @@ def docs_figures(out_dir, data_dir=None, model_name: str = "fmnist-gaussian-0.50
 
     def job_cohen():
         if not data.is_dir():
-            raise FileNotFoundError(f"Cohen et al. results not found at {data}")
+            raise MissingInput(f"Cohen et al. results not found at {data}")
         im = _cohen_files(data, "imagenet__resnet50", [("0.25", "0.25"), ("0.50", "0.50"), ("1.00", "1.00")])
         cf = _cohen_files(data, "cifar10__resnet110", [("0.12", "0.12"), ("0.25", "0.25"), ("0.50", "0.50"), ("1.00", "1.00")])
         labs_i = [r"$\sigma = 0.25$", r"$\sigma = 0.50$", r"$\sigma = 1.00$"]
@@ -1145,6 +1310,10 @@ def docs_figures(out_dir, data_dir=None, model_name: str = "fmnist-gaussian-0.50
         return ["laplace_vs_gaussian"]
 
     def job_landscape():
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:
+            raise MissingInput("torch is not installed (pip install smoothcert[gpu])")
         from .gpu_sampler.data import embedded_sample
         from .gpu_sampler.models import shipped_model, shipped_noise
 
@@ -1152,20 +1321,25 @@ def docs_figures(out_dir, data_dir=None, model_name: str = "fmnist-gaussian-0.50
         return landscape_docs_figures(out, shipped_model(model_name),
                                       float(shipped_noise(model_name)["sigma"]), images[0], quick)
 
-    jobs = {job_cohen: ["cohen_imagenet", "cohen_cifar10", "cohen_high_prob"],
-            job_radius: ["radius_vs_pa_l1", "radius_vs_pa_l2"],
-            job_regions: ["proxy_vs_l2", "region_volume"],
-            job_zhang: ["zhang_radial_l2", "zhang_radial_l1", "zhang_dual_l2_k0", "zhang_dual_l2_k8"],
-            job_rops: ["laplace_vs_gaussian"],
-            job_landscape: ["landscape_random", "landscape_hessian"]}
-    for job, expected in tqdm(jobs.items(), desc="figures", unit="group", file=sys.stderr):
+    jobs = {"cohen": job_cohen, "radius": job_radius, "regions": job_regions, "zhang": job_zhang,
+            "rops": job_rops, "landscape": job_landscape}
+    failed = []
+    for group in tqdm(chosen, desc="figures", unit="group", file=sys.stderr):
+        expected = DOCS_GROUPS[group]
         if resume and all((out / f"{n}.{e}").is_file() for n in expected for e in ("png", "pdf")):
             written += [out / f"{n}.png" for n in expected]
             continue
         try:
-            names = job()
-        except (FileNotFoundError, ValueError, ImportError) as exc:
-            print(f"{job.__name__[4:]}: skipped ({exc})", file=sys.stderr)
+            names = jobs[group]()
+        except MissingInput as exc:
+            print(f"{group}: skipped, input missing ({exc})", file=sys.stderr)
+            continue
+        except Exception as exc:  # noqa: BLE001 -- reported below and re-raised as a failure
+            traceback.print_exc(file=sys.stderr)
+            failed.append((group, exc))
             continue
         written += [out / f"{n}.png" for n in names]
+    if failed:
+        raise FigureGroupsFailed("figure groups failed: " + "; ".join(
+            f"{g} ({type(e).__name__}: {e})" for g, e in failed)) from failed[0][1]
     return written

@@ -155,9 +155,9 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="alpha"):
         F.high_probability_accuracy(p, [0.0], alpha=0.0)
     with pytest.raises(ValueError, match="rho"):
-        F.high_probability_accuracy(p, [0.0], rho=1.5)
+        F.high_probability_accuracy(p, [0.0], 0.001, rho=1.5)
     with pytest.raises(ValueError, match="method"):
-        F.high_probability_accuracy(p, [0.0], method="hoeffding")
+        F.high_probability_accuracy(p, [0.0], 0.001, method="hoeffding")
     with pytest.raises(ValueError, match="fmt"):
         F.certified_accuracy_table([p], [0.0], fmt="html")
     with pytest.raises(ValueError, match="labels"):
@@ -250,7 +250,7 @@ def test_certified_accuracy_figure_plots_the_curves(tmp_path):
     b = _results([0.3, 1.2, 0.0, 0.0], [1, 1, 0, 0])
     a.name, b.name = "a", "b"
     fig = F.certified_accuracy_figure([a, b], max_radius=1.5, step=0.05, variant="both",
-                                      path=tmp_path / "acc")
+                                      alpha=0.001, path=tmp_path / "acc")
     _saved(tmp_path, "acc")
     ax = fig.axes[0]
     lines = _lines(ax)
@@ -506,12 +506,12 @@ def test_cli_figures_from_tsv_writes_figure_and_tables(tmp_path, capsys):
                          "1\t1\t-1\t0.0\t0\t1.0\n2\t3\t3\t0.2\t1\t0:00:01.5\n3\t0\t2\t0.9\t0\t1\n", "a.tsv")
     out = tmp_path / "out"
     rc = main(["figures", "--tsv", str(a), "--label", "mine", "--radii", "0,0.5", "--acr",
-               "--out", str(out), "--variant", "both"])
+               "--out", str(out), "--variant", "both", "--alpha", "0.001"])
     assert rc == 0
     for ext in ("png", "pdf", "md", "tex"):
         assert (out / f"certified_accuracy.{ext}").stat().st_size > 0
     md = (out / "certified_accuracy.md").read_text()
-    assert "| mine | **0.50** | **0.25** | **0.200** |" in md  # 2 of 4 correct; 1 at r >= 0.5
+    assert "| mine | 0.50 | 0.25 | 0.200 |" in md  # 2 of 4 correct; 1 at r >= 0.5; one row: no bold
     assert md in capsys.readouterr().out
 
 
@@ -576,11 +576,11 @@ def test_cli_proxy_radius_column_and_high_probability_table(tmp_path, capsys):
     out = tmp_path / "o"
     assert main(["figures", "--tsv", str(p), "--column", "proxy_radius", "--norm", "l1",
                  "--radii", "0.5", "--out", str(out)]) == 0
-    assert "| ancer | **0.50** |" in (out / "certified_accuracy.md").read_text()  # one proxy >= 0.5
+    assert "| ancer | 0.50 |" in (out / "certified_accuracy.md").read_text()  # one proxy >= 0.5
     assert main(["figures", "--tsv", str(p), "--variant", "high-probability", "--radii", "0",
                  "--alpha", "0.001", "--rho", "0.01", "--out", str(out)]) == 0
     # n = 2: P(Bin(2, 0.001) >= 1) = 0.002 <= 0.01, so no false certificate is budgeted: 1.00
-    assert "| ancer | **1.00** |" in (out / "certified_accuracy.md").read_text()
+    assert "| ancer | 1.00 |" in (out / "certified_accuracy.md").read_text()
     assert main(["figures", "--tsv", str(p), "--column", "nope", "--out", str(out)]) == 2
     assert "column='nope'" in capsys.readouterr().err
 
