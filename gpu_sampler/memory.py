@@ -45,8 +45,10 @@ not covered) -- through the same memory. A memory that lives for one call cannot
 certified in one call and a perturbed copy certified in another would get two contradicting
 certificates. So the memory persists in an append-only file (``MemoryCertifier(path)``, shared by
 every call and run that certifies with the same smoothed classifier), and a result certified
-through a memory of one call only says so (``"memory-this-call-only"``, not sound). Cost: every new input is checked against every stored entry (O(N^2 d) overall, the
-cross-polytope LP being the expensive case: about 0.05 s per pair at d = 784).
+through a memory of one call only says so (``"memory-this-call-only"``, not sound).
+
+Cost: every new input is checked against every stored entry (O(N^2 d) overall, the cross-polytope
+LP being the expensive case: about 0.05 s per pair at d = 784).
 
 Every record says which procedure produced it (``PROCEDURES``): a fixed distribution for the
 whole dataset (the theorems apply as stated), memory-based certification, a memory of one call
