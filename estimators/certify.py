@@ -32,11 +32,15 @@ reported ``p_B`` is ``min(U(n_max), 1 - p_A)`` where ``p_A >= 1/2`` (no extra al
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
+import mpmath as mp
 import numpy as np
 from scipy import special
 
-from .checks import check_alpha, check_counts
-from .clopper_pearson import _cp_lower, _cp_upper
+from .checks import COUNT_LIMIT, check_alpha, check_counts
+from .clopper_pearson import _cp_lower, _cp_upper, binomial_tail_mp
 
 RULES = ("binary", "runner-up", "bonferroni")
 
@@ -50,7 +54,20 @@ def _check_count_matrix(name: str, counts) -> np.ndarray:
         raise ValueError(f"{name} must have shape (K,) or (N, K), got shape {arr.shape}")
     if arr.shape[-1] < 2:
         raise ValueError(f"{name} must have K >= 2 classes (last axis), got shape {arr.shape}")
+    _check_row_sums(name, arr)
     return arr
+
+
+def _check_row_sums(name: str, arr: np.ndarray) -> None:
+    """Every row sum (the sample count n) must fit int64. The float sum is within a relative
+    K * eps of the exact one, so rows whose float sum is below 2^62 are safe; the others are
+    summed exactly in Python ints."""
+    rows = arr.reshape(-1, arr.shape[-1])
+    near = np.flatnonzero(rows.sum(axis=1, dtype=np.float64) >= 2.0**62)
+    for i in near:
+        total = sum(int(x) for x in rows[i])
+        if total >= COUNT_LIMIT:
+            raise ValueError(f"{name} must sum to below 2^63 per row (int64), got {total} in row {i}")
 
 
 def _check_rule(rule, cert) -> str:
@@ -168,16 +185,62 @@ def certify_counts(counts, cert, alpha=0.001, select=None, rule="binary", return
     return out
 
 
+#: Rows whose float p-value is within this relative distance of alpha are decided exactly.
+PVALUE_BAND = 1e-4
+
+#: Digits of the exact p-value; it is raised by a relative 10^-(PVALUE_DPS - 5) to an upper bound.
+PVALUE_DPS = 30
+
+#: Up to this many trials the p-value is summed exactly in integers (ties with alpha included).
+EXACT_TRIALS = 2000
+
+
+def _pvalue_at_most(n_a: int, m: int, alpha: float) -> bool:
+    """Whether ``2 P(Bin(m, 1/2) >= n_a) <= alpha`` (n_a > m/2), proven.
+
+    For ``m <= EXACT_TRIALS`` the p-value is the exact rational ``2 sum_j C(m, j) / 2^m``.
+    Otherwise an upper bound: the log-space mpmath sum of :func:`binomial_tail_mp`, whose
+    truncation leaves it within a relative 10^-(dps+5) below the exact tail, raised by
+    10^-(dps-5); an exact tie with alpha then abstains.
+    """
+    if m <= EXACT_TRIALS:
+        tail = sum(math.comb(m, j) for j in range(n_a, m + 1))
+        return Fraction(2 * tail, 2**m) <= Fraction(alpha)
+    with mp.workdps(PVALUE_DPS + 10):
+        tail = binomial_tail_mp(n_a, m, mp.mpf(0.5), upper=True, dps=PVALUE_DPS)
+        return 2 * tail * (1 + mp.mpf(10) ** (5 - PVALUE_DPS)) <= alpha
+
+
+def _rejects(n_a: np.ndarray, m: np.ndarray, alpha: float) -> np.ndarray:
+    """Rows (n_a > n_b, m = n_a + n_b) where the exact two-sided test at p = 1/2 provably rejects.
+
+    ``p = 2 T(1/2)`` with ``T(q) = P(Bin(m, q) >= n_a)`` increasing in q, and the Clopper-Pearson
+    lower bound solves ``T(L) = alpha/2``, so ``p <= alpha`` iff ``1/2 <= L(n_a, m, alpha/2)``.
+    :func:`_cp_lower` is never above the exact L, so ``_cp_lower >= 1/2`` proves the rejection.
+    It misses only p-values within its margin (a relative 2e-5) of alpha: rows whose float
+    p-value (SciPy's ``bdtrc``) lies within :data:`PVALUE_BAND` of alpha are decided by
+    :func:`_pvalue_at_most` instead (exact, or an mpmath upper bound).
+    """
+    reject = _cp_lower(n_a, m, alpha / 2) >= 0.5
+    with np.errstate(invalid="ignore"):
+        p_float = 2.0 * special.bdtrc(n_a - 1, m, 0.5)  # P(Bin(m, 1/2) > n_a - 1), doubled
+    near = ~reject & (np.abs(p_float - alpha) <= PVALUE_BAND * alpha)
+    for i in np.flatnonzero(near):
+        reject[i] = _pvalue_at_most(int(n_a[i]), int(m[i]), alpha)
+    return reject
+
+
 def predict_counts(counts, alpha=0.001):
     """Cohen et al.'s PREDICT from class counts: the top class, or -1 (abstain).
 
-    Two-sided binomial test of the top two counts ``n_A >= n_B`` against p = 1/2, as
+    Two-sided binomial test of the top two counts ``n_A > n_B`` against p = 1/2, as
     ``scipy.stats.binomtest(n_A, n_A + n_B, 0.5).pvalue``: for p = 1/2 that p-value is
-    ``min(1, 2 P(Bin(n_A + n_B, 1/2) >= n_A))`` (the distribution is symmetric), computed here
-    vectorized with ``scipy.special.bdtrc``. Returns the top class (lowest index on ties) when the
-    p-value is ``<= alpha``; otherwise -1. Then the returned class is wrong with probability at
-    most ``alpha`` (Cohen et al. Prop. 1). ``counts`` has shape (K,) (returns an int) or (N, K)
-    (returns an int64 array of shape (N,)).
+    ``min(1, 2 P(Bin(n_A + n_B, 1/2) >= n_A))`` (the distribution is symmetric). Returns the top
+    class (lowest index on ties) only where that exact p-value is proven ``<= alpha``
+    (:func:`_rejects`: a Clopper-Pearson bound, and next to alpha the exact p-value up to 2000
+    trials, an mpmath upper bound beyond); otherwise -1. Then the returned class is wrong with
+    probability at most ``alpha`` (Cohen et al. Prop. 1). ``counts`` has shape (K,) (returns an int) or (N, K) (returns an
+    int64 array of shape (N,)).
     """
     counts = _check_count_matrix("counts", counts)
     alpha = check_alpha(alpha)
@@ -185,11 +248,11 @@ def predict_counts(counts, alpha=0.001):
     counts = counts.reshape(-1, counts.shape[-1])
     top = np.argmax(counts, axis=1)
     n_a, n_b = _top_and_runner_up(counts, top)
-    m = n_a + n_b
-    with np.errstate(invalid="ignore"):
-        tail = special.bdtrc(n_a - 1, m, 0.5)  # P(Bin(m, 1/2) > n_a - 1)
-    p_value = np.where(n_a > n_b, np.minimum(1.0, 2.0 * tail), 1.0)
-    prediction = np.where(p_value <= alpha, top, -1).astype(np.int64)
+    ok = n_a > n_b
+    reject = np.zeros(ok.shape, dtype=bool)
+    if ok.any():
+        reject[ok] = _rejects(n_a[ok], n_a[ok] + n_b[ok], alpha)
+    prediction = np.where(reject, top, -1).astype(np.int64)
     return int(prediction[0]) if scalar else prediction
 
 

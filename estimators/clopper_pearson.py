@@ -32,8 +32,17 @@ most half an ulp of the binade below). The upper bound is symmetric: the surviva
 log-concave law is log-concave too, ``log S(p0 + D) <= log S(p0) - D f(p0)/S(p0)``.
 
 Validity: the margin needs SciPy's excess ``delta <= eta``. The tests check the exact tail over
-n up to 1e7, alpha from 1e-12 to 1/2 and k from 0 to n (hypothesis, against mpmath); spot checks
-down to alpha = 1e-300 show the same relative excess.
+n up to 1e7, alpha from :data:`ALPHA_MIN` to 1/2 and k from 0 to n (hypothesis, against mpmath).
+
+Floor on alpha: below about 1e-255 SciPy's inversion (Boost ``ibeta_inv``) breaks down -- an
+intermediate power underflows and the returned point is off by far more than ``eta``: the exact
+tail at ``cp_upper(33, 100, 1e-300)`` is 727 alpha, at ``cp_lower(9999990, 10**7, 1e-300)``
+2.4e9 alpha, and a random sweep (n up to 1e7) found excesses from 1e-255 down. No margin of this
+form can absorb that, so for ``0 < k < n`` levels below ``ALPHA_MIN = 1e-200`` are refused with
+``ValueError`` (every split level of ``certify_counts``, ``predict_counts`` and the sequential
+modes included); the closed forms at ``k = 0`` and ``k = n`` need no SciPy and take any alpha.
+The sweep also found excesses just above ``eta`` at n near 1e9 for alpha down to 1e-200: the
+measured validity of ``eta`` is n up to 1e7.
 
 Closed forms (no SciPy): ``L(n, n) = alpha^(1/n)`` and ``U(0, n) = 1 - alpha^(1/n)``, rounded with an
 explicit error budget (see :func:`_pow_root_ulps`).
@@ -54,6 +63,9 @@ from .rounding import grow, shrink
 
 #: Relative slack on SciPy's tail excess that the margin absorbs (100x the worst one measured).
 ETA = 1e-5
+
+#: The smallest level accepted (module docstring: SciPy's inversion fails below about 1e-255).
+ALPHA_MIN = 1e-200
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,6 +158,15 @@ def _on_distinct(fn, k: np.ndarray, n: np.ndarray, alpha: float) -> np.ndarray:
     return values[inverse].reshape(k.shape)
 
 
+def _check_floor(alpha: float) -> None:
+    """Refuse a level below :data:`ALPHA_MIN`, where SciPy's inversion is not sound."""
+    if alpha < ALPHA_MIN:
+        raise ValueError(
+            f"alpha (or a level split from it) must be >= {ALPHA_MIN:g} for the float "
+            f"Clopper-Pearson bounds, got {alpha!r}"
+        )
+
+
 def _cp_lower(k: np.ndarray, n: np.ndarray, alpha: float) -> np.ndarray:
     """Sound lower bound on validated int64 arrays (same shape), once per distinct (k, n)."""
     return _on_distinct(_cp_lower_direct, k, n, alpha)
@@ -172,6 +193,7 @@ def _cp_lower_direct(k: np.ndarray, n: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def _cp_lower_mid(kf: np.ndarray, nf: np.ndarray, alpha: float) -> np.ndarray:
+    _check_floor(alpha)
     a, b = kf, nf - kf + 1.0
     p0 = special.betaincinv(a, b, alpha)
     p = np.nextafter(p0 - _margin(p0, a, b, alpha), -np.inf)
@@ -187,6 +209,7 @@ def _cp_upper_direct(k: np.ndarray, n: np.ndarray, alpha: float) -> np.ndarray:
         out[empty] = np.minimum(grow(-np.expm1(y), EXPM1_ULPS), 1.0)
     mid = (k > 0) & (k < n)
     if mid.any():
+        _check_floor(alpha)
         kf, nf = k[mid].astype(np.float64), n[mid].astype(np.float64)
         a, b = kf + 1.0, nf - kf
         p0 = special.betainccinv(a, b, alpha)
@@ -201,7 +224,8 @@ def cp_lower(k, n, alpha=0.001):
     ``L = Beta.ppf(alpha; k, n-k+1)`` moved down by the margin of the module docstring, so that the
     exact ``P(Bin(n, L) >= k) <= alpha`` (hence ``P(p < L) <= alpha``). ``L = 0`` at ``k = 0`` and
     ``L = alpha^(1/n)`` (rounded down) at ``k = n``. Vectorized: ``k`` and ``n`` broadcast; a float
-    for scalar input. ``alpha`` is the whole one-sided level (no split).
+    for scalar input. ``alpha`` is the whole one-sided level (no split), at least
+    :data:`ALPHA_MIN` where ``0 < k < n``.
     """
     k_arr, n_arr = _check_k_n(k, n)
     a = check_alpha(alpha)
@@ -350,6 +374,7 @@ def cp_upper_mp(k, n, alpha=0.001, dps=50):
 
 
 __all__ = [
+    "ALPHA_MIN",
     "ETA",
     "binomial_tail_mp",
     "cp_lower",

@@ -57,7 +57,7 @@ def dual_lower_bound(sorted_ratios, p, eps):
     margin covers the float rounding of the sums.
     """
     r = np.asarray(sorted_ratios, dtype=float)
-    p = float(check_probability("p", p))
+    p = float(check_probability("p", p, "down"))  # a lower bound: p rounds down
     pe = p - float(eps)
     if r.size == 0 or pe <= 0:
         return 0.0

@@ -8,6 +8,9 @@ numeric check (90000, 100), PREDICT against ``scipy.stats.binomtest``, and bad i
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import mpmath as mp
 import numpy as np
 import pytest
@@ -338,3 +341,64 @@ def test_certify_rejects_non_certificates_and_binary_only_misuse():
 def test_predict_bad_input(counts, alpha, exc, name):
     with pytest.raises(exc, match=name):
         predict_counts(counts, alpha)
+
+
+# ---------------------------------------------------------------------------------------------
+# PREDICT at the boundary (issue 12, item 5): never predict where the exact test does not reject
+def exact_pvalue_mp(n_a, m):
+    """2 P(Bin(m, 1/2) >= n_a) in mpmath, independent of the code under test: the first term from
+    loggamma, the next by the ratio (m - j) / (j + 1), until a term is below 1e-45 of the sum
+    (past the mode the terms shrink geometrically, so the remainder is far below that).
+    Up to 3000 trials the exact rational (p-values there may equal a double exactly)."""
+    if m <= 3000:
+        return Fraction(2 * sum(math.comb(m, j) for j in range(n_a, m + 1)), 2**m)
+    with mp.workdps(50):
+        term = mp.exp(mp.loggamma(m + 1) - mp.loggamma(n_a + 1) - mp.loggamma(m - n_a + 1)
+                      + m * mp.log(mp.mpf(0.5)))
+        total, j = term, n_a
+        while j < m and term > mp.mpf(10) ** -45 * total:
+            term = term * (m - j) / (j + 1)
+            total += term
+            j += 1
+        return 2 * total
+
+
+def test_predict_issue_example_abstains():
+    assert exact_pvalue_mp(503866, 10**6) > 1.0667328779371948e-14
+    assert predict_counts([503866, 496134], 1.0667328779371948e-14) == -1
+
+
+@settings(max_examples=30, deadline=None)
+@given(m=st.integers(2, 3 * 10**6), z=st.floats(1.0, 8.0))
+def test_predict_at_alpha_right_at_the_exact_pvalue(m, z):
+    """alpha the double just below / just above the exact p-value: abstain / predict."""
+    n_a = min(m, m // 2 + 1 + int(z * math.sqrt(m) / 2))
+    p = exact_pvalue_mp(n_a, m)
+    if not 1e-190 < p < 0.99:
+        return
+    below = float(p)
+    below = float(np.nextafter(below, 0.0)) if below >= p else below
+    above = float(np.nextafter(below, 1.0))
+    above = float(np.nextafter(above, 1.0)) if above <= p else above
+    counts = [n_a, m - n_a]
+    assert predict_counts(counts, below) == -1, (counts, below, p)
+    assert predict_counts(counts, above) == 0, (counts, above, p)
+
+
+# ---------------------------------------------------------------------------------------------
+# counts past int64 (issue 12, item 16)
+@pytest.mark.parametrize(
+    "counts",
+    [
+        np.array([2**63, 1], dtype=np.uint64),
+        np.array([2**62, 2**62], dtype=np.int64),  # the row sum is 2^63
+        [1e300, 1.0],
+        [10**30, 1],
+    ],
+)
+def test_counts_past_int64_raise(counts):
+    cert = sc.get("cohen-gaussian-l2", sigma=1.0)
+    with pytest.raises(ValueError, match="counts"):
+        sc.certify_counts(counts, cert)
+    with pytest.raises(ValueError, match="counts"):
+        predict_counts(counts)

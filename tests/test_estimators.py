@@ -358,3 +358,37 @@ def test_mp_twins_bad_input(fn, args, exc, name):
 def test_binomial_tail_mp_bad_input(args, kwargs, exc, name):
     with pytest.raises(exc, match=name):
         binomial_tail_mp(*args, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# the alpha floor (issue 12, item 4): SciPy's inversion breaks down below about 1e-255
+tiny_alphas = st.one_of(
+    st.floats(min_value=math.log10(cpm.ALPHA_MIN), max_value=-12.0).map(lambda e: 10.0**e),
+    st.just(cpm.ALPHA_MIN),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(kn=k_n(max_log_n=7.0), alpha=tiny_alphas)
+def test_cp_bounds_sound_down_to_the_alpha_floor(kn, alpha):
+    """Soundness only: below 1e-12 SciPy sometimes returns NaN and the bound falls back to 0 / 1
+    (sound, not close)."""
+    k, n = kn
+    if k > 0:  # L = 0 at k = 0 by definition
+        assert binomial_tail_mp(k, n, cp_lower(k, n, alpha)) <= alpha
+    if k < n:  # U = 1 at k = n by definition
+        assert binomial_tail_mp(k, n, cp_upper(k, n, alpha), upper=False) <= alpha
+
+
+@pytest.mark.parametrize("fn, k, n", [(cp_upper, 33, 100), (cp_lower, 9999990, 10**7)])
+def test_alpha_below_the_floor_is_refused(fn, k, n):
+    """The issue's cases: exact tails of 727 alpha and 2.4e9 alpha at alpha = 1e-300."""
+    with pytest.raises(ValueError, match="alpha"):
+        fn(k, n, 1e-300)
+    with pytest.raises(ValueError, match="alpha"):
+        fn(k, n, float(np.nextafter(cpm.ALPHA_MIN, 0.0)))
+    fn(k, n, cpm.ALPHA_MIN)
+
+
+def test_closed_forms_take_any_alpha():
+    assert 0 < cp_lower(7, 7, 1e-300) < 1 and 0 < cp_upper(0, 10**6, 1e-300) < 1
