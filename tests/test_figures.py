@@ -605,3 +605,156 @@ def test_landscape_docs_figures_with_a_small_image_model(tmp_path):
     names = F.landscape_docs_figures(tmp_path, model, 0.5, image, quick=True)
     for name in names:
         _saved(tmp_path, name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12, item 11: the sound column survives reading, and unsound rows never count
+UNSOUND = "NO-UNSOUND_(per-input_parameters,_no_memory)"  # as gpu_sampler.memory.records_to_tsv writes it
+
+
+def _memory_tsv(tmp_path, rows, name="mem.tsv"):
+    """A TSV in the layout of gpu_sampler.memory.records_to_tsv: (radius, correct, sound) rows."""
+    lines = ["idx\tlabel\tpredict\tradius\tproxy_radius\tcorrect\tprocedure\tsound\taction"]
+    for i, (rad, cor, ok) in enumerate(rows):
+        proc = "memory-based" if ok else "per-input-unsound"
+        lines.append(f"{i}\t1\t{1 if cor else 2}\t{rad!r}\t{rad!r}\t{int(cor)}\t{proc}\t"
+                     f"{'yes' if ok else UNSOUND}\tcertified")
+    return _write(tmp_path, "\n".join(lines) + "\n", name)
+
+
+@given(st.lists(st.tuples(st.floats(0, 3), st.booleans(), st.booleans()), min_size=1, max_size=30))
+def test_unsound_rows_are_never_counted_in_a_sound_number(tmp_path_factory, rows):
+    res = F.read_tsv(_memory_tsv(tmp_path_factory.mktemp("m"), rows))
+    assert res.sound.tolist() == [ok for _, _, ok in rows] and "sound" not in res.extra
+    radii = [0.0, 0.5, 1.0, 2.0]
+    want = [sum(1 for rad, cor, ok in rows if ok and cor and rad >= r) / len(rows) for r in radii]
+    np.testing.assert_allclose(F.approximate_accuracy(res, radii), want, rtol=0, atol=1e-15)
+    acr = sum(rad for rad, cor, ok in rows if ok and cor) / len(rows)
+    assert F.average_certified_radius(res) == pytest.approx(acr, rel=1e-12, abs=1e-300)
+    hp = F.high_probability_accuracy(res, radii, alpha=0.001)
+    assert (hp <= np.asarray(want) + 1e-15).all()
+
+
+def test_unsound_results_keep_their_mark_in_tables_figures_and_the_cli(tmp_path, capsys):
+    from smoothcert.cli import main
+
+    p = _memory_tsv(tmp_path, [(1.0, True, True), (2.0, True, False), (0.0, False, True)])
+    q = _memory_tsv(tmp_path, [(1.5, True, True), (0.5, True, True)], "clean.tsv")
+    md = F.certified_accuracy_table([p, q], [0.0, 1.0], ["mem", "clean"])
+    assert "| mem [1 unsound rows counted as abstentions] | 0.33 | 0.33 |" in md
+    counted = F.certified_accuracy_table([p, q], [0.0, 1.0], ["mem", "clean"], include_unsound=True)
+    # counted as reported: 2 of 3 correct; labelled UNSOUND and never bold, so the one sound row
+    # has nothing to be best against either
+    assert "| mem [UNSOUND (per-input parameters, no memory)] | 0.67 | 0.67 |" in counted
+    assert "| clean | 1.00 | 0.50 |" in counted and "**" not in counted
+    fig = F.certified_accuracy_figure([p], ["mem"], include_unsound=True)
+    assert fig.axes[0].get_legend().get_texts()[0].get_text() == "mem [UNSOUND (per-input parameters, no memory)]"
+    out = tmp_path / "o"
+    assert main(["figures", "--tsv", str(p), "--label", "mem", "--radii", "0", "--out", str(out)]) == 0
+    assert "| mem [1 unsound rows counted as abstentions] | 0.33 |" in (out / "certified_accuracy.md").read_text()
+    assert main(["figures", "--tsv", str(p), "--label", "mem", "--radii", "0", "--include-unsound",
+                 "--out", str(out)]) == 0
+    assert "UNSOUND (per-input parameters, no memory)" in (out / "certified_accuracy.md").read_text()
+    bad = _write(tmp_path, "idx\tlabel\tpredict\tradius\tcorrect\tsound\n0\t1\t1\t0.5\t1\tmaybe\n", "bad.tsv")
+    with pytest.raises(ValueError, match="'sound'"):
+        F.read_tsv(bad)
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12, item 15: both variants tabulated, no bold in a one-row table, failing groups fail
+@given(rows, st.lists(st.floats(0, 6), min_size=1, max_size=5), st.booleans())
+def test_a_one_file_table_bolds_nothing(data, radii, acr):
+    res = _results([d[0] for d in data], [d[1] for d in data])
+    md = F.certified_accuracy_table([res], radii, ["only"], acr=acr)
+    tex = F.certified_accuracy_table([res], radii, ["only"], "latex", acr=acr)
+    assert "**" not in md and "textbf" not in tex
+
+
+def test_cli_variant_both_writes_both_tables(tmp_path):
+    from smoothcert.cli import main
+
+    rows_ = "".join(f"{i}\t1\t1\t{0.1 * i}\t1\t1\t0.01\n" for i in range(40))
+    p = _write(tmp_path, "idx\tlabel\tpredict\tradius\tcorrect\ttime\talpha\n" + rows_, "run.tsv")
+    out = tmp_path / "o"
+    assert main(["figures", "--tsv", str(p), "--variant", "both", "--radii", "0,1", "--out", str(out)]) == 0
+    approx = (out / "certified_accuracy.md").read_text()
+    high = (out / "certified_accuracy_high_probability.md").read_text()
+    assert "| run | 1.00 | 0.75 |" in approx
+    want = F.high_probability_accuracy(F.read_tsv(p), [0.0, 1.0], alpha=0.01)  # the file's own alpha
+    assert f"| run | {want[0]:.2f} | {want[1]:.2f} |" in high and want[0] < 1.0
+    assert (out / "certified_accuracy_high_probability.tex").is_file()
+    assert main(["figures", "--tsv", str(p), "--variant", "both", "--alpha", "0.001", "--out", str(out)]) == 2
+
+
+def test_docs_figures_fails_when_a_group_raises(tmp_path, monkeypatch, capsys):
+    from smoothcert.cli import main
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug in a figure")
+
+    monkeypatch.setattr(F, "rops_figure", broken)
+    with pytest.raises(F.FigureGroupsFailed, match="rops .*a bug in a figure"):
+        F.docs_figures(tmp_path, groups=["rops"])
+    assert "Traceback" in capsys.readouterr().err
+    with pytest.raises(F.FigureGroupsFailed):
+        main(["figures", "--all", "--group", "rops", "--out", str(tmp_path)])
+    # a missing optional input is a skip, not a failure
+    assert F.docs_figures(tmp_path, data_dir=tmp_path / "absent", groups=["cohen"]) == []
+    assert "cohen: skipped, input missing" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12, item 17: each of Cohen et al.'s files carries its own alpha
+def _reachable_radii(alpha, n=100_000):
+    """Every radius CERTIFY can print at this alpha, in sigma units: Phi^-1 of the one-sided
+    Clopper-Pearson lower bound B(alpha; k, n - k + 1) for k with a positive radius (sorted)."""
+    k = np.arange(n // 2, n + 1)
+    r = stats.norm.ppf(stats.beta.ppf(alpha, k, n - k + 1))
+    return np.sort(r[r > 0])
+
+
+def _consistent(printed, sigma, reach):
+    """Whether each printed radius (3 significant digits, as Cohen's certify.py writes them)
+    is the rounding of some reachable radius."""
+    v = np.asarray(printed, float)
+    half = 0.5 * 10.0 ** (np.floor(np.log10(v)) - 2)
+    lo = np.searchsorted(reach * sigma, v - half, side="left")
+    hi = np.searchsorted(reach * sigma, v + half, side="right")
+    return hi > lo
+
+
+@needs_data
+def test_cohen_alpha_table_is_what_the_released_files_show():
+    reach = {a: _reachable_radii(a) for a in (0.001, 0.01)}
+    assert reach[0.001][-1] == pytest.approx(3.8115, abs=1e-4) and reach[0.01][-1] == pytest.approx(3.9105, abs=1e-4)
+    files = sorted(DATA.glob("*.tsv"))
+    assert sorted(F.COHEN_ALPHA) == [p.name for p in files]
+    proven_001 = 0
+    for path in files:
+        res = F.read_tsv(path)
+        sigma = float(path.stem.split("sigma_")[1])
+        printed = np.unique(res.radius[(res.predict != -1) & (res.radius > 0)])
+        fits = {a: _consistent(printed, sigma, reach[a]).all() for a in reach}
+        assert fits[F.COHEN_ALPHA[path.name]], path.name  # every row reachable at the recorded alpha
+        # the recorded alpha is the largest one that fits (the safe side for the budget)
+        assert F.COHEN_ALPHA[path.name] == max(a for a, ok in fits.items() if ok), path.name
+        assert res.alpha == F.COHEN_ALPHA[path.name]
+        proven_001 += not fits[0.001]
+    assert proven_001 == 9
+    im = F.read_tsv(DATA / "imagenet__resnet50__noise_0.25__test__sigma_0.25.tsv")
+    assert im.radius.max() == 0.978 and 0.978 / 0.25 > reach[0.001][-1] * (1 + 1e-3)
+
+
+@needs_data
+def test_high_probability_accuracy_uses_each_files_own_alpha():
+    path = DATA / IMAGENET_FILES[1]  # ImageNet sigma = 0.50: alpha = 0.01
+    own = F.high_probability_accuracy(path, [0.0, 0.5, 1.0])
+    np.testing.assert_array_equal(own, F.high_probability_accuracy(path, [0.0, 0.5, 1.0], alpha=0.01))
+    old = F.approximate_accuracy(path, [0.0]) - F._false_certificate_budget(500, 0.001, 0.001, "binomial")
+    assert old[0] - own[0] == pytest.approx(0.018, abs=1e-12)  # what alpha = 0.001 overstated
+    with pytest.raises(ValueError, match="certified at alpha=0.01"):
+        F.high_probability_accuracy(path, [0.0], alpha=0.001)
+    table = F.certified_accuracy_table([path], [0.0], ["s"], variant="high-probability")
+    assert f"| s | {own[0]:.2f} |" in table
+    fig = F.certified_accuracy_figure([path], ["s"], variant="both")
+    assert any("$\\alpha$=0.01" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
