@@ -127,3 +127,20 @@ def test_guide_library_examples_run_and_state_true_numbers():
     assert f"{cert.radius(0.99):.4f}" == "1.1632" and f"{cert.radius(0.9, 0.05):.4f}" == "0.7316"
     pred, rad = sc.certify_counts(env["counts"], cert, alpha=0.001, select=env["select"])
     assert pred == 1 and f"{rad:.4f}" == "0.6324"
+
+
+def test_guide_states_each_cohen_files_alpha_and_the_high_probability_numbers():
+    """Issue 12, item 17: the guide's alpha paragraph agrees with figures.COHEN_ALPHA and the
+    high-probability numbers it quotes are what the code computes."""
+    from smoothcert import figures as F
+
+    guide = (DOCS / "guide.md").read_text()
+    assert "figures.COHEN_ALPHA" in guide
+    alphas = list(F.COHEN_ALPHA.values())
+    assert f"row by row {alphas.count(0.01) - 1} of the 13 files are impossible at alpha = 0.001" in guide
+    path = F.COHEN_DATA / "imagenet__resnet50__noise_0.50__test__sigma_0.50.tsv"
+    if not path.is_file():
+        return
+    own = F.high_probability_accuracy(path, [0.0])[0]
+    at_001 = F.approximate_accuracy(path, [0.0])[0] - F._false_certificate_budget(len(F.read_tsv(path)), 0.001, 0.001, "binomial")
+    assert f"radius 0 is {own:.3f} with\nits alpha = 0.01, where alpha = 0.001 would claim {at_001:.3f}" in guide
