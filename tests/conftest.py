@@ -1,5 +1,17 @@
-"""Shared pytest configuration: hypothesis profiles (CI runs the same budget as local) and the
-closed-form torch classifiers of the sampler tests.
+"""Shared pytest configuration: hypothesis profiles and the closed-form torch classifiers of the
+sampler tests.
+
+Hypothesis profiles (README "Tests"; docs/guide.md "Testing"):
+
+* ``deterministic`` (the default, whatever ``CI`` says): derandomized, so every run on every
+  machine draws the same examples and gives the same verdict; no example database and no
+  deadline, so nothing depends on earlier runs or on the machine's speed.
+* ``thorough`` (``SMOOTHCERT_HYPOTHESIS=thorough``): 10x the examples, randomized (a fresh seed
+  per run, or ``--hypothesis-seed=N``), for hunting bugs; a failure prints its seed and a
+  ``@reproduce_failure`` blob. Still no database and no deadline.
+
+Hypothesis keeps a cache (source constants) under ``.hypothesis/`` in the current directory even
+without a database; the suite points it at a temporary folder, so a run writes no ``.hypothesis/``.
 
 Test modules cannot import each other under ``--import-mode=importlib``, so the toy models that
 several of them need are handed out by fixtures. They are built on first use: test files that
@@ -8,18 +20,36 @@ never ask for them do not import torch.
 
 import functools
 import os
+import shutil
+import tempfile
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
-settings.register_profile(
-    "default", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.register_profile(
-    "thorough", max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.load_profile(os.environ.get("SMOOTHCERT_HYPOTHESIS", "default"))
+PROFILES = {
+    "deterministic": dict(max_examples=60, derandomize=True),
+    "thorough": dict(max_examples=600, derandomize=False, print_blob=True),
+}
+for _name, _extra in PROFILES.items():
+    settings.register_profile(
+        _name, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow], **_extra
+    )
+_PROFILE = os.environ.get("SMOOTHCERT_HYPOTHESIS", "deterministic")
+if _PROFILE not in PROFILES:
+    raise pytest.UsageError(
+        f"SMOOTHCERT_HYPOTHESIS must be one of {sorted(PROFILES)}, got {_PROFILE!r}"
+    )
+settings.load_profile(_PROFILE)
+
+_HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="smoothcert-hypothesis-")
+set_hypothesis_home_dir(_HYPOTHESIS_HOME)
+
+
+def pytest_unconfigure(config):
+    """Remove the temporary hypothesis folder (its source-constants cache)."""
+    shutil.rmtree(_HYPOTHESIS_HOME, ignore_errors=True)
 
 
 @functools.cache

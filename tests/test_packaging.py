@@ -9,6 +9,7 @@ also runs them in a second virtual environment holding only the three dependenci
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -79,3 +80,19 @@ except ImportError as exc:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ok (3,)" in done.stdout
     assert "progress: progress=True needs tqdm" in done.stdout
+
+
+def test_the_suite_runs_hypothesis_deterministically():
+    # tests/conftest.py: derandomized whatever CI says (the old profile was derandomized only when
+    # CI=true, so a user's run drew fresh examples), no database, no deadline; the thorough
+    # profile is the documented randomized one.
+    from hypothesis import settings
+
+    profile = os.environ.get("SMOOTHCERT_HYPOTHESIS", "deterministic")
+    assert settings.get_current_profile_name() == profile
+    assert settings.default.database is None and settings.default.deadline is None
+    assert settings.default.derandomize is (profile == "deterministic")
+    for name in ("deterministic", "thorough"):
+        assert settings.get_profile(name).database is None
+    assert settings.get_profile("thorough").max_examples == 10 * settings.get_profile(
+        "deterministic").max_examples
