@@ -229,7 +229,7 @@ class GapCertificate(Certificate):
         pa, pb, _ = check_probability_pair(p_a, p_b)
         self._refuse_p_b(pb)
         pa, pb = float(pa), None if pb is None else float(pb)
-        with mp.workdps(twin_dps(pa, pb, dps)):
+        with mp.workdps(self._working_dps(pa, pb, dps)):
             b = None if pb is None else mp.mpf(pb)
             return max(self._gap_mp(mp.mpf(pa), b), mp.mpf(0))
 

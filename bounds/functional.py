@@ -674,7 +674,8 @@ class FunctionalCertificate(Certificate):
         for i in np.ndindex(p_a.shape):
             pb = None if p_b is None else float(p_b[i])
             rt = self._radius_rt(float(p_a[i]), pb)
-            out[i] = rt if np.isinf(rt) else np.nextafter(rt * self.scale, 0.0) if rt > 0 else 0.0
+            with np.errstate(over="ignore"):  # rt * scale above every double: the largest one
+                out[i] = rt if np.isinf(rt) else np.nextafter(rt * self.scale, 0.0) if rt > 0 else 0.0
         if self.k == 0:
             # k = 0 is plain Gaussian / Laplace noise, for which the closed-form theorems are sound
             # too; both radii are certified, so their maximum is. It matters where the quadrature's
@@ -1026,6 +1027,10 @@ class ZhangL2(FunctionalCertificate):
     def _radius_k0_mp(self, p_a, p_b):
         """k = 0: Gaussian noise, Lambda ~ N(-rt^2/2, rt^2): Cohen's radius (Zhang et al. Cor. 2)."""
         return gaussian_gap_mp(p_a, p_b)
+
+    def _working_dps(self, p_a, p_b, dps):
+        """k = 0: ``dps`` (:func:`gaussian_gap_mp` raises the precision per tail itself)."""
+        return dps if self.k == 0 else super()._working_dps(p_a, p_b, dps)
 
     def _closed_form_k0(self, binary):
         return CohenGaussianL2(sigma=self.scale)

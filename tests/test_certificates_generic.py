@@ -362,3 +362,109 @@ def test_descriptive_attributes(name):
     assert cert.noise.family
     if cls.isotropic_counterpart:
         assert cls.isotropic_counterpart in NAMES
+
+
+# -- the whole float range of the scale parameter ----------------------------------------------
+MAX = float(np.finfo(float).max)
+EXTREME_SCALES = [5e-324, 1e-310, 2.2250738585072014e-308, 1.3e-160, 1e-6, 1.0, 1.34e154, 2e154,
+                  1e300, 1e308, MAX]
+scales_whole = st.one_of(st.sampled_from(EXTREME_SCALES),
+                         st.floats(5e-324, MAX, allow_subnormal=True))
+
+
+def make_scaled(name, s):
+    """The certificate with its own scale parameter (sigma, scale or half_width) set to ``s``
+    (a scalar, broadcast to DIM coordinates by the anisotropic families)."""
+    return certificate_class(name).from_std(1.0, dim=DIM, **{_own(certificate_class(name)): s})
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_radius_over_the_whole_scale_range(name):
+    """Scales from the smallest subnormal to the largest double (issue 12 items 1 and 3): never
+    above the twin, finite where the twin is finite, the largest double where the exact radius is
+    above it, inf only where the twin is inf."""
+
+    @given(pair(), scales_whole, st.booleans())
+    def check(ab, s, binary):
+        pa, pb = ab
+        cert = make_scaled(name, s)
+        pb = None if binary else _case(name, pa, pb)
+        r, exact = cert.radius(pa, pb), cert.radius_mp(pa, pb)
+        assert isinstance(r, float) and not math.isnan(r) and r >= 0.0
+        assert mpf(r) <= exact, (pa, pb, s, r, exact)
+        if mp.isinf(exact):
+            return
+        assert math.isfinite(r), (pa, pb, s, r, exact)
+        if exact > MAX * (1 + mp.mpf(2) ** -40):  # the float budget cannot reach MAX otherwise
+            assert r == MAX, (pa, pb, s, r, exact)
+
+    run(name, check, cheap=15)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_overflowing_radius_is_the_largest_double(name):
+    """A scale near the largest double and a gap above 1: the exact radius exceeds every double,
+    so the float radius is the largest double (not inf); pA = 1 stays inf where the twin says so."""
+    cert = make_scaled(name, MAX / 4)
+    pa, pb = (0.999999, None) if certificate_class(name).binary_only else (0.999999, 1e-7)
+    exact, r = cert.radius_mp(pa, pb), cert.radius(pa, pb)
+    assert mpf(r) <= exact and math.isfinite(r)
+    if exact > MAX:  # every family but the uniform (gap <= 1) and mixture (gap <= 1.26) ones
+        assert r == MAX
+    if mp.isinf(cert.radius_mp(1.0)):
+        assert cert.radius(1.0) == math.inf
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dps, exc", [(-5, ValueError), (0, ValueError), (14, ValueError),
+                                      (2.5, TypeError), ("50", TypeError), (None, TypeError),
+                                      (True, TypeError)])
+def test_bad_dps_raises_naming_dps(name, dps, exc):
+    """radius_mp(dps=-5) used to return inf (cohen) or 1.0 (uniform); dps must be an int >= 15."""
+    cert = make(name)
+    with pytest.raises(exc, match="dps"):
+        cert.radius_mp(0.9, dps=dps)
+    if hasattr(cert, "gap_mp"):
+        with pytest.raises(exc, match="dps"):
+            cert.gap_mp(0.9, dps=dps)
+
+
+@pytest.mark.parametrize("pb", [1e-60, 1e-200, 5e-324])
+def test_zhang_l1_k0_twin_in_the_deep_tail(pb):
+    """zhang-l1 at k = 0 (Laplace) below pB ~ 1e-50: 1 - pB was 1 at 50 digits and the bracket
+    doubled forever. For pA = 0.9 the boundary lies where both Neyman-Pearson bounds are on their
+    exponential branches (Teng et al. 2020): e^-rt / (4 (1 - pA)) = pB e^rt, so
+    R = b/2 log(1 / (4 (1 - pA) pB)), an independent closed form."""
+    cert = sc.get("zhang-l1", scale=0.5 / math.sqrt(2), k=0, dim=4)
+    with mp.workdps(60):
+        ref = mpf(0.5 / math.sqrt(2)) / 2 * mp.log(1 / (4 * (1 - mpf(0.9)) * mpf(pb)))
+        assert abs(cert.radius_mp(0.9, pb) - ref) <= mp.mpf(10) ** -45 * ref
+    assert mpf(cert.radius(0.9, pb)) <= ref
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.floats(1e-300, 1.0), min_size=2, max_size=3),
+       st.lists(scales_whole, min_size=2, max_size=3), pair())
+def test_mixture_over_the_whole_sigma_range(wraw, sig, ab):
+    """ancer-gaussian-mixture squared sigma in float64: inf above sigma ~ 1.34e154 and an
+    over-report with a subnormal sigma^2 and a small weight (issue 12 item 1)."""
+    k = min(len(wraw), len(sig))
+    w = np.array(wraw[:k]) / math.fsum(wraw[:k])
+    cert = sc.get("ancer-gaussian-mixture", weights=w, sigmas=np.array(sig[:k]))
+    pa, pb = ab
+    r, exact = cert.radius(pa, pb), cert.radius_mp(pa, pb)
+    assert mpf(r) <= exact, (w, sig, pa, pb, r, exact)
+    assert math.isfinite(r)
+
+
+@pytest.mark.parametrize("weights, sigmas, pa", [
+    ([1.0], [2e154], 0.9),
+    ([1e-12, 1 - 1e-12], [1.3e-160, 1.0], 0.9),
+    ([1e-12, 1 - 1e-12], [1.3e-160, 1.0], 0.6),
+    ([0.5, 0.5], [1e-300, 1e308], 0.99),
+    ([0.5, 0.5], [1e308, 1.7e308], 0.99),
+])
+def test_mixture_issue_examples(weights, sigmas, pa):
+    cert = sc.get("ancer-gaussian-mixture", weights=weights, sigmas=sigmas)
+    r, exact = cert.radius(pa), cert.radius_mp(pa)
+    assert mpf(r) <= exact and abs(mpf(r) - exact) <= 1e-12 * exact, (r, exact)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import mpmath as mp
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import smoothcert as sc
 from smoothcert.bounds.regions import WeightedLpBall, lp_ball
 
 FAST = settings(max_examples=40, deadline=None)
@@ -249,3 +251,62 @@ def test_includes_special_gaps_and_mismatches():
 def test_bad_region_arguments(kw, exc, word):
     with pytest.raises(exc, match=word):
         WeightedLpBall(**kw)
+
+
+# -- soundness at the float edges (issue 12 item 6) ---------------------------------------------
+_EDGE = [0.0, 5e-324, 1e-310, 2.2250738585072014e-308, 1e-160, 1e-30, 1.0, 1e30, 1e160, 1e300,
+         float(np.finfo(float).max)]
+_edge_floats = st.one_of(st.sampled_from(_EDGE),
+                         st.floats(0.0, float(np.finfo(float).max), allow_subnormal=True))
+
+
+def _exact_inside(delta, scales, gap, p):
+    """``||delta / scales||_p <= gap`` in rational arithmetic (p = 1, 2, inf)."""
+    r = [abs(Fraction(float(d))) / Fraction(float(s)) for d, s in zip(delta, scales)]
+    g = Fraction(gap) if isinstance(gap, float) else gap
+    if math.isinf(p):
+        return max(r) <= g
+    if p == 1:
+        return sum(r) <= g
+    return sum(x * x for x in r) <= g * g
+
+
+def test_contains_never_true_outside_issue_example():
+    """A zero gap over a huge scale: 1e-30 / 1e300 underflowed to 0 <= 0."""
+    reg = sc.get("ars-gaussian-l2", sigma=np.array([1e300])).region(0.5)
+    assert not reg.contains([1e-30])
+    assert reg.contains([0.0])
+    assert not WeightedLpBall(2, np.array([1e300, 1.0]), 5e-324).contains([1e-20, 0.0])
+    assert WeightedLpBall(2, np.array([1e300, 1.0]), 5e-324).contains([1e-330, 0.0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([1.0, 2.0, math.inf]),
+       st.lists(st.tuples(_edge_floats, _edge_floats.filter(lambda s: s > 0)), min_size=1, max_size=4),
+       _edge_floats)
+def test_contains_never_true_outside_over_the_whole_float_range(p, pts, gap):
+    """Points, scales and gaps from 0 and the subnormals to the largest double: a True is a
+    promise (exact rational check), and a point clearly inside (1e-9 relative) is found inside."""
+    delta = [d for d, _ in pts]
+    scales = np.array([s for _, s in pts])
+    reg = WeightedLpBall(p, scales, gap)
+    got = reg.contains(delta)
+    if got:
+        assert _exact_inside(delta, scales, gap, p), (p, delta, scales.tolist(), gap)
+    if math.isfinite(gap) and _exact_inside(delta, scales, Fraction(gap) * (1 - Fraction(1, 10**6)), p):
+        assert got, (p, delta, scales.tolist(), gap)
+
+
+@pytest.mark.parametrize("scales, gap", [(np.array([1e300, 1.0]), 1e10), (np.array([1e-300, 1e-20]), 1e-30),
+                                         (np.array([1.7e308]), 2.0), (np.array([5e-324, 3e-324]), 0.75)])
+def test_axes_and_enclosed_radius_are_lower_bounds(scales, gap):
+    """Semi-axes and the enclosed radius never above ``gap * scale`` (subnormal products round
+    to nearest: one step down), the largest double where that overflows, never inf."""
+    reg = WeightedLpBall(2, scales, gap)
+    for a, s in zip(reg.axes(), scales):
+        assert math.isfinite(a) and Fraction(float(a)) <= Fraction(gap) * Fraction(float(s))
+        if Fraction(gap) * Fraction(float(s)) > Fraction(float(np.finfo(float).max)):
+            assert a == float(np.finfo(float).max)
+    enc = reg.enclosed_radius()
+    assert math.isfinite(enc) and Fraction(enc) <= Fraction(gap) * Fraction(float(scales.min()))
+    assert math.isfinite(reg.proxy_radius())
