@@ -1,7 +1,8 @@
 """Samples saved by sequential certification on the shipped Fashion-MNIST model (issue 8, item 4).
 
-Model ``fmnist-gaussian-0.50`` (Gaussian sigma = 0.5, ``cohen-gaussian-l2``), the first images of
-the embedded test sample, alpha = 0.001, n0 = 100. Three procedures, in the same run:
+Model ``fmnist-gaussian-0.50`` (Gaussian sigma = 0.5, ``cohen-gaussian-l2``), alpha = 0.001,
+n0 = 100; paired runs on the first images of the embedded test sample. Three procedures, in the
+same run:
 
 * fixed n = 100,000 -- Cohen et al.'s CERTIFY (``estimators.certify_counts``), the baseline;
 * target-radius mode at the radii {0.25, 0.5, 0.75, 1.0} (``estimators.sequential.certify_target``);
@@ -15,11 +16,27 @@ so "samples" is what a live run spends and radius losses are per input, free of 
 between methods. A live target-mode run (``gpu_sampler.sequential.certify_target``, fresh noise)
 measures the wall-clock ratio against the recording run.
 
-Goals (issue 8): the same certified accuracy at every radius (within one image) with >= 10x fewer
-samples on average for target mode, >= 3x fewer for budget mode at a radius loss <= 0.02 sigma
-per input.
+The savings quoted are those of the whole pilot distribution: the top-class frequency p_hat of
+EVERY embedded test image (500 by default) from a pilot of ``--pilot-samples`` samples, then 50
+Bernoulli replicas of each p_hat through both modes and fixed n (``pilot_study``). The paired
+images are the first few of the embedded sample (as many as fit in ``--minutes`` at the measured
+rate); they check accuracy on real noise but are not representative: an earlier quote of about
+47x for target mode came from the first dozen.
 
-    python benchmarks/sequential_savings.py                     # picks the image count for ~14 min
+Measured (2 shared CPU threads, float32; 500 images x 400 pilot samples, n = 100,000,
+alpha = 0.001; ``python benchmarks/sequential_savings.py --pilot-only --precision float32
+--batch-size 500 --pilot-samples 400``, 3.5 min): p_hat quartiles 0.834, 0.979, 1.0 (0.32 of the
+images at 1); target mode 16.7x fewer samples than fixed n, certified fraction within 0.0006 of
+fixed n's at every radius; budget mode (tol 0.02 sigma) 1.13x fewer, mean radius change
+-0.0043 sigma; even an oracle that knows p_A and pays nothing for sequential validity saves only
+2.1x for the budget goal on this distribution.
+
+Goals (issue 8): the same certified accuracy at every radius (within one image) with >= 10x fewer
+samples on average for target mode (met: 16.7x), >= 3x fewer for budget mode at a radius loss
+<= 0.02 sigma per input (not met on this model: 1.13x; the oracle bound is 2.1x).
+
+    python benchmarks/sequential_savings.py --pilot-only    # the representative savings only
+    python benchmarks/sequential_savings.py                 # + paired images for ~14 min + live run
     python benchmarks/sequential_savings.py --images 4 --state /tmp/seq.npz   # resumable
 """
 
@@ -158,7 +175,9 @@ def print_row(name, samples, fixed_samples, acc, n_images):
 def replica_study(cert, p_hat, args, common, tol, target_schedule, budget_schedule):
     """Target and budget modes vs fixed n on Bernoulli streams with p = p_hat (replicated): the
     binary rule sees nothing but this stream, so this measures savings over a representative p_A
-    distribution cheaply (independent noise per procedure; class 0 is the selected class)."""
+    distribution cheaply (independent noise per procedure; class 0 is the selected class).
+
+    Returns the savings ``(target, budget)``: fixed-n samples over the mean samples per stream."""
     fixed = args.n0 + args.n
     draw, p_rep = bernoulli_replicas(p_hat, args.replicas, args.seed + 7)
     m = p_rep.size
@@ -181,6 +200,24 @@ def replica_study(cert, p_hat, args, common, tol, target_schedule, budget_schedu
     print(f"  budget {fixed / b_rep.samples.mean():.2f}x fewer samples; radius minus fixed n's "
           f"(independent noise, sigma units): mean {change.mean():+.4f}; streams stopped before "
           f"n_max: {(b_rep.samples < fixed).mean():.2f}")
+    return fixed / t_rep.samples.mean(), fixed / b_rep.samples.mean()
+
+
+def pilot_study(model, x, cert, opts, args, common, tol, target_schedule, budget_schedule):
+    """The representative savings: the top-class frequency of every pilot image (``x``; all 500
+    embedded images by default) from ``args.pilot_samples`` samples, then Bernoulli replicas of
+    that p_A distribution through both modes and fixed n. Returns ``(target, budget)`` savings."""
+    t = time.perf_counter()
+    pilot = counts(model, x, args.pilot_samples, cert, num_classes=10, **opts).numpy()
+    p_pilot = pilot.max(axis=1) / args.pilot_samples
+    print(f"pilot: {x.shape[0]} embedded images x {args.pilot_samples} samples "
+          f"({time.perf_counter() - t:.0f} s); top-class frequency quartiles "
+          f"{np.round(np.quantile(p_pilot, [0.25, 0.5, 0.75]), 3).tolist()}, "
+          f"{(p_pilot == 1).mean():.2f} of the images at 1")
+    oracle = oracle_samples(cert, p_pilot, args.n, args.alpha, tol) + args.n0
+    print(f"oracle for the budget goal on the pilot's p_hat: "
+          f"{(args.n0 + args.n) / oracle.mean():.2f}x fewer than fixed n")
+    return replica_study(cert, p_pilot, args, common, tol, target_schedule, budget_schedule)
 
 
 def main(argv=None) -> int:
@@ -195,12 +232,16 @@ def main(argv=None) -> int:
     p.add_argument("--n0", type=int, default=100)
     p.add_argument("--alpha", type=float, default=0.001)
     p.add_argument("--replicas", type=int, default=50, help="Bernoulli replicas per pilot image")
-    p.add_argument("--pilot-every", type=int, default=5, help="pilot: every k-th embedded image")
+    p.add_argument("--pilot-every", type=int, default=1,
+                   help="pilot: every k-th embedded image (1: all of them, the representative run)")
     p.add_argument("--pilot-samples", type=int, default=1000, help="pilot: samples per image")
     p.add_argument("--tol-sigma", type=float, default=0.02, help="budget tolerance in sigma units")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--state", default="", help="npz file to resume the recording from")
     p.add_argument("--skip-live", action="store_true", help="no live target-mode run")
+    p.add_argument("--pilot-only", action="store_true",
+                   help="only the pilot and its replicas (the representative savings; 3.5 min on 2 "
+                        "CPU threads with --pilot-samples 400): no paired recording, no live run")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     t_start = time.perf_counter()
@@ -234,6 +275,17 @@ def main(argv=None) -> int:
               f"{sch.levels[-1]:.3g}")
     print()
 
+    common = dict(alpha=args.alpha, n0=args.n0)
+    tol = args.tol_sigma * sigma
+    rep_t, rep_b = pilot_study(model, x_all[torch.as_tensor(pilot_idx)], cert, opts, args, common,
+                               tol, target_schedule, budget_schedule)
+    print(f"\nrepresentative savings (whole pilot distribution, {pilot_idx.size} embedded images): "
+          f"target {rep_t:.1f}x, budget {rep_b:.2f}x")
+    if args.pilot_only:
+        print(f"total wall time {time.perf_counter() - t_start:.0f} s")
+        return 0
+    print()
+
     x, y = x_all[:n_images], labels[:n_images]
     torch.manual_seed(args.seed)
     key = f"{args.model}|{args.precision}|{args.n0}|{sizes}|{args.seed}|{n_images}"
@@ -246,10 +298,8 @@ def main(argv=None) -> int:
     cert_f = rad_f[:, None] >= np.array(RADII)[None, :]
     cert_f &= (pred_f >= 0)[:, None]
     # the sequential modes replayed on the same stream
-    common = dict(alpha=args.alpha, n0=args.n0)
     tgt = certify_target(Replay(rec, sizes), n_images, cert, RADII, schedule=target_schedule,
                          **common)
-    tol = args.tol_sigma * sigma
     bud = certify_budget(Replay(rec, sizes), n_images, cert, tol, schedule=budget_schedule,
                          **common)
     cert_b = (bud.radius[:, None] >= np.array(RADII)[None, :]) & (bud.prediction >= 0)[:, None]
@@ -294,29 +344,17 @@ def main(argv=None) -> int:
           f"cost): {oracle.mean():.0f} samples/input = {fixed_samples / oracle.mean():.2f}x fewer "
           "than fixed n")
 
-    # pilot: the p_A distribution over many images, then Bernoulli replicas of it
-    t = time.perf_counter()
-    pilot = counts(model, x_all[torch.as_tensor(pilot_idx)], args.pilot_samples, cert,
-                   num_classes=10, **opts).numpy()
-    p_pilot = pilot.max(axis=1) / args.pilot_samples
-    print(f"\npilot ({time.perf_counter() - t:.0f} s): top-class frequency quartiles "
-          f"{np.round(np.quantile(p_pilot, [0.25, 0.5, 0.75]), 3).tolist()}, "
-          f"{(p_pilot == 1).mean():.2f} of the images at 1")
-    oracle = oracle_samples(cert, p_pilot, args.n, args.alpha, tol) + args.n0
-    print(f"oracle for the budget goal on the pilot's p_hat: {fixed_samples / oracle.mean():.2f}x "
-          "fewer than fixed n")
-    replica_study(cert, p_pilot, args, common, tol, target_schedule, budget_schedule)
-
     # goals
     acc_f, acc_t = accuracy(cert_f, pred_f, y), accuracy(tgt.certified, tgt.prediction, y)
     acc_b = accuracy(cert_b, bud.prediction, y)
     within = lambda a, b: all(abs(u - v) * n_images <= 1 + 1e-9 for u, v in zip(a, b))  # noqa: E731
-    print("\ngoals:")
+    print(f"\ngoals (savings: the whole pilot distribution, {pilot_idx.size} images; in brackets "
+          f"the {n_images} paired images, the first of the embedded sample, not representative):")
     print(f"  target: accuracy within one image at every radius: {within(acc_t, acc_f)}; "
-          f"savings {fixed_samples / tgt.samples.mean():.1f}x (goal >= 10x)")
+          f"savings {rep_t:.1f}x [{fixed_samples / tgt.samples.mean():.1f}x] (goal >= 10x)")
     print(f"  budget: accuracy within one image: {within(acc_b, acc_f)}; savings "
-          f"{fixed_samples / bud.samples.mean():.2f}x (goal >= 3x); every input within "
-          f"{args.tol_sigma:g} sigma: {bool((loss <= args.tol_sigma + 1e-12).all())}")
+          f"{rep_b:.2f}x [{fixed_samples / bud.samples.mean():.2f}x] (goal >= 3x); every input "
+          f"within {args.tol_sigma:g} sigma: {bool((loss <= args.tol_sigma + 1e-12).all())}")
 
     if not args.skip_live:
         gen = torch.Generator().manual_seed(args.seed + 1)

@@ -9,6 +9,11 @@ Bernoulli/categorical "classifiers" (tests) and runs real models (``gpu_sampler.
 * :func:`certify_budget` -- the radius for a budget of ``n_max`` samples, stopping early when
   further samples are not expected to raise it by more than a tolerance ``tol``.
 
+Measured savings depend on the p_A distribution. Over all 500 embedded Fashion-MNIST test images
+of the shipped ``fmnist-gaussian-0.50`` (n_max = 100,000, alpha = 0.001; benchmarks/
+sequential_savings.py, ``--pilot-only``): target mode 16.7x fewer samples than fixed n, budget
+mode (tol 0.02 sigma) 1.13x.
+
 Anchors: Horvath, Mueller, Fischer & Vechev 2022 ("Boosting randomized smoothing with variance
 reduced classifiers", ICLR; adaptive sampling: Clopper-Pearson tests at a few growing sample sizes
 with a Bonferroni correction over the stages), Voracek 2024 ("Treatment of statistical estimation
@@ -382,7 +387,9 @@ def _stages(schedule, progress, desc):
     try:
         from tqdm.auto import tqdm
     except ImportError as exc:
-        raise ImportError("progress=True needs tqdm (pip install tqdm), or pass progress=False") from exc
+        raise ImportError(
+            "progress=True needs tqdm (pip install tqdm), or pass progress=False"
+        ) from exc
     return tqdm(stages, desc=desc, leave=False)
 
 

@@ -51,7 +51,8 @@ def test_core_commands_run_with_numpy_scipy_mpmath_only(argv, expect):
 
 def test_blocking_is_effective():
     # The harness itself: a blocked package really cannot be imported in the child.
-    code = "import sys; sys.modules['tqdm'] = None\ntry:\n    import tqdm\nexcept ImportError:\n    print('blocked')"
+    code = ("import sys; sys.modules['tqdm'] = None\n"
+            "try:\n    import tqdm\nexcept ImportError:\n    print('blocked')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "blocked"
 
