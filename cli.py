@@ -3,7 +3,7 @@
 Subcommands: ``list``, ``radius``, ``certify``, ``verify``, ``figures``, ``demo``. Each has
 ``--help`` with examples. Exit codes: 0 success, 1 a check failed (``verify``), 2 bad usage or
 bad input (a one-line message says what to fix). Options are validated here, at the boundary,
-and a bad value raises :class:`~smoothcert.estimators.errors.BadInput`; ``main`` turns only that
+and a bad value raises :class:`~smoothcert.core.errors.BadInput`; ``main`` turns only that
 into exit 2, so any other exception is a bug and surfaces with its traceback (exit 1). Heavy parts (torch, matplotlib) are imported only by
 the subcommands that need them, so ``list`` and ``radius`` work with the core install alone.
 """
@@ -14,7 +14,7 @@ import argparse
 import math
 import sys
 
-from .estimators.errors import BadInput
+from .core.errors import BadInput
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -133,7 +133,7 @@ def _check_radius_args(args) -> None:
     finite and > 0, a list of them one entry per coordinate, --dim >= 1, --k >= 0, and a possible
     (pA, pB) pair; --cert names registered certificates."""
     from .bounds import certificate_class
-    from .estimators.checks import check_probability_pair
+    from .core.checks import check_probability_pair
 
     for flag, value in (("--std", args.std), ("--sigma", args.sigma), ("--scale", args.scale),
                         ("--half-width", args.half_width)):
@@ -355,7 +355,7 @@ def _run_verify(args) -> int:
     if args.summary_json:
         write_json(summary_json(report), args.summary_json)
     if args.markdown:
-        from .bounds._atomic import atomic_write_text
+        from .core.atomic import atomic_write_text
 
         atomic_write_text(args.markdown, markdown_report(report))
     return EXIT_FAILED if report["status"] == "fail" else EXIT_OK

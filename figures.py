@@ -30,14 +30,14 @@ from typing import Iterable, Sequence
 import numpy as np
 from scipy import stats
 
-from .bounds._atomic import atomic_path, atomic_write_text
-from .estimators.checks import check_probability
-from .estimators.errors import BadInput
+from .core.atomic import atomic_path, atomic_write_text
+from .core.checks import check_probability
+from .core.errors import BadInput
 
 #: Columns every Cohen-format certification file has (Cohen et al. 2019, code ``certify.py``).
 REQUIRED_COLUMNS = ("idx", "label", "predict", "radius", "correct")
 #: Columns read into their own fields (not ``extra``): the soundness mark written by
-#: ``gpu_sampler.memory.records_to_tsv`` (``yes`` or ``NO-<mark>``) and the per-row alpha
+#: ``gpu_sampler.per_input.memory.records_to_tsv`` (``yes`` or ``NO-<mark>``) and the per-row alpha
 #: written by ``smoothcert certify``.
 SOUND_COLUMN, ALPHA_COLUMN = "sound", "alpha"
 
@@ -86,7 +86,7 @@ class CertificationResults:
     ImageNet files print ``h:mm:ss.ffffff``; both forms are read). ``extra`` holds every further
     column as floats where they parse, strings otherwise (e.g. ANCER's ``proxy_radius``).
     ``sound`` is False on rows that are no certificate (per-input parameters without memory; the
-    ``sound`` column of ``gpu_sampler.memory``), None when the file has no such column;
+    ``sound`` column of ``gpu_sampler.per_input.memory``), None when the file has no such column;
     ``unsound_mark`` is the mark those rows carry. ``alpha`` is the per-input failure probability
     the file was certified at, when known (its ``alpha`` column, or :data:`COHEN_ALPHA`).
     """
@@ -112,7 +112,7 @@ class CertificationResults:
 
     def certified_correct(self, include_unsound: bool = False) -> np.ndarray:
         """Rows that count as correct: ``correct == 1`` and, unless ``include_unsound``, sound
-        (an unsound row counts as an abstention, as in ``gpu_sampler.memory.summarize``)."""
+        (an unsound row counts as an abstention, as in ``gpu_sampler.per_input.memory.summarize``)."""
         ok = self.correct == 1
         return ok if include_unsound or self.sound is None else ok & self.sound
 

@@ -45,9 +45,9 @@ import numpy as np
 import torch
 
 import smoothcert as sc
-from smoothcert.bounds._atomic import atomic_path, atomic_write_text
-from smoothcert.gpu_sampler.ancer import AncerConfig, ancer_certificate, optimize_ancer
-from smoothcert.gpu_sampler.ars_generator import (
+from smoothcert.core.atomic import atomic_path, atomic_write_text
+from smoothcert.gpu_sampler.per_input.ancer import AncerConfig, ancer_certificate, optimize_ancer
+from smoothcert.gpu_sampler.per_input.ars_generator import (
     ARSTrainConfig,
     DatasetNoise,
     NoiseGenerator,
@@ -55,8 +55,8 @@ from smoothcert.gpu_sampler.ars_generator import (
     pgd_linf,
     train_ars,
 )
-from smoothcert.gpu_sampler.data_dependent import DataDependentConfig, optimize_sigmas
-from smoothcert.gpu_sampler.memory import (
+from smoothcert.gpu_sampler.per_input.data_dependent import DataDependentConfig, optimize_sigmas
+from smoothcert.gpu_sampler.per_input.memory import (
     PROCEDURES,
     certify_sequence,
     label_with_soundness,

@@ -51,7 +51,7 @@ import torch
 from tqdm import tqdm
 
 from smoothcert import get
-from smoothcert.bounds._atomic import atomic_path
+from smoothcert.core.atomic import atomic_path
 from smoothcert.estimators import certify_counts, cp_lower
 from smoothcert.estimators.sequential import certify_budget, certify_target, geometric_schedule
 from smoothcert.gpu_sampler import counts, embedded_sample, shipped_model

@@ -24,8 +24,8 @@ import numpy as np
 
 import math
 
-from ..estimators.checks import check_int, check_positive, check_probability_pair
-from ..estimators.rounding import DEFAULT_ULPS, MAX, as_output, shrink
+from ..core.checks import check_int, check_positive, check_probability_pair
+from ..core.rounding import DEFAULT_ULPS, MAX, as_output, shrink
 
 #: The fewest digits a twin may be asked for: below double precision a twin is no reference.
 MIN_DPS = 15

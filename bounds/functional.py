@@ -51,10 +51,10 @@ import mpmath as mp
 import numpy as np
 from scipy import special
 
-from ..estimators.checks import as_float_array, check_finite, check_positive, check_probability
-from ..estimators.checks import check_probability_pair
-from ..estimators.rounding import EPS, as_output
-from ._atomic import atomic_path
+from ..core.checks import as_float_array, check_finite, check_positive, check_probability
+from ..core.checks import check_probability_pair
+from ..core.rounding import EPS, as_output
+from ..core.atomic import atomic_path
 from .base import Certificate, Noise, TwinUnavailable, twin_dps
 from .functional_quadrature import RadialLaw, monotone_root, newton_increasing
 from .gaussian import CohenGaussianL2, gaussian_gap_mp
@@ -76,7 +76,7 @@ DEFAULT_DIM = 784
 
 def check_k_dim(k, dim):
     """``dim`` an integer >= 2 and ``k`` a real number with 0 <= k < dim (Zhang et al. Eq. 9)."""
-    from ..estimators.checks import check_int
+    from ..core.checks import check_int
 
     dim = check_int("dim", dim, minimum=2)
     ka = as_float_array("k", k)
@@ -844,7 +844,7 @@ class FunctionalCertificate(Certificate):
             grid = np.sort(check_probability("p_grid", p_grid).ravel())
             radii = np.maximum.accumulate(self.radius(grid)) if grid.size else grid
             return RadiusTable(self.name, self.params, grid, radii)
-        from ..estimators.checks import check_int
+        from ..core.checks import check_int
 
         n = check_int("n", n, minimum=1)
         rt_max = 1.25 * self._gap_guess(1 - 1e-15, None)

@@ -26,7 +26,7 @@ import mpmath as mp
 import numpy as np
 from scipy import special
 
-from ..estimators.checks import check_alpha, check_int, check_positive
+from ..core.checks import check_alpha, check_int, check_positive
 from ..estimators.hoeffding import dkw_epsilon, dual_lower_bound
 from .base import Certificate, Noise
 from .functional import DEFAULT_DIM, check_k_dim
@@ -192,7 +192,7 @@ class ZhangLinf(Certificate):
     def lower_bound(self, p_a, r):
         """DKW-corrected Monte Carlo lower bound on L(p_a, r) (scalar inputs)."""
         from .functional import check_radius
-        from ..estimators.checks import check_probability
+        from ..core.checks import check_probability
 
         p = float(check_probability("p_a", p_a))
         return self._lower(p, float(check_radius(r)) / self.sigma)

@@ -13,8 +13,8 @@ import mpmath as mp
 import numpy as np
 from scipy.special import ndtri
 
-from ..estimators.checks import check_positive
-from ..estimators.rounding import TINY, shrink, sound_difference
+from ..core.checks import check_positive
+from ..core.rounding import TINY, shrink, sound_difference
 from .base import GapCertificate, Noise, broadcast_to_dim
 from .registry import register
 

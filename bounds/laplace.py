@@ -21,8 +21,8 @@ from __future__ import annotations
 import mpmath as mp
 import numpy as np
 
-from ..estimators.checks import check_positive
-from ..estimators.rounding import shrink, sound_difference
+from ..core.checks import check_positive
+from ..core.rounding import shrink, sound_difference
 from .base import GapCertificate, Noise, broadcast_to_dim
 from .registry import register
 

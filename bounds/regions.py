@@ -35,8 +35,8 @@ from fractions import Fraction
 import mpmath as mp
 import numpy as np
 
-from ..estimators.checks import as_float_array, check_finite, check_int, check_positive
-from ..estimators.rounding import EPS, MAX
+from ..core.checks import as_float_array, check_finite, check_int, check_positive
+from ..core.rounding import EPS, MAX
 
 #: Error budget (ulps) of one evaluation of numpy's / libm's log or exp (a few ulps in practice).
 _LOG_ULPS = 8

@@ -39,7 +39,7 @@ import mpmath as mp
 import numpy as np
 from scipy import special
 
-from .checks import COUNT_LIMIT, check_alpha, check_counts
+from ..core.checks import COUNT_LIMIT, check_alpha, check_counts
 from .clopper_pearson import _cp_lower, _cp_upper, binomial_tail_mp
 
 RULES = ("binary", "runner-up", "bonferroni")

@@ -58,8 +58,8 @@ import mpmath as mp
 import numpy as np
 from scipy import special
 
-from .checks import check_alpha, check_counts, check_int, check_probability
-from .rounding import grow, shrink
+from ..core.checks import check_alpha, check_counts, check_int, check_probability
+from ..core.rounding import grow, shrink
 
 #: Relative slack on SciPy's tail excess that the margin absorbs (100x the worst one measured).
 ETA = 1e-5

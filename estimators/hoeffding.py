@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_alpha, check_int, check_probability
+from ..core.checks import check_alpha, check_int, check_probability
 
 
 def hoeffding_epsilon(n, alpha):

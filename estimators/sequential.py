@@ -86,9 +86,9 @@ from fractions import Fraction
 import numpy as np
 
 from .certify import RULES, _cap_by_complement, _check_rule, _levels
-from .checks import as_float_array, check_alpha, check_counts, check_int
+from ..core.checks import as_float_array, check_alpha, check_counts, check_int
 from .clopper_pearson import _cp_lower, _cp_upper
-from .rounding import shrink
+from ..core.rounding import shrink
 
 
 # ---------------------------------------------------------------------------------------------

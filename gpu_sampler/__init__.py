@@ -47,10 +47,10 @@ __all__ += [
 ]
 
 # Per-input and per-dataset smoothing parameters, certified soundly (issue 7).
-from .ancer import AncerConfig, optimize_ancer  # noqa: E402
-from .ars_generator import ARSTrainConfig, DatasetNoise, NoiseGenerator, ShiftedModel, train_ars  # noqa: E402
-from .data_dependent import DataDependentConfig, optimize_sigmas  # noqa: E402
-from .memory import MemoryCertifier, certify_sequence  # noqa: E402
+from .per_input.ancer import AncerConfig, optimize_ancer  # noqa: E402
+from .per_input.ars_generator import ARSTrainConfig, DatasetNoise, NoiseGenerator, ShiftedModel, train_ars  # noqa: E402
+from .per_input.data_dependent import DataDependentConfig, optimize_sigmas  # noqa: E402
+from .per_input.memory import MemoryCertifier, certify_sequence  # noqa: E402
 
 __all__ += [
     "ARSTrainConfig",

@@ -19,8 +19,8 @@ from importlib import resources
 
 import numpy as np
 
-from ..bounds._atomic import atomic_path
-from ..estimators.checks import check_int
+from ..core.atomic import atomic_path
+from ..core.checks import check_int
 
 DEFAULT_ROOT = "/usr/share/datasets/fashion-mnist"
 ENV_ROOT = "SMOOTHCERT_FASHION_MNIST"

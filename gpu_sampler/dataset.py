@@ -38,8 +38,8 @@ import numpy as np
 import torch
 import torch.distributed
 
-from ..bounds._atomic import atomic_path
-from ..estimators.checks import check_alpha, check_int
+from ..core.atomic import atomic_path
+from ..core.checks import check_alpha, check_int
 
 COLUMNS = ("idx", "label", "predict", "radius", "correct", "time", "certificate", "pA_lower",
            "pB_upper", "counts", "counts_select", "n0", "n", "alpha", "rule", "precision", "seed",

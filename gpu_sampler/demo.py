@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..bounds._atomic import atomic_path
-from ..estimators.checks import check_int
+from ..core.atomic import atomic_path
+from ..core.checks import check_int
 
 #: (certificate, shipped model, noise parameter name, value)
 DEMO_RUNS = (

@@ -32,8 +32,8 @@ import pickle
 import torch
 from torch import nn
 
-from ..bounds._atomic import atomic_path
-from ..estimators.checks import check_int
+from ..core.atomic import atomic_path
+from ..core.checks import check_int
 
 #: Per-channel normalization constants. CIFAR-10 and ImageNet: exactly Cohen et al.'s
 #: ``datasets.py`` (``_CIFAR10_STDDEV = [0.2023, 0.1994, 0.2010]``, not the 0.2470/0.2435/0.2616

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from scipy import special
 
-from ..estimators.checks import as_float_array, check_finite, check_int, check_positive
+from ..core.checks import as_float_array, check_finite, check_int, check_positive
 
 FAMILIES = (
     "gaussian",

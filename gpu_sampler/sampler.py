@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from ..estimators import certify_counts, predict_counts
-from ..estimators.checks import check_alpha, check_int
+from ..core.checks import check_alpha, check_int
 from .noise import NoiseSampler, make_noise
 
 PRECISIONS = ("float32", "float64", "bfloat16")

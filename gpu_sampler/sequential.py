@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..estimators import sequential as seq
-from ..estimators.checks import check_alpha
+from ..core.checks import check_alpha
 from .noise import make_noise
 from .sampler import CertifyResult, _as_inputs, _check_precision, counts
 

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..bounds._atomic import atomic_path, atomic_write_text
+from ..core.atomic import atomic_path, atomic_write_text
 from .data import load_fashion_mnist, to_tensor
 from .models import METRICS_FILE, SHIPPED_MODELS, fmnist_resnet, load_checkpoint, save_checkpoint
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import smoothcert as sc
 from smoothcert.bounds.regions import WeightedLpBall
-from smoothcert.gpu_sampler.ancer import (
+from smoothcert.gpu_sampler.per_input.ancer import (
     AncerConfig,
     ancer_certificate,
     optimize_ancer,

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import smoothcert as sc
-from smoothcert.gpu_sampler.ars_generator import (
+from smoothcert.gpu_sampler.per_input.ars_generator import (
     ARSTrainConfig,
     DatasetNoise,
     NoiseGenerator,
@@ -19,7 +19,7 @@ from smoothcert.gpu_sampler.ars_generator import (
     pgd_linf,
     train_ars,
 )
-from smoothcert.gpu_sampler.memory import certify_sequence
+from smoothcert.gpu_sampler.per_input.memory import certify_sequence
 
 SHAPE = (1, 4, 4)
 
@@ -169,7 +169,7 @@ def test_bad_shapes():
 
 
 def test_shipped_bundle_roundtrip(tmp_path):
-    from smoothcert.gpu_sampler.ars_generator import load_ars_bundle, save_ars_bundle
+    from smoothcert.gpu_sampler.per_input.ars_generator import load_ars_bundle, save_ars_bundle
 
     b = load_ars_bundle()
     (g_clf, gen), (d_clf, dw) = b["generator"], b["dataset"]

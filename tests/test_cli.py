@@ -13,7 +13,7 @@ import pytest
 
 from smoothcert import cli
 from smoothcert.bounds import certificate_class
-from smoothcert.estimators.errors import BadInput
+from smoothcert.core.errors import BadInput
 
 BAD_NOISE = [
     (["--std", "-1"], "--std"),

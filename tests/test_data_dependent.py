@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
-from smoothcert.gpu_sampler.data_dependent import (
+from smoothcert.gpu_sampler.per_input.data_dependent import (
     DataDependentConfig,
     optimize_sigma_batch,
     optimize_sigmas,

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import smoothcert as sc
 from smoothcert.bounds import certificate_class, get
-from smoothcert.estimators.checks import as_float_array, check_alpha, check_probability_pair
+from smoothcert.core.checks import as_float_array, check_alpha, check_probability_pair
 
 DPS = 60
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import smoothcert as sc
 from smoothcert.bounds.regions import WeightedLpBall
-from smoothcert.gpu_sampler.memory import (
+from smoothcert.gpu_sampler.per_input.memory import (
     MemoryCertifier,
     ParameterCheckpoint,
     atomic_write_text,

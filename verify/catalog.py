@@ -27,7 +27,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..bounds._atomic import atomic_write_text
+from ..core.atomic import atomic_write_text
 from ..bounds import certificate_class, certificates
 
 #: The repository root (this file is verify/catalog.py).

@@ -21,7 +21,7 @@ import os
 import sys
 import time
 
-from ..bounds._atomic import atomic_write_text
+from ..core.atomic import atomic_write_text
 from ..bounds import certificates
 from .common import FAIL, NA, PASS, WARN, Check, all_instances, combine, jsonable
 from .errata import errata_check, errata_report

@@ -22,7 +22,7 @@ The result feeds ``ancer-ellipsoid`` (``sigma=theta``) or ``ancer-cross-polytope
 
 SOUNDNESS (DESIGN section 5): theta depends on x, so the fixed-distribution corollaries do not
 certify the classifier ``x -> g_theta(x)(x)``; route the results through
-:class:`smoothcert.gpu_sampler.memory.MemoryCertifier` or mark them unsound. ANCER's own
+:class:`smoothcert.gpu_sampler.per_input.memory.MemoryCertifier` or mark them unsound. ANCER's own
 evaluation does the former (their Sec. 6, following Alfarra et al. Sec. 3.5).
 """
 
@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..estimators.checks import as_float_array, check_finite, check_int, check_positive
+from ...core.checks import as_float_array, check_finite, check_int, check_positive
 from .data_dependent import FAMILIES, _FrozenEval, check_inputs, smoothed_probabilities, top2_gap, unit_noise
 from .memory import ParameterCheckpoint
 
@@ -127,7 +127,7 @@ def optimize_ancer(model, xs, theta_iso, config: AncerConfig = AncerConfig(), ba
     """ANCER over a dataset slice, resumable: ``(thetas (N, *shape), seconds per input (N,))``.
 
     ``theta_iso``: the isotropic data-dependent scales ``(N,)`` (or a scalar); ``checkpoint``: a
-    path (``.npz``) or :class:`~smoothcert.gpu_sampler.memory.ParameterCheckpoint` written after
+    path (``.npz``) or :class:`~smoothcert.gpu_sampler.per_input.memory.ParameterCheckpoint` written after
     every batch (atomic), so an interrupted run resumes where it stopped.
     """
     xs = check_inputs(xs)
@@ -153,7 +153,7 @@ def optimize_ancer(model, xs, theta_iso, config: AncerConfig = AncerConfig(), ba
 
 def ancer_certificate(theta, family: str = "gaussian"):
     """The registered certificate for scales ``theta`` (one input's map)."""
-    from ..bounds import get
+    from ...bounds import get
 
     if family not in CERTIFICATE:
         raise ValueError(f"family must be one of {tuple(CERTIFICATE)}, got {family!r}")

@@ -40,8 +40,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..bounds._atomic import atomic_path
-from ..estimators.checks import check_int, check_positive
+from ...core.atomic import atomic_path
+from ...core.checks import check_int, check_positive
 from .data_dependent import check_inputs
 
 
@@ -276,7 +276,7 @@ def load_ars_bundle(path=None, device="cpu") -> dict:
     from ``path`` (default: the shipped :data:`SHIPPED_BUNDLE`), in eval mode."""
     from importlib import resources
 
-    from .models import fmnist_resnet
+    from ..models import fmnist_resnet
 
     if path is None:
         ref = resources.files("smoothcert.gpu_sampler").joinpath("assets", SHIPPED_BUNDLE)

@@ -21,7 +21,7 @@ method). The later ``ddsmoothing`` package used to initialize ANCER (Eiras et al
 
 SOUNDNESS (DESIGN section 5): a sigma chosen per input voids Cohen's theorem for the classifier
 ``x -> g_sigma(x)(x)``. Certify the results through
-:class:`smoothcert.gpu_sampler.memory.MemoryCertifier` (Alfarra et al. Sec. 3.5) or mark them
+:class:`smoothcert.gpu_sampler.per_input.memory.MemoryCertifier` (Alfarra et al. Sec. 3.5) or mark them
 unsound (``memory.unsound_record``); this module only chooses the parameters.
 """
 
@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..estimators.checks import check_int, check_positive
+from ...core.checks import check_int, check_positive
 from .memory import ParameterCheckpoint
 
 FAMILIES = ("gaussian", "uniform")
@@ -178,7 +178,7 @@ def optimize_sigmas(model, xs, config: DataDependentConfig = DataDependentConfig
                     generator=None, checkpoint=None, progress: bool = True):
     """Per-input scales for a dataset slice, resumable: ``(sigmas (N,), seconds per input (N,))``.
 
-    ``checkpoint`` is a path (``.npz``) or a :class:`~smoothcert.gpu_sampler.memory.ParameterCheckpoint`;
+    ``checkpoint`` is a path (``.npz``) or a :class:`~smoothcert.gpu_sampler.per_input.memory.ParameterCheckpoint`;
     inputs finished in an earlier run are read back, not recomputed. Progress shows with tqdm.
     """
     xs = check_inputs(xs)

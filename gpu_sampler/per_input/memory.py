@@ -70,10 +70,10 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
-from ..bounds._atomic import FILE_MODE, atomic_path, atomic_write_text
-from ..bounds.regions import WeightedLpBall
-from ..estimators.checks import as_float_array, check_finite, check_int
-from ..estimators.rounding import EPS
+from ...core.atomic import FILE_MODE, atomic_path, atomic_write_text
+from ...bounds.regions import WeightedLpBall
+from ...core.checks import as_float_array, check_finite, check_int
+from ...core.rounding import EPS
 
 #: How a certificate was produced; ``sound`` says whether it is a promise.
 PROCEDURES = {
@@ -609,7 +609,7 @@ def certify_sequence(model, xs, certs, procedure: str, shifts=None, n0: int = 10
     import torch
     from tqdm.auto import tqdm
 
-    from .sampler import certify
+    from ..sampler import certify
 
     check_procedure(procedure)
     if len(certs) != len(xs):
