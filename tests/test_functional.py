@@ -18,8 +18,8 @@ from scipy.special import ndtri
 
 import smoothcert as sc
 from smoothcert.bounds.functional import RadiusTable, ZhangL1, ZhangL2
-from smoothcert.bounds.functional_quadrature import RadialLaw
-from smoothcert.bounds.functional_linf import ZhangLinf, _log_sup_density, _sample_sup_norm
+from smoothcert.bounds.functional.radial import RadialLaw
+from smoothcert.bounds.functional.linf import ZhangLinf, _log_sup_density, _sample_sup_norm
 from smoothcert.estimators.hoeffding import (
     dkw_epsilon,
     dual_lower_bound,

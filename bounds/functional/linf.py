@@ -1,4 +1,5 @@
-"""``zhang-linf``: Zhang et al. 2020, the mixed-norm family of their Eq. 13 against l_inf balls (Thm 3).
+"""The ``zhang-linf`` family and theorem: Zhang et al. 2020, the mixed-norm family of their Eq. 13
+against l_inf balls (Thm 3), with D estimated by Monte Carlo and a DKW bound.
 
 pi0(z) proportional to ||z||_inf^-k exp(-||z||_2^2 / (2 sigma^2)); the worst delta in the l_inf ball of
 radius r is r (1, ..., 1) (their Thm 3). D has no low-dimensional closed form, so it is estimated by
@@ -26,11 +27,14 @@ import mpmath as mp
 import numpy as np
 from scipy import special
 
-from ..core.checks import check_alpha, check_int, check_positive
-from ..estimators.hoeffding import dkw_epsilon, dual_lower_bound
-from .base import Certificate, Noise
-from .functional import DEFAULT_DIM, check_k_dim
-from .registry import register
+from ...core.checks import check_alpha, check_int, check_positive, check_probability
+from ...core.roots import bisect
+from ...estimators.hoeffding import dkw_epsilon, dual_lower_bound
+from ..base import Certificate
+from ..family import Param, positive_scalar, register_family
+from ..registry import register
+from .engine import DEFAULT_DIM, check_k_dim, check_radius
+from .zhang import DIM_PARAM, K_PARAM, ZhangFamily
 
 #: log-density drop (natural units) at which the sampled range of s is cut; the mass left out
 #: (below 1e-30) is added to the DKW width.
@@ -62,6 +66,31 @@ def coordinate_std(k, d) -> float:
     v = np.where(t < 1e-3, t * t / 3.0, v)
     second = np.sum(w * (t * t + (d - 1) * v)) / np.sum(w)
     return float(np.sqrt(second / d))
+
+
+@register_family
+class ZhangLinfFamily(ZhangFamily):
+    """pi0 ~ ||z||_inf^-k exp(-||z||_2^2 / (2 sigma^2)) (Zhang et al. Eq. 13), 0 <= k <= d - 1 (the
+    density of ||z||_inf, s^(d-1-k) near 0, must be integrable); per-coordinate std
+    sigma * :func:`coordinate_std` (k, d)."""
+
+    name = "zhang-linf"
+    params = (Param("sigma", "reals", positive_scalar, "Zhang et al. l_inf family scale sigma (> 0)"),
+              K_PARAM, DIM_PARAM)
+    scale_param = "sigma"
+    law = ("density proportional to ||z||_inf^-k exp(-||z||_2^2 / (2 sigma^2)) "
+           "(Zhang et al. Eq. 13)")
+    std_formula = "sigma * coordinate_std(k, d) (1 for k = 0; a quadrature over ||z||_inf)"
+
+    @classmethod
+    def check_joint(cls, params: dict) -> None:
+        kf, d = check_k_dim(params["k"], params["dim"])
+        if kf > d - 1:
+            raise ValueError(f"k must be <= dim - 1 = {d - 1} for zhang-linf, got k={params['k']!r}")
+
+    @classmethod
+    def unit_std(cls, params):
+        return coordinate_std(params["k"], params["dim"])
 
 
 def _sample_sup_norm(n, k, d, rng, cells: int = 4096):
@@ -128,6 +157,7 @@ class ZhangLinf(Certificate):
     """
 
     name = "zhang-linf"
+    family = "zhang-linf"
     norm = "linf"
     tight = False
     expensive = True
@@ -142,8 +172,7 @@ class ZhangLinf(Certificate):
                  grid=1024):
         s = check_positive("sigma", sigma, allow_array=False)
         kf, d = check_k_dim(k, dim)
-        if kf > d - 1:
-            raise ValueError(f"k must be <= dim - 1 = {d - 1} for zhang-linf, got k={k!r}")
+        ZhangLinfFamily.check_joint({"k": kf, "dim": d})
         self.sigma, self.k, self.dim = float(s), kf, d
         self.n_samples = check_int("n_samples", n_samples, minimum=1)
         self.seed = check_int("seed", seed, minimum=0)
@@ -164,10 +193,6 @@ class ZhangLinf(Certificate):
             check_k_dim(k, dim)
             sigma = float(check_positive("std", std, allow_array=False)) / coordinate_std(k, dim)
         return cls(sigma=sigma, k=k, dim=dim, n_samples=1000)
-
-    @property
-    def noise(self) -> Noise:
-        return Noise("zhang-linf", {"sigma": self.sigma, "k": self._params["k"], "dim": self.dim})
 
     # ---- samples and ratios -----------------------------------------------------------------
     def statistics(self):
@@ -190,11 +215,9 @@ class ZhangLinf(Certificate):
         return dual_lower_bound(np.exp(np.minimum(lr, 700.0)), p, self.eps)
 
     def lower_bound(self, p_a, r):
-        """DKW-corrected Monte Carlo lower bound on L(p_a, r) (scalar inputs)."""
-        from .functional import check_radius
-        from ..core.checks import check_probability
-
-        p = float(check_probability("p_a", p_a))
+        """DKW-corrected Monte Carlo lower bound on L(p_a, r) (scalar inputs; p_a rounded down,
+        so an inexact input never gives a bound above its exact value)."""
+        p = float(check_probability("p_a", p_a, "down"))
         return self._lower(p, float(check_radius(r)) / self.sigma)
 
     GRID_SPAN = (1e-4, 160.0)  # grid radii in units of sigma / sqrt(d - k)
@@ -209,17 +232,11 @@ class ZhangLinf(Certificate):
         return base * power(one * hi / lo, (one * (j - 1)) / (self.grid - 1))
 
     def _search(self, pa, pb, certified):
-        """Largest grid index j with certified(j) by bisection (index 0 = radius 0)."""
-        lo, hi = 0, self.grid
-        if certified(hi):
-            return hi
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if certified(mid):
-                lo = mid
-            else:
-                hi = mid
-        return lo
+        """Largest grid index j with certified(j) by bisection (index 0 = radius 0, always
+        certified: the returned index is one where the test held)."""
+        if certified(self.grid):
+            return self.grid
+        return bisect(certified, 0, self.grid, midpoint=lambda a, b: (a + b) // 2).inside
 
     def _radius_one(self, pa, pb):
         if (pb is None and pa <= 0.5) or (pb is not None and pa <= pb):

@@ -1,4 +1,4 @@
-"""Numerical building blocks of the Zhang et al. 2020 quadrature certificates (``zhang-l2``, ``zhang-l1``).
+"""The radial quadrature of the Zhang et al. 2020 certificates (``zhang-l2``, ``zhang-l1``).
 
 For the radial families pi0(z) proportional to ||z||^-k exp(-||z||^q / (q s^q)) (q = 2: the l2
 family with s = sigma; q = 1: the l1 family with s = b), the normalized radius ``u = ||z|| / s``
