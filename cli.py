@@ -387,8 +387,11 @@ def _add_figures(sub):
     what.add_argument("--zhang-density", action="store_true", help="radial density of a Zhang et al. family for several k")
     what.add_argument("--dual", action="store_true", help="functional-optimization dual landscape (Monte Carlo)")
     what.add_argument("--rops", action="store_true", help="Laplace vs Gaussian certified l1 radii and their ratio")
-    what.add_argument("--all", action="store_true", help="every figure of docs/guide.md (Cohen data from ../shared/data)")
+    what.add_argument("--all", action="store_true", help="every figure of docs/guide.md")
     p.add_argument("--out", default="figures", help="output folder")
+    p.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="with --all: folder of Cohen et al.'s released results (default: the copy shipped "
+                        "with smoothcert, smoothcert/figures/data/cohen2019)")
     p.add_argument("--resume", action="store_true", help="with --all: keep figure groups already drawn in --out")
     p.add_argument("--group", action="append", default=None, metavar="NAME",
                    help="with --all: draw only this group (repeatable): cohen, radius, regions, zhang, rops, landscape")
@@ -453,6 +456,8 @@ def _check_figures_args(args):
         _user_value("--cert", certificate_class, name)
     for group in args.group or ():
         _require(group in F.DOCS_GROUPS, "--group", group, f"one of {', '.join(F.DOCS_GROUPS)}")
+    if args.data_dir is not None:
+        _require(os.path.isdir(args.data_dir), "--data-dir", args.data_dir, "an existing folder")
     if not args.tsv:
         return []
     missing = [f for f in args.tsv if not os.path.isfile(f)]
@@ -528,7 +533,8 @@ def _run_figures(args) -> int:
         F.rops_figure(std=args.std, dim=args.dim, path=os.path.join(out, "laplace_vs_gaussian"))
         made.append(os.path.join(out, "laplace_vs_gaussian.png"))
     if args.all:
-        made += [str(p) for p in F.docs_figures(out, resume=args.resume, groups=args.group)]
+        made += [str(p) for p in F.docs_figures(out, data_dir=args.data_dir, resume=args.resume,
+                                                    groups=args.group)]
     for path in made:
         print(f"wrote {path}", file=sys.stderr)
     return EXIT_OK
