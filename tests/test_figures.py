@@ -1,9 +1,9 @@
-"""Tests of figures.py: reading Cohen-format results, tables, and every figure on small inputs.
+"""Tests of the figures package: reading Cohen-format results, tables, and every figure on small inputs.
 
 The published numbers below are Cohen, Rosenfeld & Kolter (2019)'s own tables, as released in
 their repository locuslab/smoothing (``analysis/latex/vary_noise_imagenet`` = paper Table 1,
 ``analysis/latex/vary_noise_cifar10`` = the CIFAR-10 appendix table, both written by their
-``analyze.py`` from the files in ``../shared/data/cohen2019``). They are typed in from those
+``analyze.py`` from the files shipped in ``figures/data/cohen2019``). They are typed in from those
 files, not from this code's output.
 """
 
@@ -21,10 +21,10 @@ from scipy import stats
 
 from smoothcert import figures as F
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cohen2019"
-needs_data = pytest.mark.skipif(
-    not DATA.is_dir(), reason=f"Cohen et al. 2019 results not found at {DATA} (../shared/data)"
-)
+from smoothcert.figures.results import _false_certificate_budget
+
+# Cohen et al.'s released files ship as package data (no skip: every checkout and install has them).
+DATA = F.COHEN_DATA
 
 # Cohen et al. 2019 Table 1 (ImageNet, approximate certified accuracy; bold = best sigma).
 PUBLISHED_IMAGENET = r"""
@@ -78,7 +78,6 @@ def _parse_ours_latex(tex):
 
 # ---------------------------------------------------------------------------------------------
 # Reproducing Cohen et al.'s published tables from their released files
-@needs_data
 @pytest.mark.parametrize("files,radii,published", [
     (IMAGENET_FILES, IMAGENET_RADII, PUBLISHED_IMAGENET),
     (CIFAR_FILES, CIFAR_RADII, PUBLISHED_CIFAR),
@@ -95,13 +94,11 @@ def test_tables_reproduce_cohen_published_tables(files, radii, published):
         assert f"r = {r:g}" in md
 
 
-@needs_data
 def test_clean_accuracy_matches_cohen_readme_r0_column():
     acc = [F.approximate_accuracy(DATA / f, [0.0])[0] for f in IMAGENET_FILES]
     assert [f"{a:.2f}" for a in acc] == [f"{a:.2f}" for a in PUBLISHED_IMAGENET_R0]
 
 
-@needs_data
 def test_read_all_released_files():
     for path in sorted(DATA.glob("*.tsv")):
         res = F.read_tsv(path)
@@ -112,6 +109,52 @@ def test_read_all_released_files():
         assert np.isfinite(res.time).all() and (res.time > 0).all()
     im = F.read_tsv(DATA / IMAGENET_FILES[0])
     assert im.time[0] == pytest.approx(2 * 60 + 31.238689)  # first row prints 0:02:31.238689
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 13 item 6: Cohen et al.'s files are package data, found by every install
+COHEN_FILES = sorted(IMAGENET_FILES + CIFAR_FILES + [
+    "cifar10__resnet110__noise_0.12__test__sigma_0.50.tsv",
+    "cifar10__resnet110__noise_0.25__test__sigma_0.50.tsv",
+    "cifar10__resnet110__noise_1.00__test__sigma_0.50.tsv",
+    "imagenet__resnet50__noise_0.25__test__sigma_0.50.tsv",
+    "imagenet__resnet50__noise_0.50__train__sigma_0.50.tsv",
+    "imagenet__resnet50__noise_1.00__test__sigma_0.50.tsv",
+])
+
+
+def test_cohen_files_are_package_data():
+    """The 13 files, their README and SOURCE note are found through importlib.resources (as in
+    an installed wheel), are the default data dir, and pyproject declares them package data."""
+    import fnmatch
+    import importlib.resources
+    import tomllib
+
+    root = importlib.resources.files("smoothcert.figures") / "data/cohen2019"
+    names = sorted(p.name for p in root.iterdir())
+    assert [n for n in names if n.endswith(".tsv")] == COHEN_FILES == sorted(F.COHEN_ALPHA)
+    assert {"README.md", "SOURCE.md"} <= set(names)
+    assert "locuslab/smoothing" in (root / "SOURCE.md").read_text()
+    assert Path(str(root)) == F.COHEN_DATA
+    pyproject = tomllib.loads((Path(F.__file__).parents[1] / "pyproject.toml").read_text())
+    tools = pyproject["tool"]["setuptools"]
+    assert "smoothcert.figures" in tools["packages"]
+    globs = tools["package-data"]["smoothcert.figures"]
+    for name in names:
+        assert any(fnmatch.fnmatch(f"data/cohen2019/{name}", g) for g in globs), name
+
+
+def test_docs_figures_draws_cohen_group_from_the_shipped_data(tmp_path, capsys):
+    """Without --data-dir the cohen group draws from the package data (it was skipped, exit 0,
+    wherever ../shared/data was absent); an explicit --data-dir that is no folder exits 2."""
+    from smoothcert.cli import main
+
+    written = F.docs_figures(tmp_path, groups=["cohen"])
+    assert written == [tmp_path / f"{n}.png" for n in F.DOCS_GROUPS["cohen"]]
+    assert "skipped" not in capsys.readouterr().err
+    assert main(["figures", "--all", "--group", "cohen", "--data-dir", str(tmp_path / "absent"),
+                 "--out", str(tmp_path)]) == 2
+    assert "--data-dir must be an existing folder" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,7 +247,7 @@ def test_binomial_budget_is_exact_quantile_in_mpmath():
     import mpmath as mp
 
     for n, alpha, rho in [(500, 1e-3, 1e-3), (500, 0.01, 0.05), (2_000, 1e-3, 1e-3)]:
-        q = round(F._false_certificate_budget(n, alpha, rho, "binomial") * n)
+        q = round(_false_certificate_budget(n, alpha, rho, "binomial") * n)
 
         def tail(k):  # P(Bin(n, alpha) >= k), exact
             mp.mp.dps = 40
@@ -264,7 +307,6 @@ def test_certified_accuracy_figure_plots_the_curves(tmp_path):
         F.certified_accuracy_figure([a], variant="exact")
 
 
-@needs_data
 def test_certified_accuracy_figure_shows_cohen_curves(tmp_path):
     paths = [DATA / f for f in IMAGENET_FILES]
     fig = F.certified_accuracy_figure(paths, max_radius=4.0, path=tmp_path / "cohen")
@@ -461,7 +503,9 @@ def test_hessian_extreme_directions_match_eigendecomposition():
     f = lambda z: torch.softmax(model(z[None]), -1)[0, 1]  # noqa: E731
     h = torch.autograd.functional.hessian(f, x).numpy()
     ev = np.linalg.eigvalsh(h)
-    (lmax, vmax), (lmin, vmin) = F.hessian_extreme_directions(model, x, 1)
+    from smoothcert.gpu_sampler.hessian import hessian_extreme_directions
+
+    (lmax, vmax), (lmin, vmin) = hessian_extreme_directions(model, x, 1)
     assert lmax == pytest.approx(ev[-1], rel=1e-6, abs=1e-10)
     assert lmin == pytest.approx(ev[0], rel=1e-6, abs=1e-10)
     np.testing.assert_allclose(h @ vmax.numpy(), lmax * vmax.numpy(), atol=1e-6 * abs(ev).max())
@@ -488,13 +532,14 @@ def test_landscape_slice_figure_draws_regions(tmp_path):
 
 def test_region_slice_norm_of_ball_is_the_plane_distance():
     import smoothcert as sc
+    from smoothcert.figures.landscape import _region_slice_norm
 
     rng = np.random.default_rng(0)
     q, _ = np.linalg.qr(rng.standard_normal((9, 2)))
     u, v = q[:, 0], q[:, 1]
     a, b = np.meshgrid(np.linspace(-1, 1, 5), np.linspace(-1, 1, 5))
     ball = sc.get("cohen-gaussian-l2", sigma=0.5).region(0.9)
-    np.testing.assert_allclose(F._region_slice_norm(ball, u, v, a, b), np.hypot(a, b) / 0.5, rtol=1e-12)
+    np.testing.assert_allclose(_region_slice_norm(ball, u, v, a, b), np.hypot(a, b) / 0.5, rtol=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -692,7 +737,9 @@ def test_docs_figures_fails_when_a_group_raises(tmp_path, monkeypatch, capsys):
     def broken(*args, **kwargs):
         raise ValueError("a bug in a figure")
 
-    monkeypatch.setattr(F, "rops_figure", broken)
+    from smoothcert.figures import jobs
+
+    monkeypatch.setattr(jobs, "rops_figure", broken)  # the name docs_figures' rops group calls
     with pytest.raises(F.FigureGroupsFailed, match="rops .*a bug in a figure"):
         F.docs_figures(tmp_path, groups=["rops"])
     assert "Traceback" in capsys.readouterr().err
@@ -723,7 +770,6 @@ def _consistent(printed, sigma, reach):
     return hi > lo
 
 
-@needs_data
 def test_cohen_alpha_table_is_what_the_released_files_show():
     reach = {a: _reachable_radii(a) for a in (0.001, 0.01)}
     assert reach[0.001][-1] == pytest.approx(3.8115, abs=1e-4) and reach[0.01][-1] == pytest.approx(3.9105, abs=1e-4)
@@ -745,12 +791,11 @@ def test_cohen_alpha_table_is_what_the_released_files_show():
     assert im.radius.max() == 0.978 and 0.978 / 0.25 > reach[0.001][-1] * (1 + 1e-3)
 
 
-@needs_data
 def test_high_probability_accuracy_uses_each_files_own_alpha():
     path = DATA / IMAGENET_FILES[1]  # ImageNet sigma = 0.50: alpha = 0.01
     own = F.high_probability_accuracy(path, [0.0, 0.5, 1.0])
     np.testing.assert_array_equal(own, F.high_probability_accuracy(path, [0.0, 0.5, 1.0], alpha=0.01))
-    old = F.approximate_accuracy(path, [0.0]) - F._false_certificate_budget(500, 0.001, 0.001, "binomial")
+    old = F.approximate_accuracy(path, [0.0]) - _false_certificate_budget(500, 0.001, 0.001, "binomial")
     assert old[0] - own[0] == pytest.approx(0.018, abs=1e-12)  # what alpha = 0.001 overstated
     with pytest.raises(ValueError, match="certified at alpha=0.01"):
         F.high_probability_accuracy(path, [0.0], alpha=0.001)
