@@ -9,7 +9,8 @@ mass towards the centre (their Fig. 1); :func:`zhang_log_ratio_samples`,
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import numpy as np
 from scipy import stats
@@ -17,18 +18,94 @@ from scipy import stats
 from ..core.checks import check_probability
 from .plot import TWO_COLUMN, finish, new_figure
 
-_ZHANG_FAMILIES = ("zhang-l2", "zhang-l1", "zhang-linf")
+# ---------------------------------------------------------------------------------------------
+# the radial law of each family: one function each (Zhang et al. 2020, Thm 2 and Eq. 13)
+def _l2_log_density(s, dim, k, scale):
+    """s = ||z||_2: s / sigma ~ chi with d - k degrees of freedom."""
+    return stats.chi.logpdf(s / scale, dim - k) - math.log(scale)
 
 
-def _check_zhang(family, dim, k, scale):
-    if family not in _ZHANG_FAMILIES:
-        raise ValueError(f"family must be one of {_ZHANG_FAMILIES}, got {family!r}")
+def _l1_log_density(s, dim, k, scale):
+    """s = ||z||_1 ~ Gamma(d - k, scale b)."""
+    return stats.gamma.logpdf(s, dim - k, scale=scale)
+
+
+def _linf_log_density(s, dim, k, scale):
+    """s = ||z||_inf: density ~ s^-k exp(-s^2/(2 sigma^2)) erf(s/(sigma sqrt 2))^(d-1), normalized
+    numerically (log-space trapezoid on a fine grid)."""
+    from scipy.special import log_ndtr, logsumexp
+
+    def unnorm(t):
+        t = np.asarray(t, dtype=float)
+        # erf(x / sqrt 2) = 1 - 2 Phi(-x): log via log1p of -2 Phi(-x) = exp(log 2 + log_ndtr(-x))
+        x = t / scale
+        log_erf = np.log1p(-np.exp(math.log(2.0) + log_ndtr(-x)))
+        return -k * np.log(t) - x * x / 2 + (dim - 1) * log_erf
+
+    grid = np.linspace(1e-6, scale * (6.0 + math.sqrt(2 * math.log(dim + 1))), 20001)
+    log_z = logsumexp(unnorm(grid)) + math.log(grid[1] - grid[0])
+    return np.where(s > 0, unnorm(np.where(s > 0, s, 1.0)), -np.inf) - log_z
+
+
+def _l2_log_ratios(rng, r, dim, k, scale, n):
+    """rho = ||z||_2 = sigma sqrt(chi2_(d-k)); t = z_1/rho with (1 + t)/2 ~ Beta((d-1)/2,
+    (d-1)/2); ``||z - delta||^2 = rho^2 - 2 r rho t + r^2``; log ratio = -k/2 log(||z -
+    delta||^2 / rho^2) - (r^2 - 2 r rho t) / (2 sigma^2)."""
+    rho = scale * np.sqrt(rng.chisquare(dim - k, n))
+    t = 2.0 * rng.beta((dim - 1) / 2, (dim - 1) / 2, n) - 1.0 if dim > 1 else rng.choice([-1.0, 1.0], n)
+    sq = rho * rho - 2.0 * r * rho * t + r * r
+    return -0.5 * k * np.log(sq / (rho * rho)) - (r * r - 2.0 * r * rho * t) / (2 * scale**2)
+
+
+def _l1_log_ratios(rng, r, dim, k, scale, n):
+    """rho = ||z||_1 ~ Gamma(d - k, b); |z_1| = u rho, u ~ Beta(1, d - 1), random sign; ``||z -
+    delta||_1 = rho - |z_1| + |z_1 - r|``; log ratio = -k log(||z - delta||_1 / rho) - (||z -
+    delta||_1 - rho) / b."""
+    rho = rng.gamma(dim - k, scale, n)
+    u = rng.beta(1.0, dim - 1.0, n) if dim > 1 else np.ones(n)
+    z1 = rng.choice([-1.0, 1.0], n) * u * rho
+    l1 = rho - np.abs(z1) + np.abs(z1 - r)
+    return -k * np.log(l1 / rho) - (l1 - rho) / scale
+
+
+@dataclass(frozen=True)
+class _Radial:
+    """What the figures need of one Zhang family's radial law: the norm's TeX, the right end of
+    the density plot, the log density, and (where a 2-D reduction exists) log-ratio samples."""
+
+    norm_tex: str
+    extent: Callable[[int, float], float]
+    log_density: Callable
+    log_ratios: Callable | None
+
+
+_RADIAL = {
+    "zhang-l2": _Radial(r"\|z\|_2", lambda d, s: 1.6 * s * math.sqrt(d), _l2_log_density, _l2_log_ratios),
+    "zhang-l1": _Radial(r"\|z\|_1", lambda d, s: 1.6 * s * d, _l1_log_density, _l1_log_ratios),
+    "zhang-linf": _Radial(r"\|z\|_\infty", lambda d, s: s * (1.5 + math.sqrt(2 * math.log(2 * d))),
+                          _linf_log_density, None),
+}
+
+
+def _check_zhang(family, dim, k, scale) -> _Radial:
+    """The radial law of ``family`` after checking the arguments (dim >= 1, 0 <= k < dim, scale >
+    0; the figures also draw d = 1, which the certificates refuse)."""
+    if family not in _RADIAL:
+        raise ValueError(f"family must be one of {tuple(_RADIAL)}, got {family!r}")
     if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
         raise ValueError(f"dim must be a positive integer, got {dim!r}")
     if not (isinstance(k, (int, float, np.integer, np.floating)) and 0 <= k < dim):
         raise ValueError(f"k must satisfy 0 <= k < dim = {dim}, got {k!r}")
     if not (np.isfinite(scale) and scale > 0):
         raise ValueError(f"scale must be a positive number, got {scale!r}")
+    return _RADIAL[family]
+
+
+def _scale_tex(family: str) -> str:
+    """The family's declared scale parameter (bounds.family) as TeX: sigma, or b for ``scale``."""
+    from ..bounds.family import noise_family
+
+    return {"sigma": r"\sigma", "scale": "b"}[noise_family(family).scale_param]
 
 
 def radial_log_density(family: str, s, dim: int, k: float, scale: float) -> np.ndarray:
@@ -42,47 +119,26 @@ def radial_log_density(family: str, s, dim: int, k: float, scale: float) -> np.n
       numerically (log-space trapezoid on a fine grid).
     ``scale`` is sigma (l2, linf) or b (l1). Returns -inf where the density is 0.
     """
-    _check_zhang(family, dim, k, scale)
-    s = np.asarray(s, dtype=float)
+    law = _check_zhang(family, dim, k, scale)
     with np.errstate(divide="ignore"):
-        if family == "zhang-l2":
-            return stats.chi.logpdf(s / scale, dim - k) - math.log(scale)
-        if family == "zhang-l1":
-            return stats.gamma.logpdf(s, dim - k, scale=scale)
-        from scipy.special import log_ndtr, logsumexp
-
-        def unnorm(t):
-            t = np.asarray(t, dtype=float)
-            # erf(x / sqrt 2) = 1 - 2 Phi(-x): log via log1p of -2 Phi(-x) = exp(log 2 + log_ndtr(-x))
-            x = t / scale
-            log_erf = np.log1p(-np.exp(math.log(2.0) + log_ndtr(-x)))
-            return -k * np.log(t) - x * x / 2 + (dim - 1) * log_erf
-
-        grid = np.linspace(1e-6, scale * (6.0 + math.sqrt(2 * math.log(dim + 1))), 20001)
-        lg = unnorm(grid)
-        log_z = logsumexp(lg) + math.log(grid[1] - grid[0])
-        out = np.where(s > 0, unnorm(np.where(s > 0, s, 1.0)), -np.inf)
-        return out - log_z
+        return law.log_density(np.asarray(s, dtype=float), dim, k, scale)
 
 
 def radial_density_figure(family: str = "zhang-l2", ks: Sequence[float] = (0, 100, 300, 500),
                           dim: int = 784, scale: float = 1.0, path=None):
     """Density of the radial variable ||z|| of the Zhang et al. (2020) family for several k
     (their Fig. 1): larger k moves noise mass towards the centre."""
-    _check_zhang(family, dim, 0, scale)
+    law = _check_zhang(family, dim, 0, scale)
     fig, (ax,) = new_figure()
-    norm = {"zhang-l2": r"\|z\|_2", "zhang-l1": r"\|z\|_1", "zhang-linf": r"\|z\|_\infty"}[family]
-    top = {"zhang-l2": 1.6 * scale * math.sqrt(dim), "zhang-l1": 1.6 * scale * dim,
-           "zhang-linf": scale * (1.5 + math.sqrt(2 * math.log(2 * dim)))}[family]
+    top = law.extent(dim, scale)
     s = np.linspace(top / 2000, top, 2000)
     for i, k in enumerate(ks):
         _check_zhang(family, dim, k, scale)
         ax.plot(s, np.exp(radial_log_density(family, s, dim, k, scale)), color=f"C{i % 10}",
                 lw=1.5, label=f"k = {k:g}")
-    par = "b" if family == "zhang-l1" else r"\sigma"
-    ax.set_xlabel(f"${norm}$ (noise radius)")
+    ax.set_xlabel(f"${law.norm_tex}$ (noise radius)")
     ax.set_ylabel("density")
-    ax.set_title(f"{family}: $d = {dim}$, ${par} = {scale:g}$", fontsize=9)
+    ax.set_title(f"{family}: $d = {dim}$, ${_scale_tex(family)} = {scale:g}$", fontsize=9)
     ax.set_xlim(0, top)
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
@@ -93,32 +149,16 @@ def radial_density_figure(family: str = "zhang-l2", ks: Sequence[float] = (0, 10
 def zhang_log_ratio_samples(family: str, r: float, dim: int, k: float, scale: float,
                             n: int = 200_000, seed: int = 0) -> np.ndarray:
     """Samples of log(pi_delta(z) / pi0(z)), z ~ pi0, at the worst-case delta = r e_1 (Zhang et
-    al. 2020 Thm 2) for the ``zhang-l2`` and ``zhang-l1`` families, from the exact 2-D reduction:
-
-    * l2: rho = ||z||_2 = sigma sqrt(chi2_(d-k)); t = z_1/rho with (1 + t)/2 ~ Beta((d-1)/2,
-      (d-1)/2); ``||z - delta||^2 = rho^2 - 2 r rho t + r^2``;
-      log ratio = -k/2 log(||z - delta||^2 / rho^2) - (r^2 - 2 r rho t) / (2 sigma^2).
-    * l1: rho = ||z||_1 ~ Gamma(d - k, b); |z_1| = u rho, u ~ Beta(1, d - 1), random sign;
-      ``||z - delta||_1 = rho - |z_1| + |z_1 - r|``; log ratio = -k log(||z - delta||_1 / rho) -
-      (||z - delta||_1 - rho) / b.
+    al. 2020 Thm 2) for the ``zhang-l2`` and ``zhang-l1`` families, from the exact 2-D reduction
+    (:func:`_l2_log_ratios`, :func:`_l1_log_ratios`).
 
     For figures (Monte Carlo, no error bound): the certificates' own ``lower_bound`` is the sound
     quantity.
     """
-    _check_zhang(family, dim, k, scale)
-    if family == "zhang-linf":
+    law = _check_zhang(family, dim, k, scale)
+    if law.log_ratios is None:
         raise ValueError("the dual landscape figure supports zhang-l2 and zhang-l1 (linf is d-dimensional)")
-    rng = np.random.default_rng(seed)
-    if family == "zhang-l2":
-        rho = scale * np.sqrt(rng.chisquare(dim - k, n))
-        t = 2.0 * rng.beta((dim - 1) / 2, (dim - 1) / 2, n) - 1.0 if dim > 1 else rng.choice([-1.0, 1.0], n)
-        sq = rho * rho - 2.0 * r * rho * t + r * r
-        return -0.5 * k * np.log(sq / (rho * rho)) - (r * r - 2.0 * r * rho * t) / (2 * scale**2)
-    rho = rng.gamma(dim - k, scale, n)
-    u = rng.beta(1.0, dim - 1.0, n) if dim > 1 else np.ones(n)
-    z1 = rng.choice([-1.0, 1.0], n) * u * rho
-    l1 = rho - np.abs(z1) + np.abs(z1 - r)
-    return -k * np.log(l1 / rho) - (l1 - rho) / scale
+    return law.log_ratios(np.random.default_rng(seed), r, dim, k, scale, n)
 
 
 def dual_objective(lams, p: float, log_ratios: np.ndarray) -> np.ndarray:
@@ -186,12 +226,13 @@ def dual_landscape_figure(family: str = "zhang-l2", p: float = 0.8, radii=(0.1, 
 def _zhang_certificate(family, dim, k, scale):
     """The registered Zhang certificate with these parameters, or None before it exists."""
     from ..bounds import certificate_class, certificates
+    from ..bounds.family import noise_family
 
     if family not in certificates():
         return None
-    own = {"zhang-l1": "scale"}.get(family, "sigma")
+    cls = certificate_class(family)
     try:
-        return certificate_class(family).from_std(None, dim=dim, k=k, **{own: scale})
+        return cls.from_std(None, dim=dim, k=k, **{noise_family(cls.family).scale_param: scale})
     except (NotImplementedError, TypeError, ValueError):
         return None
 

@@ -357,8 +357,7 @@ def test_radius_vs_pa_leaves_binary_theorems_out_of_multiclass_panels():
     import smoothcert as sc
 
     binary = [n for n in sc.certificates() if sc.bounds.certificate_class(n).binary_only]
-    if not binary:
-        pytest.skip("no binary-only certificate registered yet")
+    assert binary  # teng-laplace-l1-binary
     fig = F.radius_vs_pa_figure([binary[0], "cohen-gaussian-l2"], shares=(None, 0.3), dim=8,
                                 n_points=30)
     assert len(_lines(fig.axes[0])) == 2 and len(_lines(fig.axes[1])) == 1
@@ -472,11 +471,19 @@ def test_zhang_figures(tmp_path):
         F.zhang_log_ratio_samples("zhang-linf", 0.1, 5, 0, 1.0)
 
 
-def test_rops_figure(tmp_path):
-    import smoothcert as sc
+def test_zhang_figures_key_on_the_registered_noise_families():
+    """Each Zhang family drawn is a registered noise family; its declared scale parameter names
+    the figure's scale (sigma, or b for zhang-l1's ``scale``)."""
+    from smoothcert.bounds.family import noise_family
+    from smoothcert.figures.zhang import _RADIAL
 
-    if "teng-laplace-l1-binary" not in sc.certificates():
-        pytest.skip("teng-laplace-l1-binary not registered yet")
+    for family in _RADIAL:
+        fig = F.radial_density_figure(family, ks=(0, 2), dim=6, scale=0.5)
+        tex = {"sigma": r"\sigma", "scale": "b"}[noise_family(family).scale_param]
+        assert f"${tex} = 0.5$" in fig.axes[0].get_title()
+
+
+def test_rops_figure(tmp_path):
     fig = F.rops_figure(std=0.5, pa_range=(0.5, 0.99), n_points=200, path=tmp_path / "rops")
     _saved(tmp_path, "rops")
     ratio = _lines(fig.axes[1])[0]
@@ -578,10 +585,6 @@ def test_cli_figures_other_modes_and_errors(tmp_path, capsys):
 
 
 def test_dual_landscape_overlays_the_registered_sound_lower_bound():
-    import smoothcert as sc
-
-    if "zhang-l2" not in sc.certificates():
-        pytest.skip("zhang-l2 not registered yet")
     fig = F.dual_landscape_figure("zhang-l2", p=0.8, radii=(0.3,), dim=8, k=0, n=50_000)
     lines = {l.get_label(): l for l in fig.axes[1].get_lines()}
     sound = lines["zhang-l2.lower_bound (sound)"]
