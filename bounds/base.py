@@ -24,8 +24,9 @@ import numpy as np
 
 import math
 
-from ..core.checks import check_int, check_positive, check_probability_pair
+from ..core.checks import check_int, check_probability_pair
 from ..core.rounding import DEFAULT_ULPS, MAX, as_output, shrink
+from .family import noise_family
 
 #: The fewest digits a twin may be asked for: below double precision a twin is no reference.
 MIN_DPS = 15
@@ -58,10 +59,10 @@ class TwinUnavailable(ArithmeticError):
 class Noise:
     """Plain description of a smoothing distribution (no torch).
 
-    ``family`` is one of ``gaussian``, ``laplace``, ``uniform``, ``gaussian-mixture``,
-    ``zhang-l2``, ``zhang-l1``, ``zhang-linf``. ``params`` uses the DESIGN section 2 names:
-    ``sigma`` (Gaussian std per coordinate), ``scale`` (Laplace b), ``half_width`` (uniform
-    lambda), ``weights``/``sigmas`` (mixture), ``k``/``dim`` (Zhang families); scalars or arrays.
+    ``family`` names a registered noise family (:mod:`.family`: ``gaussian``, ``laplace``,
+    ``uniform``, ``gaussian-mixture``, the Zhang families, ...); ``params`` holds the parameters
+    that family declares (``sigma``, ``scale``, ``half_width``, ``weights``/``sigmas``,
+    ``k``/``dim``), scalars or arrays.
     """
 
     family: str
@@ -71,33 +72,8 @@ class Noise:
         return self.params[key]
 
     def std(self):
-        """Per-coordinate standard deviation of the noise where it has a closed form."""
-        p = self.params
-        if self.family == "gaussian":
-            return p["sigma"]
-        if self.family == "laplace":
-            return np.sqrt(2.0) * np.asarray(p["scale"])
-        if self.family == "uniform":
-            return np.asarray(p["half_width"]) / np.sqrt(3.0)
-        if self.family == "gaussian-mixture":
-            w = np.asarray(p["weights"])[:, None]
-            s = np.asarray(p["sigmas"], dtype=float)
-            s = s.reshape(len(w), -1)
-            return np.sqrt((w * s**2).sum(axis=0))
-        raise NotImplementedError(f"no closed-form standard deviation for the {self.family} family")
-
-
-def broadcast_to_dim(name: str, value, dim):
-    """For ``from_std`` of anisotropic families: ``value`` unchanged when ``dim`` is None, a
-    scalar broadcast to ``dim`` coordinates, an array checked to have ``dim`` entries."""
-    if dim is None:
-        return value
-    if np.ndim(value) == 0:
-        return np.full(int(dim), float(check_positive(name, value)))
-    arr = check_positive(name, value)
-    if arr.size != int(dim):
-        raise ValueError(f"{name} has {arr.size} entries but dim={dim!r}")
-    return arr
+        """Per-coordinate standard deviation of the noise (the family's :meth:`NoiseFamily.std`)."""
+        return noise_family(self.family).std(self.params)
 
 
 class Certificate:
@@ -108,6 +84,7 @@ class Certificate:
     """
 
     name: ClassVar[str] = ""
+    family: ClassVar[str] = ""  # the registered noise family (bounds/family.py) it smooths with
     norm: ClassVar[str] = "l2"  # the norm of the certified ball: "l1", "l2" or "linf"
     tight: ClassVar[bool] = False  # the paper proves no larger ball can be certified
     binary_only: ClassVar[bool] = False  # the theorem has no multi-class form
@@ -127,17 +104,29 @@ class Certificate:
 
     @property
     def noise(self) -> Noise:
-        raise NotImplementedError
+        """The smoothing distribution: the family's declared parameters found in ``_params``."""
+        names = noise_family(self.family).param_names()
+        return Noise(self.family, {k: self._params[k] for k in names if k in self._params})
 
     @classmethod
-    def from_std(cls, std, dim=None, k=0, sigma=None, scale=None, half_width=None):
+    def from_std(cls, std, dim=None, **given):
         """Build this certificate with noise of per-coordinate standard deviation ``std``.
 
-        Used to compare families at matched noise (Teng et al. Fig. 6). A family's own parameter
-        (``sigma``, ``scale`` or ``half_width``), when given, wins over ``std``; ``dim`` and ``k``
-        are used by the families that need them and ignored by the others.
+        Used to compare families at matched noise (Teng et al. Fig. 6, Yang et al. Sec. 5): the
+        family's :meth:`~.family.NoiseFamily.params_for_std`. ``given`` parameters that the family
+        declares win over ``std`` (a given scale parameter replaces it); the others are ignored, so
+        one call serves every family (``from_std(0.5, dim=784, k=1)``). ``dim`` is a parameter of
+        the families that declare it (Zhang et al.), broadcasts a scalar scale to ``dim``
+        coordinates for anisotropic certificates, and is ignored otherwise.
         """
-        raise NotImplementedError(f"{cls.__name__} does not implement from_std")
+        fam = noise_family(cls.family)
+        kw = {k: v for k, v in given.items() if k in fam.param_names()}
+        per_coordinate = None
+        if "dim" in fam.param_names():
+            kw["dim"] = dim
+        elif cls.isotropic_counterpart:
+            per_coordinate = dim
+        return cls(**fam.params_for_std(std, per_coordinate_dim=per_coordinate, **kw))
 
     def __repr__(self) -> str:
         def short(v):

@@ -101,7 +101,7 @@ class NoiseFamily:
     """Base class of a registered noise family (one subclass per family; see the module docstring).
 
     Subclasses set ``name``, ``params``, ``scale_param``, ``law`` (the density in words, for the
-    catalog) and implement :meth:`unit_std`; families whose parameters relate to each other
+    catalog), ``std_formula`` (the per-coordinate std in words, for the catalog) and implement :meth:`unit_std`; families whose parameters relate to each other
     (``k < dim``) also override :meth:`check_joint`.
     """
 
@@ -109,6 +109,7 @@ class NoiseFamily:
     params: ClassVar[tuple[Param, ...]] = ()
     scale_param: ClassVar[str] = ""
     law: ClassVar[str] = ""
+    std_formula: ClassVar[str] = ""  # the per-coordinate std in words, for the catalog
 
     # -- declared facts ------------------------------------------------------------------------
     @classmethod
@@ -165,17 +166,21 @@ class NoiseFamily:
         """
         given = {k: v for k, v in given.items() if v is not None}
         fixed = {p.name: given.get(p.name, p.default) for p in cls.params if p.name != cls.scale_param}
+        for name, value in fixed.items():
+            if value is REQUIRED:  # only the scale parameter is derived from std
+                raise ValueError(f"the {cls.name} noise family needs {name} ({cls.param(name).help}); "
+                                 f"it has no default and cannot be derived from std")
         if cls.scale_param in given:
             scale = given[cls.scale_param]
         else:
             s = check_positive("std", std)
-            probe = {k: v for k, v in fixed.items() if v is not REQUIRED}
+            probe = dict(fixed)
             probe[cls.scale_param] = 1.0
             cls._check_fixed(probe)
             scale = s / cls.unit_std(probe)
             scale = float(scale) if np.ndim(scale) == 0 else np.asarray(scale, dtype=float)
-        fixed[cls.scale_param] = _broadcast(cls.scale_param, scale, per_coordinate_dim)
-        return cls.validate({k: v for k, v in fixed.items() if v is not REQUIRED})
+        fixed[cls.scale_param] = broadcast_to_dim(cls.scale_param, scale, per_coordinate_dim)
+        return cls.validate(fixed)
 
     @classmethod
     def _check_fixed(cls, probe: dict) -> None:
@@ -187,7 +192,7 @@ class NoiseFamily:
             cls.check_joint(probe)
 
 
-def _broadcast(name: str, value, dim):
+def broadcast_to_dim(name: str, value, dim):
     """``value`` unchanged when ``dim`` is None; a scalar broadcast to ``dim`` coordinates; an
     array checked to have ``dim`` entries."""
     if dim is None:
@@ -258,6 +263,7 @@ def family_params() -> dict[str, Param]:
 
 __all__ = [
     "REQUIRED",
+    "broadcast_to_dim",
     "NoiseFamily",
     "Param",
     "family_params",

@@ -13,10 +13,95 @@ import mpmath as mp
 import numpy as np
 from scipy.special import ndtri
 
-from ..core.checks import check_positive
+from ..core.checks import as_float_array, check_positive
 from ..core.rounding import TINY, shrink, sound_difference
-from .base import GapCertificate, Noise, broadcast_to_dim
+from .base import GapCertificate
+from .family import NoiseFamily, Param, broadcast_to_dim, positive, register_family
 from .registry import register
+
+
+@register_family
+class Gaussian(NoiseFamily):
+    """Gaussian noise N(mu, diag(sigma^2)) (Cohen et al. 2019; ARS Sec. 4): std = sigma.
+
+    The mean mu never changes a radius (ARS Section 4), so it is no parameter here."""
+
+    name = "gaussian"
+    params = (Param("sigma", "reals", positive,
+                    "Gaussian standard deviation per coordinate (scalar, or an array for anisotropic noise)"),)
+    scale_param = "sigma"
+    law = "density proportional to exp(-sum_i z_i^2 / (2 sigma_i^2))"
+    std_formula = "sigma"
+
+    @classmethod
+    def unit_std(cls, params):
+        return 1.0
+
+
+def mixture_weights(name: str, value) -> np.ndarray:
+    """Mixture weights alpha_k: a 1-D array of K finite values > 0 summing to 1 (to 1e-9)."""
+    w = check_positive(name, value)
+    if w.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of K mixture weights, got shape {w.shape}")
+    if abs(float(np.sum(w)) - 1.0) > 1e-9:
+        raise ValueError(f"{name} must sum to 1, got sum {float(np.sum(w))!r}")
+    return w
+
+
+def mixture_sigmas(name: str, value) -> np.ndarray:
+    """Component standard deviations: K scalars or a K x d array of finite values > 0."""
+    s = check_positive(name, value)
+    if s.ndim == 0:
+        raise ValueError(f"{name} must have one row per mixture component (K scalars or K x d), got a scalar")
+    return s
+
+
+@register_family
+class GaussianMixture(NoiseFamily):
+    """Gaussian mixture sum_k alpha_k N(0, diag(sigma_k^2)) (Eiras et al., ANCER, App. B.1).
+
+    Per-coordinate std ``sqrt(sum_k alpha_k sigma_k^2)`` (the mixture's second moment); at a matched
+    std :meth:`params_for_std` gives one component (K = 1, sigma = std)."""
+
+    name = "gaussian-mixture"
+    params = (Param("weights", "reals", mixture_weights,
+                    "mixture weights alpha_k (K positive numbers summing to 1)"),
+              Param("sigmas", "reals", mixture_sigmas,
+                    "mixture component standard deviations (K scalars or a K x d array)"))
+    scale_param = "sigmas"
+    law = "sum_k alpha_k N(0, diag(sigma_k^2))"
+    std_formula = "sqrt(sum_k alpha_k sigma_k^2)"
+
+    @classmethod
+    def check_joint(cls, params):
+        w, s = params["weights"], params["sigmas"]
+        if s.shape[0] != w.size:
+            raise ValueError(f"sigmas must have K = {w.size} rows (K scalars or K x d), got shape {s.shape}")
+
+    @classmethod
+    def unit_std(cls, params):
+        """``sqrt(sum_k alpha_k (sigma_k / m)^2)`` with ``m = max_k sigma_k`` per coordinate, so
+        that ``std = m * unit_std`` neither overflows nor underflows where sigma_k^2 would."""
+        w = as_float_array("weights", params["weights"])
+        s = as_float_array("sigmas", params["sigmas"])
+        top = s.max(axis=0)
+        w = w.reshape((-1,) + (1,) * (s.ndim - 1))
+        return np.sqrt((w * (s / top) ** 2).sum(axis=0))
+
+    @classmethod
+    def std(cls, params):
+        return as_float_array("sigmas", params["sigmas"]).max(axis=0) * cls.unit_std(params)
+
+    @classmethod
+    def params_for_std(cls, std, per_coordinate_dim=None, **given):
+        """Given ``weights`` (and ``sigmas``): that mixture. Otherwise one component whose sigma
+        is the given ``sigmas`` or ``std`` (broadcast to ``per_coordinate_dim`` coordinates)."""
+        given = {k: v for k, v in given.items() if v is not None}
+        if "weights" in given:
+            return cls.validate(given)
+        s = check_positive("sigmas", given["sigmas"]) if "sigmas" in given else check_positive("std", std)
+        s = broadcast_to_dim("sigmas", s, per_coordinate_dim)
+        return cls.validate({"weights": np.ones(1), "sigmas": np.asarray(s)[None, ...]})
 
 
 def gaussian_gap(p_a: np.ndarray, p_b: np.ndarray | None) -> np.ndarray:
@@ -56,9 +141,7 @@ def gaussian_gap_mp(p_a, p_b):
 class _GaussianGap(GapCertificate):
     """Shared by the single-Gaussian certificates: noise N(0, diag(sigma^2)) and the Cohen gap."""
 
-    @property
-    def noise(self) -> Noise:
-        return Noise("gaussian", {"sigma": self._params["sigma"]})
+    family = "gaussian"
 
     def _gap(self, p_a, p_b):
         return gaussian_gap(p_a, p_b)
@@ -94,18 +177,6 @@ class CohenGaussianL2(_GaussianGap):
         self._params = {"sigma": float(s)}
         self._scales = np.asarray(float(s))
 
-    @classmethod
-    def from_std(cls, std, dim=None, k=0, sigma=None, scale=None, half_width=None):
-        return cls(sigma=std if sigma is None else sigma)
-
-
-
-def _sigma_for(std, dim, sigma):
-    """The per-coordinate sigma of ``from_std``: the family's own ``sigma`` wins over ``std``;
-    a scalar is broadcast to ``dim`` coordinates when ``dim`` is given."""
-    s = std if sigma is None else sigma
-    return broadcast_to_dim("sigma", s, dim)
-
 
 class _AnisotropicGaussian(_GaussianGap):
     """Shared body of the diagonal-Gaussian certificates: noise N(mu, diag(sigma^2)).
@@ -125,12 +196,6 @@ class _AnisotropicGaussian(_GaussianGap):
         s = check_positive("sigma", sigma)
         self._params = {"sigma": float(s) if s.ndim == 0 else s.copy()}
         self._scales = s.copy()
-
-    @classmethod
-    def from_std(cls, std, dim=None, k=0, sigma=None, scale=None, half_width=None):
-        return cls(sigma=_sigma_for(std, dim, sigma))
-
-
 
 @register
 class ArsGaussianL2(_AnisotropicGaussian):
@@ -180,20 +245,6 @@ _MIXTURE_CONSTANTS = {
 }
 
 
-def _check_mixture(weights, sigmas):
-    w = check_positive("weights", weights)
-    if w.ndim != 1:
-        raise ValueError(f"weights must be a 1-D array of K mixture weights, got shape {w.shape}")
-    if abs(float(np.sum(w)) - 1.0) > 1e-9:
-        raise ValueError(f"weights must sum to 1, got sum {float(np.sum(w))!r}")
-    s = check_positive("sigmas", sigmas)
-    if s.ndim == 0 or s.shape[0] != w.size:
-        raise ValueError(
-            f"sigmas must have K = {w.size} rows (K scalars or K x d), got shape {s.shape}"
-        )
-    return w, s
-
-
 @register
 class AncerGaussianMixture(GapCertificate):
     """Eiras et al., ANCER, App. B.1 Corollary 3: smoothing with a Gaussian mixture.
@@ -222,6 +273,7 @@ class AncerGaussianMixture(GapCertificate):
     """
 
     name = "ancer-gaussian-mixture"
+    family = "gaussian-mixture"
     norm = "l2"
     tight = False
     region_p = 2.0
@@ -236,7 +288,8 @@ class AncerGaussianMixture(GapCertificate):
     def __init__(self, weights, sigmas, constant="derived"):
         if not isinstance(constant, str) or constant not in _MIXTURE_CONSTANTS:
             raise ValueError(f"constant must be 'derived' or 'printed', got {constant!r}")
-        w, s = _check_mixture(weights, sigmas)
+        p = GaussianMixture.validate({"weights": weights, "sigmas": sigmas})
+        w, s = p["weights"], p["sigmas"]
         self._params = {"weights": w.copy(), "sigmas": s.copy(), "constant": constant}
         with mp.workdps(30):
             self.constant = +_MIXTURE_CONSTANTS[constant]()
@@ -291,17 +344,6 @@ class AncerGaussianMixture(GapCertificate):
             return 1 / mp.sqrt(mp.fsum(a / tot / mp.mpf(float(flat[k, i])) ** 2 for k, a in enumerate(wm)))
 
         return min(axis(int(i)) for i in cand)
-
-    @classmethod
-    def from_std(cls, std, dim=None, k=0, sigma=None, scale=None, half_width=None):
-        """One component (K = 1) with the matched standard deviation (or the given sigma)."""
-        s = np.asarray(_sigma_for(std, dim, sigma), dtype=float)
-        return cls(weights=[1.0], sigmas=s[None, ...])
-
-    @property
-    def noise(self) -> Noise:
-        p = self._params
-        return Noise("gaussian-mixture", {"weights": p["weights"], "sigmas": p["sigmas"]})
 
     def _gap(self, p_a, p_b):
         # binary: 2 pA - 1 is exact for pA in [1/2, 1]; pA - pB rounds once (1/2 ulp).

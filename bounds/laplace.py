@@ -23,8 +23,26 @@ import numpy as np
 
 from ..core.checks import check_positive
 from ..core.rounding import shrink, sound_difference
-from .base import GapCertificate, Noise, broadcast_to_dim
+from .base import GapCertificate
+from .family import NoiseFamily, Param, positive, register_family
 from .registry import register
+
+
+@register_family
+class Laplace(NoiseFamily):
+    """Laplace noise, density proportional to exp(-sum_i |z_i| / b_i) (Teng et al. 2020; ARS
+    Sec. 7): each coordinate has variance 2 b^2, so std = sqrt(2) b."""
+
+    name = "laplace"
+    params = (Param("scale", "reals", positive,
+                    "Laplace scale b, density proportional to exp(-|z|/b) (scalar or array)"),)
+    scale_param = "scale"
+    law = "density proportional to exp(-sum_i |z_i| / b_i)"
+    std_formula = "sqrt(2) b"
+
+    @classmethod
+    def unit_std(cls, params):
+        return np.sqrt(2.0)
 
 
 def _binary_pb(p_a, p_b):
@@ -83,18 +101,10 @@ def teng_gap_mp(p_a, p_b):
     return max(log_ratio_gap_mp(p_a, p_b), log_tv_gap_mp(p_a, p_b))
 
 
-def _scale_for(std, dim, scale):
-    """Matched Laplace scale b = std / sqrt(2); the family's own ``scale`` wins."""
-    if scale is not None:
-        b = scale
-    else:
-        b = check_positive("std", std) / np.sqrt(2.0)
-    return broadcast_to_dim("scale", b, dim)
-
-
 class _IsotropicLaplace(GapCertificate):
     """Shared body: isotropic Laplace noise with scalar scale b; l1 balls."""
 
+    family = "laplace"
     norm = "l1"
     region_p = 1.0
     scale_param = "scale"
@@ -103,14 +113,6 @@ class _IsotropicLaplace(GapCertificate):
         b = check_positive("scale", scale, allow_array=False)
         self._params = {"scale": float(b)}
         self._scales = np.asarray(float(b))
-
-    @classmethod
-    def from_std(cls, std, dim=None, k=0, sigma=None, scale=None, half_width=None):
-        return cls(scale=_scale_for(std, None, scale))
-
-    @property
-    def noise(self) -> Noise:
-        return Noise("laplace", {"scale": self._params["scale"]})
 
 
 @register
@@ -191,6 +193,7 @@ class ArsLaplaceL1(GapCertificate):
     """
 
     name = "ars-laplace-l1"
+    family = "laplace"
     norm = "l1"
     tight = False
     region_p = 1.0
@@ -203,14 +206,6 @@ class ArsLaplaceL1(GapCertificate):
         b = check_positive("scale", scale)
         self._params = {"scale": float(b) if b.ndim == 0 else b.copy()}
         self._scales = b.copy()
-
-    @classmethod
-    def from_std(cls, std, dim=None, k=0, sigma=None, scale=None, half_width=None):
-        return cls(scale=_scale_for(std, dim, scale))
-
-    @property
-    def noise(self) -> Noise:
-        return Noise("laplace", {"scale": self._params["scale"]})
 
     def _gap(self, p_a, p_b):
         return teng_gap(p_a, p_b)

@@ -22,8 +22,26 @@ import numpy as np
 
 from ..core.checks import check_positive
 from ..core.rounding import shrink
-from .base import GapCertificate, Noise, broadcast_to_dim
+from .base import GapCertificate
+from .family import NoiseFamily, Param, positive, register_family
 from .registry import register
+
+
+@register_family
+class Uniform(NoiseFamily):
+    """Uniform noise U[-lambda_i, lambda_i] per coordinate (Yang et al. 2020; ANCER Cor. 2): each
+    coordinate has variance lambda^2 / 3, so std = lambda / sqrt(3)."""
+
+    name = "uniform"
+    params = (Param("half_width", "reals", positive,
+                    "uniform half-width lambda, noise U[-lambda, lambda] (scalar or array)"),)
+    scale_param = "half_width"
+    law = "uniform on the box prod_i [-lambda_i, lambda_i]"
+    std_formula = "lambda / sqrt(3)"
+
+    @classmethod
+    def unit_std(cls, params):
+        return 1.0 / np.sqrt(3.0)
 
 
 def uniform_gap(p_a: np.ndarray, p_b: np.ndarray | None) -> np.ndarray:
@@ -37,21 +55,12 @@ def uniform_gap_mp(p_a, p_b):
     return max(d, mp.mpf(0))
 
 
-def _half_width_for(std, dim, half_width):
-    """Matched half-width lambda = std * sqrt(3); the family's own ``half_width`` wins."""
-    lam = check_positive("std", std) * np.sqrt(3.0) if half_width is None else half_width
-    return broadcast_to_dim("half_width", lam, dim)
-
-
 class _UniformBase(GapCertificate):
     norm = "l1"
     region_p = 1.0
     tight = False
     scale_param = "half_width"
-
-    @property
-    def noise(self) -> Noise:
-        return Noise("uniform", {"half_width": self._params["half_width"]})
+    family = "uniform"
 
     def _gap(self, p_a, p_b):
         return uniform_gap(p_a, p_b)
@@ -79,10 +88,6 @@ class AncerCrossPolytope(_UniformBase):
         self._params = {"half_width": float(lam) if lam.ndim == 0 else lam.copy()}
         self._scales = lam.copy()
 
-    @classmethod
-    def from_std(cls, std, dim=None, k=0, sigma=None, scale=None, half_width=None):
-        return cls(half_width=_half_width_for(std, dim, half_width))
-
 
 @register
 class UniformL1(_UniformBase):
@@ -100,7 +105,3 @@ class UniformL1(_UniformBase):
         lam = check_positive("half_width", half_width, allow_array=False)
         self._params = {"half_width": float(lam)}
         self._scales = np.asarray(float(lam))
-
-    @classmethod
-    def from_std(cls, std, dim=None, k=0, sigma=None, scale=None, half_width=None):
-        return cls(half_width=_half_width_for(std, None, half_width))

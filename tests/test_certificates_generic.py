@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 import smoothcert as sc
 from smoothcert.bounds import certificate_class
+from smoothcert.bounds.family import noise_family
 
 DIM = 4
 NAMES = sc.certificates()
@@ -337,9 +338,8 @@ def test_bad_scale_raises_naming_the_argument(name, bad, exc):
 
 
 def _own(cls):
-    """The family's own from_std keyword (sigma, scale or half_width)."""
-    own = cls.scale_param.rstrip("s") if cls.scale_param != "scale" else "scale"
-    return own if own in ("sigma", "scale", "half_width") else "sigma"
+    """The family's own from_std keyword: its scale parameter (sigma, scale, half_width, sigmas)."""
+    return noise_family(cls.family).scale_param
 
 
 @pytest.mark.parametrize("name", ANISOTROPIC)

@@ -1,7 +1,9 @@
 """The theorem catalog (``docs/catalog.md``), generated from the registry.
 
-For every registered certificate: the norm, the formula, the parameterization (the constructor's
-parameters with the DESIGN section 2 conventions), the citation, whether the bound is tight,
+First the registered noise families (bounds/family.py): each one's law, per-coordinate standard
+deviation and declared parameters (help, constraint, default), read from the family objects. Then
+for every registered certificate: the norm, the formula, its noise family, the constructor's
+parameters (the family's declaration for noise parameters), the citation, whether the bound is tight,
 whether it is binary-only, the docstring (the math and its sources), and -- when the verifier's
 committed summary ``docs/verify_summary.json`` exists -- what the verifier says.
 
@@ -29,32 +31,50 @@ from pathlib import Path
 
 from ..core.atomic import atomic_write_text
 from ..bounds import certificate_class, certificates
+from ..bounds.family import noise_families, noise_family
 
 #: The repository root (this file is verify/catalog.py).
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = ROOT / "docs" / "catalog.md"
 SUMMARY = ROOT / "docs" / "verify_summary.json"
 
-#: Meaning of each constructor parameter (DESIGN section 2 conventions).
-PARAMETERS = {
-    "sigma": "Gaussian standard deviation per coordinate (scalar, or an array for anisotropic noise)",
-    "scale": "Laplace scale b, density proportional to exp(-|z|/b); std = sqrt(2) b (scalar or array)",
-    "half_width": "uniform half-width lambda, noise U[-lambda, lambda]; std = lambda/sqrt(3) (scalar or array)",
-    "weights": "mixture weights alpha_k (K positive numbers summing to 1)",
-    "sigmas": "mixture component standard deviations (K scalars or a K x d array)",
-    "constant": "which certificate constant to use (see the docstring)",
-    "k": "exponent k of the Zhang et al. family (0 <= k < dim)",
-    "dim": "input dimension d",
-}
+def _family_anchor(family: str) -> str:
+    """The Markdown anchor of a family's section (its heading is "Noise family `name`")."""
+    return "noise-family-" + family
+
+
+def _constraint_text(param) -> str:
+    """The first line of the constraint's docstring (what a valid value is)."""
+    doc = inspect.getdoc(param.constraint) or param.constraint.__name__
+    return doc.splitlines()[0]
+
+
+def _family_section(family: str) -> list[str]:
+    fam = noise_family(family)
+    out = [f"### Noise family `{family}`", "", f"- **Law:** {fam.law or '(missing)'}",
+           f"- **Per-coordinate std:** `{fam.std_formula or '(missing)'}`",
+           f"- **Scale parameter:** `{fam.scale_param}` (derived from a matched std when not given)",
+           "", "| parameter | meaning | constraint | default |", "|---|---|---|---|"]
+    for p in fam.params:
+        default = f"`{p.default!r}`" if not p.required else "matched std" if p.name == fam.scale_param else "required"
+        out.append(f"| `{p.name}` | {_cell(p.help)} | {_cell(_constraint_text(p))} | {default} |")
+    out.append("")
+    return out
 
 
 def _parameters(cls) -> list[tuple[str, str]]:
+    """(name, meaning) of each constructor parameter: the family's declaration for the noise
+    parameters, a pointer to the docstring for the theorem's own options."""
+    fam = noise_family(cls.family)
     sig = inspect.signature(cls.__init__)
     rows = []
     for name, par in sig.parameters.items():
         if name == "self" or par.kind in (par.VAR_POSITIONAL, par.VAR_KEYWORD):
             continue
-        meaning = PARAMETERS.get(name, "see the docstring")
+        if name in fam.param_names():
+            meaning = f"{fam.param(name).help} (noise family [`{fam.name}`](#{_family_anchor(fam.name)}))"
+        else:
+            meaning = "option of this theorem, not a noise parameter (see the docstring)"
         if par.default is not inspect.Parameter.empty:
             meaning += f" (default {par.default!r})"
         rows.append((name, meaning))
@@ -113,6 +133,7 @@ def _section(name: str, summary: dict | None) -> list[str]:
     cls = certificate_class(name)
     out = [f"## `{name}`", ""]
     out.append(f"- **Norm:** {cls.norm}" + ("  (binary theorem: pB = 1 - pA only)" if cls.binary_only else ""))
+    out.append(f"- **Noise family:** [`{cls.family}`](#{_family_anchor(cls.family)})")
     out.append(f"- **Radius / region:** `{cls.formula or 'see docstring'}`")
     out.append(f"- **Citation:** {cls.citation or '(missing)'}")
     out.append(f"- **Tight:** {'yes (the paper proves no larger ball can be certified)' if cls.tight else 'not claimed'}")
@@ -154,14 +175,18 @@ def render_catalog(summary_path: Path | None = None) -> str:
         "Conventions: pA is a lower bound on the top-class probability, pB an upper bound on the",
         "runner-up (binary: pB = 1 - pA); Phi^-1 is the standard normal quantile.",
         "",
-        "| name | norm | tight | binary only | citation |",
-        "|---|---|---|---|---|",
+        "| name | norm | noise family | tight | binary only | citation |",
+        "|---|---|---|---|---|---|",
     ]
     for name in names:
         cls = certificate_class(name)
-        lines.append(f"| [`{name}`](#{name}) | {cls.norm} | {'yes' if cls.tight else ''} | "
+        lines.append(f"| [`{name}`](#{name}) | {cls.norm} | {cls.family} | {'yes' if cls.tight else ''} | "
                      f"{'yes' if cls.binary_only else ''} | {_cell(cls.citation)} |")
-    lines.append("")
+    lines += ["", "## Noise families", "",
+              "Declared in `smoothcert.bounds.family` (one `NoiseFamily` class per family); the",
+              "`smoothcert radius` flags are generated from these parameters.", ""]
+    for family in noise_families():
+        lines += _family_section(family)
     for name in names:
         lines += _section(name, summary)
     errata = [] if summary is None else summary.get("errata") or []
