@@ -123,7 +123,7 @@ def test_mixture_std_over_the_whole_range(wraw, sig):
     w[-1] = 1.0 - math.fsum(w[:-1])
     assume(w[-1] > 0)
     s = np.array(sig[: len(w)])
-    got = float(noise_family("gaussian-mixture").std({"weights": w, "sigmas": s}))
+    got = float(sc.Noise("gaussian-mixture", {"weights": w, "sigmas": s}).std())
     with mp.workdps(40):
         exact = mp.sqrt(mp.fsum(mp.mpf(float(a)) * mp.mpf(float(b)) ** 2 for a, b in zip(w, s)))
         assert abs(mp.mpf(got) - exact) <= 1e-14 * exact

@@ -44,9 +44,9 @@ def _family_anchor(family: str) -> str:
 
 
 def _constraint_text(param) -> str:
-    """The first line of the constraint's docstring (what a valid value is)."""
+    """The first paragraph of the constraint's docstring (what a valid value is), on one line."""
     doc = inspect.getdoc(param.constraint) or param.constraint.__name__
-    return doc.splitlines()[0]
+    return " ".join(doc.split("\n\n")[0].split())
 
 
 def _family_section(family: str) -> list[str]:
