@@ -87,6 +87,7 @@ import numpy as np
 
 from .certify import RULES, _cap_by_complement, _check_rule, _levels
 from ..core.checks import as_float_array, check_alpha, check_counts, check_int
+from ..core.roots import bisect
 from .clopper_pearson import _cp_lower, _cp_upper
 from ..core.rounding import shrink
 
@@ -216,15 +217,12 @@ def radius_threshold(cert, r):
     hi = np.float64(1.0)  # radius(1) = inf (or the largest): invariant "hi certifies"
     if not cert.radius(hi) >= r:
         raise ValueError(f"r={r!r} exceeds the largest radius the certificate gives (at p_a = 1)")
-    lo_bits, hi_bits = int(lo.view(np.int64)), int(hi.view(np.int64))
-    while hi_bits - lo_bits > 1:  # floats in [0.5, 1] are ordered like their bit patterns
-        mid = (lo_bits + hi_bits) // 2
-        p = float(np.int64(mid).view(np.float64))
-        if cert.radius(p) >= r and p > 0.5:
-            hi_bits = mid
-        else:
-            lo_bits = mid
-    return float(np.int64(hi_bits).view(np.float64))
+    as_p = lambda bits: float(np.int64(bits).view(np.float64))  # noqa: E731
+    # floats in [0.5, 1] are ordered like their bit patterns: bisection on the integers, to
+    # adjacent floats; the returned end is one where the radius was checked to reach r
+    br = bisect(lambda bits: cert.radius(as_p(bits)) >= r and as_p(bits) > 0.5,
+                int(hi.view(np.int64)), int(lo.view(np.int64)), midpoint=lambda a, b: (a + b) // 2)
+    return as_p(br.inside)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -486,3 +486,52 @@ def test_bad_calls(cls):
     with pytest.raises(ValueError, match="p_a"):
         c.radius(0.7, 0.4)
     assert c.radius(0.5) == 0.0 and c.radius(0.4, 0.4) == 0.0
+
+
+# ---- issue 13: directed rounding of p_a / p_b and bounded searches ----------------------------
+def test_table_lookup_rounds_p_a_down():
+    """A Fraction just below a table threshold must not get that threshold's radius: 9/10 lies
+    below the double 0.9 (which is 0.9000000000000000222...), so the lookup returns the radius of
+    the point before (nearest rounding gave the larger one: a radius certified at no p <= 9/10)."""
+    from fractions import Fraction
+
+    tab = RadiusTable("zhang-l2", {"sigma": 0.5, "k": 0.0, "dim": 20}, [0.6, 0.9], [0.1, 0.2])
+    assert Fraction(0.9) > Fraction(9, 10)
+    assert tab.lookup(Fraction(9, 10)) == 0.1
+    assert tab.lookup(0.9) == 0.2
+
+
+def test_bounds_read_p_a_down_and_p_b_up():
+    """lower_bound reads p_a rounded down and upper_bound reads p_b rounded up (the bounds grow
+    with p_a and shrink with p_b), for inputs that float64 cannot hold exactly."""
+    from fractions import Fraction
+
+    c = ZhangL2(0.5, k=2.0, dim=20)
+    pa, _, _ = c._broadcast(Fraction(9, 10), 0.1)
+    pb, _, _ = c._broadcast(Fraction(1, 10), 0.1, "p_b")
+    assert Fraction(float(pa)) <= Fraction(9, 10) and Fraction(float(pb)) >= Fraction(1, 10)
+
+
+def test_dual_search_is_bounded_when_a_step_is_nan(monkeypatch):
+    """The dual-point search walks with a step from the spread of Lambda; a NaN step made the old
+    ``while True`` loops spin forever (hi = lo + NaN never reaches XMAX). Now the walk is bounded
+    and the feasible start is returned (a sound dual point). A fake CDF keeps the test fast; it
+    gives up after 5,000 calls so that the old code fails instead of hanging."""
+    from smoothcert.bounds.functional.engine import _Tails
+
+    c = ZhangL2(0.5, k=2.0, dim=20)
+    calls = []
+
+    def fake_tails(rt, xs):
+        calls.append(xs)
+        if len(calls) > 5000:
+            raise RuntimeError("the search does not end")
+        x = float(xs[0])
+        a = 0.5 if x <= 0.3 else (math.nan if math.isnan(x) else 0.95)
+        return [_Tails(a, 1.0 - a, 0.0, 0.0)]
+
+    monkeypatch.setattr(c, "_tails_at", fake_tails)
+    monkeypatch.setattr(c, "_start", lambda p, q, rt, sig: (0.0, math.nan))
+    x, t = c._search(0.9, 0.1, 0.5)
+    assert x == 0.0 and t.gain(0.9, 0.1) >= 0
+    assert len(calls) < 300

@@ -44,6 +44,7 @@ import math
 import mpmath as mp
 import numpy as np
 
+from ..core.roots import bisect, expand, walk
 from . import registry
 from .common import EXEMPT, FAIL, INFO, PASS, Check, Instance, needs_quadrature, unit
 
@@ -129,11 +130,11 @@ def bisect_quantile(cdf, lo, hi, iters=200):
             return mp.ninf
         if p >= 1:
             return mp.inf
-        a, b = mp.mpf(lo), mp.mpf(hi)
-        while cdf(a) > p:
-            a *= 2
-        while cdf(b) < p:
-            b *= 2
+        a, b = mp.mpf(lo), mp.mpf(hi)  # doubled (bounded: RootSearchError) until they bracket p
+        if cdf(a) > p:
+            a = expand(cdf, walk(a, a, 2), lambda c: c > p).outside
+        if cdf(b) < p:
+            b = expand(cdf, walk(b, b, 2), lambda c: c < p).outside
         return bracketed_root(lambda t: cdf(t) - p, a, b, iters)
 
     return q
@@ -258,9 +259,9 @@ def flip_distance(w: Witness, hi=1.0, iters=200):
     if w.p_b is None and type(w) is Witness:
         return w.t_a / w.shift if w.shift > 0 else mp.inf
     hi = mp.mpf(hi)
-    while w.margin(hi) > 0:
-        hi *= 2
-        if hi > 2**60:
+    if w.margin(hi) > 0:
+        hi = expand(w.margin, walk(hi, hi, 2, limit=mp.mpf(2) ** 60), lambda m: m > 0).outside
+        if hi is None:
             return mp.inf
     return bracketed_root(lambda s: -w.margin(s), mp.mpf(0), hi, iters)
 
@@ -393,16 +394,12 @@ def worst_directions(inst: Instance) -> list[np.ndarray]:
 
 def _boundary_scale(region, u):
     """sup{s : region.contains(s u)} by float bisection (u scaled so that s = 1 is outside)."""
-    lo, hi = 0.0, 1.0
-    while region.contains(hi * u):
-        hi *= 2
-    for _ in range(80):
-        mid = (lo + hi) / 2
-        if region.contains(mid * u):
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    inside = lambda s: region.contains(s * u)  # noqa: E731
+    hi = 1.0
+    if inside(hi):  # doubled while inside (bounded: a region containing the whole ray raises)
+        hi = expand(inside, walk(hi, hi, 2), max_steps=1100).outside
+    # 80 halvings as before; the returned end is one the region contains
+    return bisect(inside, 0.0, hi, close_enough=lambda a, b: b - a <= hi * 2.0**-80).inside
 
 
 # ------------------------------------------------------------------------------------------
