@@ -59,12 +59,14 @@ def subset_sums(p_l: np.ndarray, others: np.ndarray, k: int) -> np.ndarray:
     """Upper bounds of ``min(pbar_{S_t}, 1 - p_l)`` for t = 1..k (last axis), in float64.
 
     ``Gamma_k`` is the k largest entries of ``others`` (last axis); ``S_t`` its t smallest. The
-    cumulative sums are raised by ``k + 2`` ulps (t - 1 roundings; a zero sum stays 0) and ``1 - p_l`` by one ulp
+    cumulative sums for t >= 2 are raised by ``k + 2`` ulps (t - 1 roundings; a zero sum stays 0) and ``1 - p_l`` by one ulp
     where it is not exact (``p_l < 1/2``), so every entry is at least the exact value.
     """
     top = np.sort(others, axis=-1)[..., -k:]  # ascending: top[..., 0] is the smallest of Gamma_k
     exact = np.cumsum(top, axis=-1)
-    sums = np.where(exact > 0, grow(exact, k + 2), 0.0)  # a zero sum has only zero terms: exact
+    # one term (t = 1) and a zero sum (only zero terms) are exact
+    single = np.arange(k) == 0
+    sums = np.where(single | (exact == 0), exact, grow(exact, k + 2))
     comp = 1.0 - p_l
     comp = np.where(p_l >= 0.5, comp, np.nextafter(comp, np.inf))[..., None]
     return np.minimum(np.minimum(sums, comp), 1.0)
@@ -172,7 +174,8 @@ class JiaGaussianTopK(Certificate):
 
     * ``p_a``: lower bound of label l's probability (scalar or array of shape S);
     * ``p_b``: the upper bounds of the OTHER labels' probabilities, in any order, as an array
-      whose last axis holds them (shape S + (m,), m >= k: one bound per other label, 0 for a
+      with more dimensions than ``p_a`` whose last axis holds them (shape S + (m,), or any shape
+      whose leading axes broadcast with ``p_a``; m >= k: one bound per other label, 0 for a
       label never seen is fine; labels left out are NOT bounded). Entries above ``1 - p_a`` are
       allowed (simultaneous upper bounds often are) and act as ``1 - p_a``;
     * a scalar ``p_b`` (or one of shape S) is one runner-up bound per input and ``p_b=None`` the
@@ -217,7 +220,7 @@ class JiaGaussianTopK(Certificate):
     def _inputs(self, p_a, p_b):
         """``(p_l, others or None, scalar)``: ``others`` has the other labels on its last axis;
         None is the binary case (k = 1 only)."""
-        if p_b is not None and np.ndim(p_b) == np.ndim(p_a) + 1:
+        if p_b is not None and np.ndim(p_b) > np.ndim(p_a):
             pa = check_probability("p_a", p_a, "down")
             pb = check_probability("p_b", p_b, "up")
             if pb.shape[-1] < self.k:

@@ -39,7 +39,7 @@ import mpmath as mp
 import numpy as np
 from scipy import special
 
-from ..core.checks import COUNT_LIMIT, check_alpha, check_counts
+from ..core.checks import COUNT_LIMIT, check_alpha, check_counts, check_int
 from .clopper_pearson import _cp_lower, _cp_upper, binomial_tail_mp
 
 RULES = ("binary", "runner-up", "bonferroni")
@@ -116,8 +116,12 @@ def _cap_by_complement(p_b: np.ndarray, p_a: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-def certify_counts(counts, cert, alpha=0.001, select=None, rule="binary", return_bounds=False):
+def certify_counts(counts, cert, alpha=0.001, select=None, rule="binary", return_bounds=False,
+                   top_k=None, labels=None):
     """Cohen et al.'s CERTIFY from class counts: ``(prediction, radius)``, -1 and 0.0 on abstain.
+
+    With ``top_k=K`` (and a top-k certificate whose ``k`` is K) this is the top-k mode of
+    :func:`certify_topk_counts` (``rule`` is not used there).
 
     Parameters
     ----------
@@ -144,6 +148,11 @@ def certify_counts(counts, cert, alpha=0.001, select=None, rule="binary", return
     ``(prediction, radius)`` -- int and float for a (K,) input, int64 and float64 arrays of shape
     (N,) otherwise -- or ``(prediction, radius, p_a_lower, p_b_upper)`` with ``return_bounds``.
     """
+    if top_k is not None:
+        return certify_topk_counts(counts, cert, top_k, alpha, select=select, labels=labels,
+                                   return_bounds=return_bounds)
+    if labels is not None:
+        raise ValueError("labels is a top-k option: pass top_k too, got top_k=None")
     counts = _check_count_matrix("counts", counts)
     rule = _check_rule(rule, cert)
     alpha = check_alpha(alpha)
@@ -183,6 +192,98 @@ def certify_counts(counts, cert, alpha=0.001, select=None, rule="binary", return
     if scalar:
         return tuple(int(x[0]) if x.dtype.kind == "i" else float(x[0]) for x in out)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# top-k (Jia, Cao, Wang & Gong, ICLR 2020)
+def _check_topk(cert, top_k, classes: int) -> int:
+    top_k = check_int("top_k", top_k, minimum=1)
+    if top_k >= classes:
+        raise ValueError(f"top_k must be below the number of classes {classes}, got {top_k}")
+    if getattr(cert, "k", None) != top_k:
+        raise ValueError(f"cert must be a top-k certificate with k={top_k} (e.g. "
+                         f"jia-gaussian-topk-l2), got {cert!r}")
+    return top_k
+
+
+def _check_labels(labels, rows: int, classes: int) -> np.ndarray:
+    arr = check_counts("labels", labels).reshape(-1)
+    if arr.size != rows:
+        raise ValueError(f"labels must hold one label per row ({rows}), got {arr.size}")
+    if (arr >= classes).any():
+        raise ValueError(f"labels must lie in [0, {classes}), got {int(arr.max())}")
+    return arr
+
+
+def _radius_of(cert, lower: np.ndarray, upper: np.ndarray, label: np.ndarray):
+    """``cert.radius(lower, upper of the other classes)`` per row, and the largest other upper."""
+    rows = np.arange(upper.shape[0])
+    keep = np.ones(upper.shape, dtype=bool)
+    keep[rows, label] = False
+    others = upper[keep].reshape(upper.shape[0], -1)
+    return np.asarray(cert.radius(lower, others), dtype=float), others.max(axis=1)
+
+
+def certify_topk_counts(counts, cert, top_k, alpha=0.001, select=None, labels=None,
+                        return_bounds=False):
+    """Top-k CERTIFY (Jia, Cao, Wang & Gong, ICLR 2020, Sec. 3 with Theorem 1) from class counts.
+
+    Every bound is a one-sided Clopper-Pearson bound; their union bound is the whole ``alpha``
+    (with c classes):
+
+    * ``labels`` given (the paper's certified top-k accuracy of the true label l, fixed in
+      advance): the lower bound of l and the upper bounds of the c - 1 other classes, each at
+      ``alpha / c`` (Bonferroni over the c classes; the same split as the paper's SimuEM, whose
+      released code takes two-sided intervals at ``2 alpha / c``, i.e. ``alpha / c`` per side).
+      ``select`` is refused (nothing is selected). Returns ``(label or -1, radius)`` per row.
+    * no ``labels``: the candidates are the ``top_k`` classes with the largest ``select`` counts
+      (or ``counts`` when ``select=None``; ties: the lower index). With independent ``select``:
+      the candidates' lower bounds and every class's upper bound, ``top_k + c`` bounds at
+      ``alpha / (top_k + c)``; with ``select=None`` (candidates chosen on the same counts): both
+      bounds of every class, ``2c`` at ``alpha / (2c)``. On the event that all hold, every
+      reported radius holds at once. Returns ``(certified set, radii)`` of shape ``(N, top_k)``:
+      the candidate label, or -1 where its radius is 0 (not certified).
+
+    The radius of label l is ``cert.radius(p_l, p_upper of the other classes)`` (the
+    certificate clips each upper bound to ``1 - p_l``). ``return_bounds`` adds the lower bound
+    of each reported label and the largest upper bound among the other classes. A (c,) input
+    gives scalars (labels mode) or (top_k,) arrays.
+    """
+    counts = _check_count_matrix("counts", counts)
+    alpha = check_alpha(alpha)
+    classes = counts.shape[-1]
+    top_k = _check_topk(cert, top_k, classes)
+    scalar = counts.ndim == 1
+    counts = counts.reshape(-1, classes)
+    n = np.repeat(counts.sum(axis=1)[:, None], classes, axis=1)
+    if labels is not None:
+        if select is not None:
+            raise ValueError("select is not used with labels (the label is not selected): pass one")
+        label = _check_labels(labels, counts.shape[0], classes)
+        level = alpha / classes
+        upper = _cp_upper(counts, n, level)
+        lower = _cp_lower(np.take_along_axis(counts, label[:, None], 1)[:, 0], n[:, 0], level)
+        radius, p_b = _radius_of(cert, lower, upper, label)
+        radius = np.maximum(radius, 0.0)
+        out = (np.where(radius > 0, label, -1).astype(np.int64), radius, lower, p_b)
+        out = out if return_bounds else out[:2]
+        return tuple(x[0].item() for x in out) if scalar else out
+    if select is not None:
+        select = _check_count_matrix("select", select).reshape(-1, classes)
+        if select.shape != counts.shape:
+            raise ValueError(f"select must have the shape of counts {counts.shape}, got {select.shape}")
+    chooser = counts if select is None else select
+    cand = np.argsort(-chooser, axis=1, kind="stable")[:, :top_k]
+    level = alpha / (2 * classes) if select is None else alpha / (top_k + classes)
+    upper = _cp_upper(counts, n, level)
+    lower = _cp_lower(np.take_along_axis(counts, cand, 1), n[:, :top_k], level)
+    radii, p_b = np.zeros(cand.shape), np.zeros(cand.shape)
+    for j in range(top_k):
+        radii[:, j], p_b[:, j] = _radius_of(cert, lower[:, j], upper, cand[:, j])
+    radii = np.maximum(radii, 0.0)
+    out = (np.where(radii > 0, cand, -1).astype(np.int64), radii, lower, p_b)
+    out = out if return_bounds else out[:2]
+    return tuple(x[0] for x in out) if scalar else out
 
 
 #: Rows whose float p-value is within this relative distance of alpha are decided exactly.
@@ -256,4 +357,4 @@ def predict_counts(counts, alpha=0.001):
     return int(prediction[0]) if scalar else prediction
 
 
-__all__ = ["RULES", "certify_counts", "predict_counts"]
+__all__ = ["RULES", "certify_counts", "certify_topk_counts", "predict_counts"]
