@@ -1,15 +1,22 @@
 """Torch samplers for the smoothing distribution of every certificate (DESIGN sections 2 and 3).
 
 ``make_noise(cert_or_noise, shape)`` reads the torch-free :class:`~smoothcert.bounds.base.Noise`
-description and returns a :class:`NoiseSampler` whose ``sample(n, generator)`` draws an
-``(n, *shape)`` tensor on the sampler's device. Every draw goes through the caller's seeded
+description, looks its family up in the noise-family registry (:mod:`smoothcert.bounds.family`),
+validates the parameters through the family object (one ``ValueError`` naming the argument) and
+returns the sampler class registered for that family with ``@sampler_for(name)``: a
+:class:`NoiseSampler` whose ``sample(n, generator)`` draws an ``(n, *shape)`` tensor on the
+sampler's device. ``unit_noise(family, shape)`` is the same sampler at ``scale_param = 1``: the
+reparameterization noise ``eps`` with ``scale * eps`` distributed as the family at that scale
+(data-dependent smoothing, ANCER, training). A family without a registered sampler is an error
+naming it (docs/families.md: a new family is one sampler class here). Every draw goes through the caller's seeded
 ``torch.Generator`` (same seed, same device -> same noise) and is computed in float32 or wider
 (the radial parts of the Zhang et al. families in float64).
 
 Families and parameter conventions (DESIGN section 2):
 
 * ``gaussian`` -- ``N(mean, diag(sigma^2))``; ``sigma`` scalar or per coordinate, optional
-  ``mean`` (the ARS mean map; it never changes a radius, ARS Section 4).
+  ``mean`` (the ARS mean map; it never changes a radius, ARS Section 4, so it is a sampler-only
+  parameter, :attr:`NoiseSampler.extra_params`, not one of the family's).
 * ``laplace`` -- density proportional to ``exp(-|z_i| / b_i)``, ``scale`` = b (std ``sqrt(2) b``).
 * ``uniform`` -- ``U[-lambda_i, lambda_i]``, ``half_width`` = lambda (std ``lambda / sqrt(3)``).
 * ``gaussian-mixture`` -- ``sum_k w_k N(0, diag(sigma_k^2))`` (ANCER App. B.1); ``weights`` (K,),
@@ -31,17 +38,9 @@ import numpy as np
 import torch
 from scipy import special
 
-from ..core.checks import as_float_array, check_finite, check_int, check_positive
-
-FAMILIES = (
-    "gaussian",
-    "laplace",
-    "uniform",
-    "gaussian-mixture",
-    "zhang-l2",
-    "zhang-l1",
-    "zhang-linf",
-)
+from ..bounds.base import Noise
+from ..bounds.family import noise_family
+from ..core.checks import as_float_array, check_finite, check_int
 
 #: Points of the float64 inverse-CDF table of the l_inf radius (``zhang-linf``).
 LINF_GRID_POINTS = 2**18
@@ -107,13 +106,11 @@ def _check_generator(generator, device: torch.device) -> None:
 
 
 def _zhang_dim_k(params, shape) -> tuple[int, float]:
-    d = check_int("dim", params["dim"], minimum=1)
+    """``(dim, k)`` of validated Zhang parameters; ``dim`` must be the number of input entries."""
+    d = int(params["dim"])
     if d != math.prod(shape):
         raise ValueError(f"dim={d} does not match the input shape {shape} ({math.prod(shape)} entries)")
-    k = float(as_float_array("k", params.get("k", 0.0)))
-    if not (0.0 <= k < d):
-        raise ValueError(f"k must satisfy 0 <= k < dim={d}, got k={k!r}")
-    return d, k
+    return d, float(params["k"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,16 +195,21 @@ def _interp(u: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor
 
 
 # ---------------------------------------------------------------------------------------------
-# samplers
+# samplers and their registry
 class NoiseSampler:
     """Draws smoothing noise of one family for inputs of a fixed ``shape``.
 
     ``sample(n, generator=None)`` returns a new ``(n, *shape)`` tensor; ``sample_into(out,
     generator)`` fills a preallocated ``(m, *shape)`` tensor in place (what the counting sampler
     uses). ``generator`` must live on ``device``; ``None`` uses torch's global generator.
+
+    Subclasses are registered with ``@sampler_for(family_name)`` and receive ``params`` already
+    validated by the family object (plus their own ``extra_params``, parameters of the draw that
+    are not parameters of the family, such as the Gaussian mean); they implement ``_fill``.
     """
 
-    family = ""
+    family: str = ""
+    extra_params: tuple[str, ...] = ()
 
     def __init__(self, params, shape, device, dtype):
         self.shape = shape
@@ -237,16 +239,60 @@ class NoiseSampler:
         raise NotImplementedError
 
 
+_SAMPLERS: dict[str, type[NoiseSampler]] = {}
+
+
+def sampler_for(family: str):
+    """Class decorator: register a :class:`NoiseSampler` subclass as the sampler of the noise
+    family named ``family`` (one sampler per family; the family itself lives in ``bounds/``)."""
+    if not isinstance(family, str) or not family:
+        raise TypeError(f"family must be a non-empty string, got {family!r}")
+
+    def register(cls):
+        if not (isinstance(cls, type) and issubclass(cls, NoiseSampler)):
+            raise TypeError(f"sampler_for({family!r}) decorates a NoiseSampler subclass, got {cls!r}")
+        if family in _SAMPLERS and _SAMPLERS[family] is not cls:
+            raise ValueError(f"noise family {family!r} already has the sampler {_SAMPLERS[family].__name__}")
+        cls.family = family
+        _SAMPLERS[family] = cls
+        return cls
+
+    return register
+
+
+def unregister_sampler(family: str) -> None:
+    """Remove a family's sampler (for test-only families registered at run time)."""
+    _SAMPLERS.pop(family, None)
+
+
+def samplers() -> list[str]:
+    """Sorted names of the noise families that have a registered sampler."""
+    return sorted(_SAMPLERS)
+
+
+def sampler_class(family: str) -> type[NoiseSampler]:
+    """The sampler registered for the noise family ``family``; a ``ValueError`` naming it otherwise."""
+    try:
+        return _SAMPLERS[family]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"noise family {family!r} has no torch sampler: register a NoiseSampler subclass with "
+            f"@sampler_for({family!r}) in smoothcert/gpu_sampler/noise.py (families with samplers: "
+            f"{', '.join(samplers())})"
+        ) from None
+
+
+@sampler_for("gaussian")
 class GaussianNoise(NoiseSampler):
     """``mean + sigma * N(0, I)`` (Cohen et al. 2019 Sec. 3; ARS Sec. 4 for per-coordinate sigma)."""
 
-    family = "gaussian"
+    extra_params = ("mean",)
 
     def __init__(self, params, shape, device, dtype):
         super().__init__(params, shape, device, dtype)
-        self.sigma = _tensor(_per_coordinate("sigma", check_positive("sigma", params["sigma"]), shape),
+        self.sigma = _tensor(_per_coordinate("sigma", np.asarray(params["sigma"], dtype=float), shape),
                              self.device, dtype)
-        mean = params.get("mean", params.get("mu"))
+        mean = params.get("mean")
         self.mean = None
         if mean is not None:
             arr = as_float_array("mean", mean)
@@ -259,14 +305,13 @@ class GaussianNoise(NoiseSampler):
             out.add_(self.mean)
 
 
+@sampler_for("laplace")
 class LaplaceNoise(NoiseSampler):
     """i.i.d. Laplace(0, b_i): ``b_i * E * S``, ``E ~ Exp(1)``, ``S`` a fair random sign."""
 
-    family = "laplace"
-
     def __init__(self, params, shape, device, dtype):
         super().__init__(params, shape, device, dtype)
-        self.scale = _tensor(_per_coordinate("scale", check_positive("scale", params["scale"]), shape),
+        self.scale = _tensor(_per_coordinate("scale", np.asarray(params["scale"], dtype=float), shape),
                              self.device, dtype)
 
     def _fill(self, out, generator):
@@ -274,36 +319,28 @@ class LaplaceNoise(NoiseSampler):
         out.exponential_(generator=generator).mul_(sign).mul_(self.scale)
 
 
+@sampler_for("uniform")
 class UniformNoise(NoiseSampler):
     """i.i.d. ``U[-lambda_i, lambda_i]`` (Yang et al. 2020; ANCER Cor. 2)."""
 
-    family = "uniform"
-
     def __init__(self, params, shape, device, dtype):
         super().__init__(params, shape, device, dtype)
-        hw = check_positive("half_width", params["half_width"])
+        hw = np.asarray(params["half_width"], dtype=float)
         self.half_width = _tensor(_per_coordinate("half_width", hw, shape), self.device, dtype)
 
     def _fill(self, out, generator):
         out.uniform_(-1.0, 1.0, generator=generator).mul_(self.half_width)
 
 
+@sampler_for("gaussian-mixture")
 class GaussianMixtureNoise(NoiseSampler):
     """``sum_k w_k N(0, diag(sigma_k^2))`` (Eiras et al., ANCER, App. B.1): a component index per
     sample from ``weights``, then that component's Gaussian."""
 
-    family = "gaussian-mixture"
-
     def __init__(self, params, shape, device, dtype):
         super().__init__(params, shape, device, dtype)
-        w = as_float_array("weights", params["weights"])
-        check_finite("weights", w, params["weights"])
-        if w.ndim != 1 or w.size == 0 or (w < 0).any() or abs(w.sum() - 1.0) > 1e-9:
-            raise ValueError(f"weights must be a non-empty 1-D array of non-negative numbers summing "
-                             f"to 1, got {params['weights']!r}")
-        s = check_positive("sigmas", params["sigmas"])
-        if s.ndim == 0 or s.shape[0] != w.size:
-            raise ValueError(f"sigmas must have one entry or row per weight ({w.size}), got shape {s.shape}")
+        w = np.asarray(params["weights"], dtype=float)
+        s = np.asarray(params["sigmas"], dtype=float)
         if s.ndim == 1:  # K scalar sigmas
             table = s.reshape((-1,) + (1,) * len(shape))
         else:  # K per-coordinate rows
@@ -331,13 +368,7 @@ class _RadialNoise(NoiseSampler):
         raise NotImplementedError
 
 
-def _one(params, *names):
-    for n in names:
-        if n in params:
-            return check_positive(n, params[n], allow_array=False)
-    raise ValueError(f"the noise parameters need one of {names}, got {sorted(params)}")
-
-
+@sampler_for("zhang-l2")
 class ZhangL2Noise(_RadialNoise):
     """pi0 proportional to ``||z||_2^-k exp(-||z||_2^2 / (2 sigma^2))`` (Zhang et al. 2020, the l2 family of Thm. 2).
 
@@ -346,11 +377,9 @@ class ZhangL2Noise(_RadialNoise):
     independent of the uniform direction ``g / ||g||_2`` with ``g ~ N(0, I_d)``. k = 0 is N(0, sigma^2 I).
     """
 
-    family = "zhang-l2"
-
     def __init__(self, params, shape, device, dtype):
         super().__init__(params, shape, device, dtype)
-        self.sigma = float(_one(params, "sigma", "scale"))
+        self.sigma = float(params["sigma"])
 
     def _draw(self, m, generator):
         rho = self.sigma * torch.sqrt(2.0 * sample_gamma((self.dim - self.k) / 2.0, m, generator, self.device))
@@ -358,6 +387,7 @@ class ZhangL2Noise(_RadialNoise):
         return g.mul_((rho / torch.linalg.vector_norm(g, dim=1)).unsqueeze(1))
 
 
+@sampler_for("zhang-l1")
 class ZhangL1Noise(_RadialNoise):
     """pi0 proportional to ``||z||_1^-k exp(-||z||_1 / b)`` (Zhang et al. 2020, the l1 family of Thm. 2).
 
@@ -366,11 +396,9 @@ class ZhangL1Noise(_RadialNoise):
     and independent fair signs. k = 0 is i.i.d. Laplace(0, b).
     """
 
-    family = "zhang-l1"
-
     def __init__(self, params, shape, device, dtype):
         super().__init__(params, shape, device, dtype)
-        self.scale = float(_one(params, "scale", "sigma"))
+        self.scale = float(params["scale"])
 
     def _draw(self, m, generator):
         rho = self.scale * sample_gamma(self.dim - self.k, m, generator, self.device)
@@ -380,6 +408,7 @@ class ZhangL1Noise(_RadialNoise):
         return e.mul_(on_sphere).mul_(sign)
 
 
+@sampler_for("zhang-linf")
 class ZhangLinfNoise(_RadialNoise):
     """pi0 proportional to ``||z||_inf^-k exp(-||z||_2^2 / (2 sigma^2))`` (Zhang et al. Eq. 13).
 
@@ -390,11 +419,9 @@ class ZhangLinfNoise(_RadialNoise):
     ``z = sigma sqrt 2 erfinv((2u - 1) erf(s / (sigma sqrt 2)))``. k = 0 is N(0, sigma^2 I).
     """
 
-    family = "zhang-linf"
-
     def __init__(self, params, shape, device, dtype):
         super().__init__(params, shape, device, dtype)
-        self.sigma = float(_one(params, "sigma", "scale"))
+        self.sigma = float(params["sigma"])
         if self.dim - self.k < LINF_MIN_DOF:
             raise ValueError(
                 f"k={self.k!r} is too close to dim={self.dim}: with dim - k < {LINF_MIN_DOF} most of "
@@ -422,35 +449,42 @@ class ZhangLinfNoise(_RadialNoise):
         return z.mul_(self.sigma)
 
 
-_SAMPLERS = {
-    cls.family: cls
-    for cls in (GaussianNoise, LaplaceNoise, UniformNoise, GaussianMixtureNoise,
-                ZhangL2Noise, ZhangL1Noise, ZhangLinfNoise)
-}
-
-
+# ---------------------------------------------------------------------------------------------
+# building samplers
 def make_noise(noise_or_cert, shape, device=None, dtype=torch.float32) -> NoiseSampler:
     """A sampler for the smoothing noise of ``noise_or_cert`` on inputs of shape ``shape``.
 
     ``noise_or_cert`` is a :class:`~smoothcert.bounds.base.Noise` or any certificate (its ``.noise``).
-    ``device`` defaults to CUDA when present; ``dtype`` must be float32 or float64 (DESIGN
-    section 5: noise is never sampled in reduced precision).
+    Its family is looked up in the noise-family registry and the parameters are validated by the
+    family object; the sampler registered for the family draws. ``device`` defaults to CUDA when
+    present; ``dtype`` must be float32 or float64 (DESIGN section 5: noise is never sampled in
+    reduced precision).
     """
     noise = getattr(noise_or_cert, "noise", noise_or_cert)
-    family = getattr(noise, "family", None)
+    name = getattr(noise, "family", None)
     params = getattr(noise, "params", None)
-    if not isinstance(family, str) or params is None:
+    if not isinstance(name, str) or params is None:
         raise TypeError(f"noise_or_cert must be a Noise or a certificate, got {noise_or_cert!r}")
-    if family not in _SAMPLERS:
-        raise ValueError(f"noise family {family!r} has no sampler; known: {', '.join(FAMILIES)}")
+    family = noise_family(name)
+    cls = sampler_class(family.name)
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
     device = default_device() if device is None else torch.device(device)
-    return _SAMPLERS[family](params, _as_shape(shape), device, dtype)
+    extra = {k: v for k, v in params.items() if k in cls.extra_params}
+    valid = family.validate({k: v for k, v in params.items() if k not in cls.extra_params})
+    return cls({**valid, **extra}, _as_shape(shape), device, dtype)
+
+
+def unit_noise(family: str, shape, device=None, dtype=torch.float32, **params) -> NoiseSampler:
+    """The sampler of ``family`` at ``scale_param = 1`` (its other parameters as given, else their
+    defaults): the reparameterization noise ``eps`` such that ``scale * eps`` has the family's law
+    at that scale (every registered family is a scale family: its std is proportional to
+    ``scale_param``, bounds/family.py). Used where the scale is optimized or varies per input."""
+    fam = noise_family(family)
+    return make_noise(Noise(fam.name, {**params, fam.scale_param: 1.0}), shape, device, dtype)
 
 
 __all__ = [
-    "FAMILIES",
     "NoiseSampler",
     "GaussianNoise",
     "LaplaceNoise",
@@ -463,4 +497,9 @@ __all__ = [
     "linf_radius_table",
     "make_noise",
     "sample_gamma",
+    "sampler_class",
+    "sampler_for",
+    "samplers",
+    "unit_noise",
+    "unregister_sampler",
 ]

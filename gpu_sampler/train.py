@@ -33,46 +33,46 @@ import sys
 import tempfile
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..bounds.base import Noise
+from ..bounds.family import REQUIRED, noise_family
 from ..core.atomic import atomic_path, atomic_write_text
 from .data import load_fashion_mnist, to_tensor
 from .models import METRICS_FILE, SHIPPED_MODELS, fmnist_resnet, load_checkpoint, save_checkpoint
+from .noise import NoiseSampler, make_noise, samplers
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
 SHIPPED = SHIPPED_MODELS
 
 
-def sample_training_noise(family: str, param: float, shape, generator=None, device="cpu"):
-    """Draw float32 noise of the given family (Gaussian sigma, Laplace scale b, uniform lambda).
+def training_sampler(family: str, param: float, shape, device="cpu") -> NoiseSampler:
+    """The registered sampler of ``family`` with its scale parameter ``param`` (Gaussian sigma,
+    Laplace b, uniform lambda; the family's other parameters at their defaults), float32, for
+    inputs of shape ``shape``: the noise the certificate of that family assumes."""
+    fam = noise_family(family)
+    return make_noise(Noise(fam.name, {fam.scale_param: param}), shape, device=device)
 
-    Laplace by inversion: u ~ U(-1/2, 1/2), z = -b sign(u) log(1 - 2|u|); uniform: (2u - 1) lambda.
-    """
-    if not (isinstance(param, (int, float)) and param > 0 and math.isfinite(param)):
-        raise ValueError(f"param must be a positive finite number, got {param!r}")
-    if family == "gaussian":
-        return torch.randn(shape, generator=generator, device=device) * param
-    u = torch.rand(shape, generator=generator, device=device)
-    if family == "uniform":
-        return (2.0 * u - 1.0) * param
-    if family == "laplace":
-        u = u - 0.5
-        return -param * torch.sign(u) * torch.log1p(-2.0 * u.abs().clamp(max=0.5 - 2**-25))
-    raise ValueError(f"family must be 'gaussian', 'laplace' or 'uniform', got {family!r}")
+
+def trainable_families() -> list[str]:
+    """Families with a sampler whose only required parameter is the scale (one ``--param``)."""
+    return [name for name in samplers()
+            if all(p.default is not REQUIRED or p.name == noise_family(name).scale_param
+                   for p in noise_family(name).params)]
 
 
 def evaluate(model, images, labels, family=None, param=None, seed=0, batch_size=1000):
     """Accuracy of ``model`` on uint8 ``images`` (clean when ``family`` is None, else one noise draw)."""
     model.eval()
     gen = torch.Generator().manual_seed(seed)
+    noise = None if family is None else training_sampler(family, param, to_tensor(images[:1]).shape[1:])
     correct = 0
     with torch.inference_mode():
         for i in range(0, len(images), batch_size):
             x = to_tensor(images[i:i + batch_size])
-            if family is not None:
-                x = x + sample_training_noise(family, param, x.shape, generator=gen)
+            if noise is not None:
+                x = x + noise.sample(len(x), generator=gen)
             pred = model(x).argmax(1).numpy()
             correct += int((pred == labels[i:i + batch_size]).sum())
     return correct / len(images)
@@ -113,6 +113,7 @@ def train_model(family, param, out_path, epochs=3, subset=None, batch_size=128, 
     if subset is not None:
         images, labels = images[:subset], labels[:subset]
     x_all, y_all = to_tensor(images), torch.from_numpy(labels)
+    noise = training_sampler(family, param, x_all.shape[1:])
     model = fmnist_resnet()
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True,
                           weight_decay=weight_decay)
@@ -147,7 +148,7 @@ def train_model(family, param, out_path, epochs=3, subset=None, batch_size=128, 
             x, y = x_all[idx], y_all[idx]
             flip = torch.rand(len(x), generator=gen) < 0.5
             x = torch.where(flip[:, None, None, None], x.flip(3), x)
-            x = x + sample_training_noise(family, param, x.shape, generator=gen)
+            x = x + noise.sample(len(x), generator=gen)
             loss = F.cross_entropy(model(x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -187,8 +188,9 @@ def main(argv=None) -> int:
     )
     p.add_argument("--all", action="store_true", help="train every shipped model into --assets")
     p.add_argument("--name", choices=sorted(SHIPPED), action="append", help="train this shipped model")
-    p.add_argument("--family", choices=("gaussian", "laplace", "uniform"), help="custom noise family")
-    p.add_argument("--param", type=float, help="custom noise parameter (sigma, Laplace b or uniform lambda)")
+    p.add_argument("--family", choices=trainable_families(), help="custom noise family")
+    p.add_argument("--param", type=float,
+                   help="custom noise family's scale parameter (Gaussian sigma, Laplace b, uniform lambda, ...)")
     p.add_argument("--out", help="checkpoint path for --family/--param")
     p.add_argument("--assets", default=ASSETS, help="folder for shipped checkpoints and metrics.json")
     p.add_argument("--epochs", type=int, default=3)

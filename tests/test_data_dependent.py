@@ -12,10 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
+import smoothcert as sc
+from smoothcert.bounds.family import noise_family
 from smoothcert.gpu_sampler.per_input.data_dependent import (
+    SURROGATE_GAPS,
     DataDependentConfig,
     optimize_sigma_batch,
     optimize_sigmas,
+    reparameterization_noise,
+    surrogate_gap,
     top2_gap,
 )
 
@@ -71,6 +76,38 @@ def test_gap_formulas_match_scipy():
                                rtol=1e-10)
     u = top2_gap(psi, "uniform", 1e-6).numpy()
     np.testing.assert_allclose(u, [0.5, 0.05], rtol=1e-12)
+
+
+@pytest.mark.parametrize("family", sorted(SURROGATE_GAPS))
+def test_surrogate_gap_is_its_certificates_radius(family):
+    # the differentiable gap is the unit radius of the registered certificate it names (at scale 1
+    # of the family's scale parameter), over the whole (p_b, p_a) grid; both certificates key on
+    # the same noise family
+    rule = surrogate_gap(family)
+    iso = sc.get(rule.isotropic, **{noise_family(family).scale_param: 1.0})
+    assert iso.noise.family == family
+    aniso = sc.get(rule.anisotropic, **{noise_family(family).scale_param: np.full(3, 1.0)})
+    assert aniso.noise.family == family
+    p_b, p_a = np.meshgrid(np.linspace(0.01, 0.45, 12), np.linspace(0.5, 0.99, 12))
+    keep = (p_a > p_b) & (p_a + p_b <= 1)
+    gap = rule.gap(torch.tensor(p_a[keep]), torch.tensor(p_b[keep])).numpy()
+    np.testing.assert_allclose(gap, iso.radius(p_a[keep], p_b[keep]), rtol=1e-9)
+
+
+def test_a_family_without_a_surrogate_is_refused_by_name():
+    with pytest.raises(ValueError, match="family must be one of .*'gaussian'.*got 'laplace'"):
+        DataDependentConfig(family="laplace")
+    with pytest.raises(ValueError, match="got 'laplace'"):
+        top2_gap(torch.tensor([[0.7, 0.3]]), "laplace", 0.02)
+
+
+def test_reparameterization_noise_draws_the_registered_unit_sampler():
+    x = torch.zeros(3, 1, 2, 2, dtype=torch.float64)
+    eps = reparameterization_noise("uniform", x, 5, torch.Generator().manual_seed(2))
+    assert eps.shape == (3, 5, 1, 2, 2) and eps.dtype == torch.float64
+    assert eps.abs().max() <= 1.0
+    same = 2.0 * torch.rand((3, 5, 1, 2, 2), generator=torch.Generator().manual_seed(2)) - 1.0
+    assert torch.equal(eps, same.double())  # the draws of the code before the registry
 
 
 @pytest.mark.parametrize("w", [0.2, 0.4])

@@ -325,11 +325,12 @@ def test_resnet50_without_a_working_torchvision(monkeypatch, broken):
 # training
 @pytest.mark.parametrize("name", ["fmnist-gaussian-0.50", "fmnist-laplace-0.50", "fmnist-uniform-0.50"])
 def test_training_noise_has_the_stated_law(name):
-    from smoothcert.gpu_sampler.train import sample_training_noise
+    from smoothcert.gpu_sampler.train import training_sampler
 
     family, _, value, _ = M.SHIPPED_MODELS[name]
-    z = sample_training_noise(family, value, (400_000,), torch.Generator().manual_seed(3)).double()
-    assert z.dtype == torch.float64 and torch.isfinite(z).all()
+    noise = training_sampler(family, value, (400_000,))
+    z = noise.sample(1, torch.Generator().manual_seed(3))[0].double()
+    assert noise.dtype == torch.float32 and torch.isfinite(z).all()
     assert abs(z.std().item() - 0.5) < 0.005  # matched per-coordinate std (5 standard errors)
     assert abs(z.mean().item()) < 0.005
     # E|z| separates the three laws of equal std: sigma sqrt(2/pi), b, lambda/2.
@@ -339,13 +340,30 @@ def test_training_noise_has_the_stated_law(name):
         assert z.abs().max().item() <= value
 
 
-def test_training_noise_bad_input():
-    from smoothcert.gpu_sampler.train import sample_training_noise
+@pytest.mark.parametrize("name", sorted(M.SHIPPED_MODELS))
+def test_training_noise_is_the_certificates_sampler(name):
+    # the model is trained on exactly the noise it is certified with: the registered sampler of
+    # its family at its parameter (same seed, same draws)
+    from smoothcert.bounds import Noise
+    from smoothcert.bounds.family import noise_family
+    from smoothcert.gpu_sampler.noise import make_noise
+    from smoothcert.gpu_sampler.train import training_sampler
 
-    with pytest.raises(ValueError, match="family must be .*'cauchy'"):
-        sample_training_noise("cauchy", 0.5, (3,))
-    with pytest.raises(ValueError, match="param must be a positive finite number, got -0.5"):
-        sample_training_noise("gaussian", -0.5, (3,))
+    family, _, value, _ = M.SHIPPED_MODELS[name]
+    a = training_sampler(family, value, (1, 28, 28)).sample(64, torch.Generator().manual_seed(5))
+    cert_noise = make_noise(Noise(family, {noise_family(family).scale_param: value}), (1, 28, 28), device="cpu")
+    assert torch.equal(a, cert_noise.sample(64, torch.Generator().manual_seed(5)))
+
+
+def test_training_noise_bad_input():
+    from smoothcert.gpu_sampler.train import training_sampler, trainable_families
+
+    with pytest.raises(ValueError, match="'cauchy' is not a registered noise family"):
+        training_sampler("cauchy", 0.5, (3,))
+    with pytest.raises(ValueError, match="sigma.*-0.5"):
+        training_sampler("gaussian", -0.5, (3,))
+    assert {"gaussian", "laplace", "uniform"} <= set(trainable_families())
+    assert "gaussian-mixture" not in trainable_families()  # its weights have no default
 
 
 def _tiny_fmnist(root):

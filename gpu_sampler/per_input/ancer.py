@@ -35,12 +35,18 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ...bounds.family import noise_family
+from ...bounds.registry import get
 from ...core.checks import as_float_array, check_finite, check_int, check_positive
-from .data_dependent import FAMILIES, _FrozenEval, check_inputs, smoothed_probabilities, top2_gap, unit_noise
+from .data_dependent import (
+    _FrozenEval,
+    check_inputs,
+    reparameterization_noise,
+    smoothed_probabilities,
+    surrogate_gap,
+    top2_gap,
+)
 from .memory import ParameterCheckpoint
-
-#: The registered certificate and its parameter name for each noise family.
-CERTIFICATE = {"gaussian": ("ancer-ellipsoid", "sigma"), "uniform": ("ancer-cross-polytope", "half_width")}
 
 
 @dataclass(frozen=True)
@@ -63,8 +69,7 @@ class AncerConfig:
             raise ValueError(f"kappa must be a finite number >= 0, got {self.kappa!r}")
         if not 0 < self.clip < 0.5:
             raise ValueError(f"clip must lie in (0, 0.5), got {self.clip!r}")
-        if self.family not in FAMILIES:
-            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
+        surrogate_gap(self.family)
 
     def with_(self, **changes) -> "AncerConfig":
         return replace(self, **changes)
@@ -105,10 +110,9 @@ def optimize_ancer_batch(model, x, theta_iso, config: AncerConfig = AncerConfig(
     lower = torch.as_tensor(_check_theta_iso(theta_iso, x), dtype=x.dtype, device=x.device)
     theta = lower.clone().requires_grad_(True)
     opt = torch.optim.Adam([theta], lr=config.learning_rate)
-    eps_shape = (x.shape[0], config.samples) + tuple(x.shape[1:])
     with _FrozenEval(model), torch.enable_grad():
         for _ in range(config.iterations):
-            eps = unit_noise(eps_shape, config.family, generator, x.device).to(x.dtype)
+            eps = reparameterization_noise(config.family, x, config.samples, generator)
             psi = smoothed_probabilities(model, x, theta.unsqueeze(1), eps)
             gap = top2_gap(psi, config.family, config.clip)
             loss = -relaxed_objective(gap, theta, config.kappa).sum()
@@ -152,17 +156,13 @@ def optimize_ancer(model, xs, theta_iso, config: AncerConfig = AncerConfig(), ba
 
 
 def ancer_certificate(theta, family: str = "gaussian"):
-    """The registered certificate for scales ``theta`` (one input's map)."""
-    from ...bounds import get
-
-    if family not in CERTIFICATE:
-        raise ValueError(f"family must be one of {tuple(CERTIFICATE)}, got {family!r}")
-    name, param = CERTIFICATE[family]
-    return get(name, **{param: np.asarray(theta, dtype=np.float64)})
+    """The registered anisotropic certificate of ``family`` (its :class:`SurrogateGap`) with the
+    family's scale parameter set to the scales ``theta`` (one input's map)."""
+    name = surrogate_gap(family).anisotropic
+    return get(name, **{noise_family(family).scale_param: np.asarray(theta, dtype=np.float64)})
 
 
 __all__ = [
-    "CERTIFICATE",
     "AncerConfig",
     "ancer_certificate",
     "optimize_ancer",

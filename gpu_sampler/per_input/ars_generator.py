@@ -42,7 +42,7 @@ from tqdm.auto import tqdm
 
 from ...core.atomic import atomic_path
 from ...core.checks import check_int, check_positive
-from .data_dependent import check_inputs
+from .data_dependent import check_inputs, reparameterization_noise
 
 
 def _inverse_softplus(y: float) -> float:
@@ -182,7 +182,7 @@ def ars_losses(model, noise_model, x, y, config: ARSTrainConfig, generator=None)
     """The terms of ARS Eqs. 9-12 on one batch (tensors; ``total`` is differentiable)."""
     mu, sigma = noise_model(x)
     m = config.samples
-    eps = torch.randn((x.shape[0], m) + tuple(x.shape[1:]), generator=generator, device=x.device)
+    eps = reparameterization_noise("gaussian", x, m, generator)  # ARS is Gaussian smoothing (Thm 4.2)
     noisy = (x + mu).unsqueeze(1) + sigma.unsqueeze(1) * eps
     logits = model(noisy.reshape((-1,) + tuple(x.shape[1:])))
     ce = F.cross_entropy(logits, y.repeat_interleave(m))
@@ -335,7 +335,7 @@ def pgd_linf(model, x, y, eps: float = 16 / 255, steps: int = 10, step_size: flo
                 adv.requires_grad_(True)
                 inp = adv.unsqueeze(1).expand((-1, samples) + tuple(x.shape[1:]))
                 if scale is not None:
-                    inp = inp + scale * torch.randn(inp.shape, generator=generator, device=x.device)
+                    inp = inp + scale * reparameterization_noise("gaussian", x, samples, generator)
                 logits = model(inp.reshape((-1,) + tuple(x.shape[1:])))
                 loss = F.cross_entropy(logits, y.repeat_interleave(samples))
                 (grad,) = torch.autograd.grad(loss, adv)

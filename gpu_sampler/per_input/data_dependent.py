@@ -10,7 +10,8 @@ the certified radius of the smoothed classifier,
 and runs ``K`` steps of plain gradient ascent ``theta <- theta + alpha * dR/dtheta`` from
 ``theta_0`` (the training sigma). For Gaussian noise ``gap = (Phi^-1(E_A) - Phi^-1(E_B)) / 2``
 (Cohen et al. Thm 1); for uniform noise ``U[-theta, theta]`` the l1 gap of Yang et al. /
-ANCER Cor. 2, ``gap = E_A - E_B``. As in the authors' released routine the probabilities are
+ANCER Cor. 2, ``gap = E_A - E_B`` (``SURROGATE_GAPS``, keyed by noise family; ``eps`` is drawn by the
+family's registered sampler at unit scale). As in the authors' released routine the probabilities are
 clipped to ``[clip, 1 - clip]`` before ``Phi^-1`` so the gradient stays finite.
 
 Defaults (``DataDependentConfig``): ``alpha = 1e-4``, ``K = 100`` as in Alfarra et al.'s
@@ -30,15 +31,15 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from ...core.checks import check_int, check_positive
+from ..noise import unit_noise
 from .memory import ParameterCheckpoint
-
-FAMILIES = ("gaussian", "uniform")
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,7 @@ class DataDependentConfig:
         check_positive("min_scale", self.min_scale, allow_array=False)
         if not 0 < self.clip < 0.5:
             raise ValueError(f"clip must lie in (0, 0.5), got {self.clip!r}")
-        if self.family not in FAMILIES:
-            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
+        surrogate_gap(self.family)
 
     @classmethod
     def ancer_appendix(cls, sigma0: float = 0.25, family: str = "gaussian") -> "DataDependentConfig":
@@ -80,23 +80,59 @@ def probit(p: torch.Tensor) -> torch.Tensor:
     return math.sqrt(2.0) * torch.erfinv(2.0 * p - 1.0)
 
 
-def top2_gap(psi: torch.Tensor, family: str, clip: float) -> torch.Tensor:
-    """The unit gap of the surrogate from averaged softmax ``psi`` (last axis = classes).
+def cohen_gap(e_a: torch.Tensor, e_b: torch.Tensor) -> torch.Tensor:
+    """``(Phi^-1(E_A) - Phi^-1(E_B)) / 2``: Gaussian noise, l2 (Cohen et al. Thm 1, ANCER Cor. 1)."""
+    return 0.5 * (probit(e_a) - probit(e_b))
 
-    Gaussian: ``(Phi^-1(E_A) - Phi^-1(E_B)) / 2`` (Cohen Thm 1, ANCER Cor. 1); uniform:
-    ``E_A - E_B`` (ANCER Cor. 2). ``E_A, E_B`` are the two largest entries, clipped.
+
+def difference_gap(e_a: torch.Tensor, e_b: torch.Tensor) -> torch.Tensor:
+    """``E_A - E_B``: uniform noise ``U[-lambda, lambda]``, l1 (Yang et al. 2020, ANCER Cor. 2)."""
+    return e_a - e_b
+
+
+@dataclass(frozen=True)
+class SurrogateGap:
+    """A noise family's radius as a differentiable function of the top-two probabilities.
+
+    ``gap(E_A, E_B)`` is the unit gap of the registered certificate ``isotropic`` (its radius is
+    ``scale * gap`` at the family's ``scale_param``); ``anisotropic`` is the certificate of
+    per-coordinate scales whose region ANCER maximizes.
     """
+
+    gap: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    isotropic: str
+    anisotropic: str
+
+
+#: The noise families with a differentiable radius surrogate (tests check each against its certificates).
+SURROGATE_GAPS = {
+    "gaussian": SurrogateGap(cohen_gap, "cohen-gaussian-l2", "ancer-ellipsoid"),
+    "uniform": SurrogateGap(difference_gap, "uniform-l1", "ancer-cross-polytope"),
+}
+
+
+def surrogate_gap(family: str) -> SurrogateGap:
+    """The radius surrogate of the noise family ``family``; a ``ValueError`` naming it otherwise."""
+    try:
+        return SURROGATE_GAPS[family]
+    except (KeyError, TypeError):
+        raise ValueError(f"family must be one of {sorted(SURROGATE_GAPS)} (the noise families with a "
+                         f"differentiable radius surrogate), got {family!r}") from None
+
+
+def top2_gap(psi: torch.Tensor, family: str, clip: float) -> torch.Tensor:
+    """The unit gap of the surrogate from averaged softmax ``psi`` (last axis = classes): the
+    family's :class:`SurrogateGap` at ``E_A, E_B``, the two largest entries, clipped."""
     vals = torch.topk(psi, 2, dim=-1).values.clamp(clip, 1.0 - clip)
-    if family == "gaussian":
-        return 0.5 * (probit(vals[..., 0]) - probit(vals[..., 1]))
-    return vals[..., 0] - vals[..., 1]
+    return surrogate_gap(family).gap(vals[..., 0], vals[..., 1])
 
 
-def unit_noise(shape, family: str, generator=None, device="cpu") -> torch.Tensor:
-    """Reparameterization noise: N(0, I) (Gaussian) or U[-1, 1] (uniform), float32."""
-    if family == "gaussian":
-        return torch.randn(shape, generator=generator, device=device)
-    return 2.0 * torch.rand(shape, generator=generator, device=device) - 1.0
+def reparameterization_noise(family: str, x: torch.Tensor, samples: int, generator=None) -> torch.Tensor:
+    """``eps`` of shape ``(B, samples, *shape)`` for the batch ``x``: the family's registered sampler at
+    unit scale (N(0, I) for Gaussian, U[-1, 1] for uniform), drawn in float32, cast to ``x.dtype``."""
+    sampler = unit_noise(family, tuple(x.shape[1:]), x.device)
+    eps = sampler.sample(x.shape[0] * samples, generator)
+    return eps.view((x.shape[0], samples) + tuple(x.shape[1:])).to(x.dtype)
 
 
 def smoothed_probabilities(model, x: torch.Tensor, scale: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
@@ -162,11 +198,10 @@ def optimize_sigma_batch(model, x, config: DataDependentConfig = DataDependentCo
         raise ValueError(f"sigma_init must be a scalar or have {B} entries, got shape {init.shape}")
     view = (B, 1) + (1,) * (x.ndim - 1)
     theta = torch.as_tensor(np.broadcast_to(init, (B,)).copy(), dtype=x.dtype, device=x.device)
-    eps_shape = (B, config.samples) + tuple(x.shape[1:])
     with _FrozenEval(model), torch.enable_grad():
         for _ in range(config.iterations):
             t = theta.clone().requires_grad_(True)
-            eps = unit_noise(eps_shape, config.family, generator, x.device).to(x.dtype)
+            eps = reparameterization_noise(config.family, x, config.samples, generator)
             psi = smoothed_probabilities(model, x, t.view(view), eps)
             radius = t * top2_gap(psi, config.family, config.clip)
             (grad,) = torch.autograd.grad(radius.sum(), t)
@@ -202,13 +237,17 @@ def optimize_sigmas(model, xs, config: DataDependentConfig = DataDependentConfig
 
 
 __all__ = [
-    "FAMILIES",
+    "SURROGATE_GAPS",
     "DataDependentConfig",
+    "SurrogateGap",
     "check_inputs",
+    "cohen_gap",
+    "difference_gap",
     "optimize_sigma_batch",
     "optimize_sigmas",
     "probit",
+    "reparameterization_noise",
     "smoothed_probabilities",
+    "surrogate_gap",
     "top2_gap",
-    "unit_noise",
 ]
