@@ -185,14 +185,13 @@ class ZhangLinf(Certificate):
         self._stats = None
 
     @classmethod
-    def from_std(cls, std, dim=None, k=0, sigma=None, scale=None, half_width=None):
-        """sigma with per-coordinate std ``std`` (sigma = std for k = 0, else std / coordinate_std);
-        a light instance (1,000 samples) for comparisons."""
-        dim = DEFAULT_DIM if dim is None else dim
-        if sigma is None:
-            check_k_dim(k, dim)
-            sigma = float(check_positive("std", std, allow_array=False)) / coordinate_std(k, dim)
-        return cls(sigma=sigma, k=k, dim=dim, n_samples=1000)
+    def from_std(cls, std, dim=None, **given):
+        """The generic :meth:`Certificate.from_std` (sigma = std / coordinate_std(k, d), the
+        family's ``params_for_std``; other families' parameters ignored) as a light instance
+        (1,000 Monte Carlo samples) for comparisons."""
+        fam = ZhangLinfFamily
+        kw = {k: v for k, v in given.items() if k in fam.param_names()}
+        return cls(**fam.params_for_std(std, dim=dim, **kw), n_samples=1000)
 
     # ---- samples and ratios -----------------------------------------------------------------
     def statistics(self):

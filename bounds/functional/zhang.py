@@ -16,7 +16,7 @@ import mpmath as mp
 import numpy as np
 from scipy import special
 
-from ...core.checks import check_int, check_positive
+from ...core.checks import check_int
 from ...core.rounding import EPS
 from ...core.roots import RootSearchError, bisect, expand, walk
 from ..base import TwinUnavailable
@@ -111,16 +111,6 @@ class ZhangL2(FunctionalCertificate):
     def __init__(self, sigma, k=0, dim=DEFAULT_DIM):
         super().__init__(sigma, k, dim)
         self._a = 0.5 * (self.dim - 1)
-
-    @classmethod
-    def from_std(cls, std, dim=None, k=0, sigma=None, scale=None, half_width=None):
-        """Per-coordinate std = sigma sqrt((d - k)/d) (E||z||^2 = sigma^2 (d - k)); dim defaults to 784."""
-        dim = DEFAULT_DIM if dim is None else dim
-        if sigma is None:
-            s = check_positive("std", std, allow_array=False)
-            kf, d = check_k_dim(k, dim)
-            sigma = float(s) * np.sqrt(d / (d - kf))
-        return cls(sigma=sigma, k=k, dim=dim)
 
     def _F(self, delta, u, x):
         return self._k_log_ratio(delta, u) + delta * (2.0 * u + delta) * 0.5 + x
@@ -230,17 +220,6 @@ class ZhangL1(FunctionalCertificate):
 
     def __init__(self, scale, k=0, dim=DEFAULT_DIM):
         super().__init__(scale, k, dim)
-
-    @classmethod
-    def from_std(cls, std, dim=None, k=0, sigma=None, scale=None, half_width=None):
-        """Per-coordinate variance = b^2 * 2 nu (nu + 1) / (d (d + 1)), nu = d - k (k = 0: 2 b^2)."""
-        dim = DEFAULT_DIM if dim is None else dim
-        if scale is None:
-            s = check_positive("std", std, allow_array=False)
-            kf, d = check_k_dim(k, dim)
-            nu = d - kf
-            scale = float(s) / np.sqrt(2.0 * nu * (nu + 1.0) / (d * (d + 1.0)))
-        return cls(scale=scale, k=k, dim=dim)
 
     def _F(self, delta, u, x):
         return self._k_log_ratio(delta, u) + delta + x
