@@ -258,3 +258,40 @@ def test_topk_counts_bad_input(kwargs, exc, word):
     cert = sc.get(NAME, sigma=0.5, k=2)
     with pytest.raises(exc, match=word):
         certify_counts(np.array([[500, 300, 150, 50]]), cert, 0.001, **kwargs)
+
+
+# -- the command line on a shipped model ---------------------------------------------------------
+def test_cli_certify_top_k_end_to_end(tmp_path):
+    """``smoothcert certify --top-k 3`` on the shipped Gaussian model, 3 embedded images, tiny n:
+    one row per image, the true label's radius equals certify_counts on the written counts, and
+    the top-k accuracy table and figure read the file."""
+    from smoothcert.cli import main
+    from smoothcert.figures.results import read_tsv
+    from smoothcert.figures.topk import topk_accuracy_figure, topk_accuracy_table
+
+    out = tmp_path / "top3.tsv"
+    rc = main(["certify", "--model", "fmnist-gaussian-0.25", "--split", "embedded", "--n0", "8",
+               "--n", "64", "--max", "3", "--top-k", "3", "--device", "cpu", "--no-progress",
+               "--out", str(out)])
+    assert rc == 0
+    res = read_tsv(out)
+    assert len(res) == 3
+    cert = sc.get(NAME, sigma=0.25, k=3)
+    for i in range(3):
+        est = np.array([int(v) for v in res.extra["counts"][i].split(",")])
+        assert est.sum() == 64
+        label, radius = certify_counts(est, cert, 0.001, top_k=3, labels=int(res.label[i]))
+        assert radius == res.radius[i] and (label >= 0) == bool(res.correct[i])
+    table = topk_accuracy_table([res], radii=[0.0, 0.25])
+    assert table.splitlines()[2].startswith("| top-3 |")
+    topk_accuracy_figure([res], path=tmp_path / "fig")
+    assert (tmp_path / "fig.png").exists()
+
+
+def test_cli_top_k_refuses_non_gaussian_noise(tmp_path, capsys):
+    from smoothcert.cli import main
+
+    rc = main(["certify", "--model", "fmnist-laplace-0.50", "--split", "embedded", "--n0", "8",
+               "--n", "16", "--max", "1", "--top-k", "2", "--device", "cpu", "--no-progress",
+               "--out", str(tmp_path / "x.tsv")])
+    assert rc == 2 and "--top-k" in capsys.readouterr().err
