@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 
+import mpmath as mp
 import numpy as np
 import sympy as sp
 
@@ -238,6 +239,35 @@ def enclosed_ball(inst: Instance) -> Check:
             bad.append((pa, pb, r, e))
     return Check(PASS if ok_sym and not bad else FAIL, "ARS==enclosed",
                  {"sympy": why, "sympy_ok": ok_sym, "mismatches": bad})
+
+
+#: (k, p_l, upper bounds of the other labels) for the top-k check: caps by 1 - p_l, a zero bound
+#: outside Gamma_k, the deep tail.
+TOPK_POINTS = [(2, 0.4, [0.3, 0.2, 0.1]), (3, 0.25, [0.25, 0.2, 0.15, 0.15]),
+               (2, 0.9, [0.3, 0.3, 0.0]), (5, 0.3, [0.1] * 9), (3, 1 - 1e-12, [1e-13, 1e-200, 1e-300])]
+
+
+@registry.register("symbolic", "gaussian")
+def topk_vector_twin(inst: Instance) -> Check:
+    """jia-gaussian-topk-l2 beyond the scalar p_b of the sweeps: at k >= 2 with vector upper
+    bounds the float radius is never above its twin (and within 1e-10 of it), and at k = 1 it is
+    Cohen's radius with p_B the largest upper bound (Jia et al. Thm 1 reduction)."""
+    if inst.name != "jia-gaussian-topk-l2" or "cohen-gaussian-l2" not in certificates():
+        return Check(NA, "n/a", {})
+    sigma = float(inst.cert.noise.params["sigma"])
+    cohen = get("cohen-gaussian-l2", sigma=sigma)
+    rows, bad = [], 0
+    for k, pl, others in TOPK_POINTS:
+        cert = get(inst.name, sigma=sigma, k=k)
+        r, exact = cert.radius(pl, others), cert.radius_mp(pl, others)
+        ok = mp.mpf(r) <= exact and (mp.isinf(exact) or abs(mp.mpf(r) - exact) <= 1e-10 * exact)
+        r1 = get(inst.name, sigma=sigma, k=1).radius(pl, others)
+        c1 = cohen.radius(pl, min(max(others), 1 - pl))
+        ok = ok and _close(r1, c1, 1e-13)
+        bad += not ok
+        rows.append({"k": k, "p_l": pl, "others": others, "radius": r, "twin": str(exact),
+                     "k1": r1, "cohen": c1})
+    return Check(PASS if not bad else FAIL, "top-k twin, k=1==Cohen", {"points": rows, "mismatches": bad})
 
 
 def _k0_check(inst: Instance, why_ok, ref, factor, rtol) -> Check:
