@@ -249,14 +249,23 @@ def _add_certify(sub):
         help="certify a dataset slice with a model (writes Cohen-format TSV)",
         formatter_class=_Formatter,
         description=(
-            "Cohen et al. (2019) CERTIFY on every --skip-th input of a Fashion-MNIST split: one TSV row\n"
-            "per input (idx label predict radius correct time, then certificate, pA_lower, pB_upper,\n"
-            "counts, ...), full-precision radii, a progress bar. An interrupted run (even killed)\n"
-            "resumes when started again with the same --out. Under torchrun the inputs are sharded\n"
-            "across ranks (<out>.rank<k>.tsv) and rank 0 merges them into --out.\n"
+            "Cohen et al. (2019) CERTIFY on every --skip-th input of a data set (a Fashion-MNIST split,\n"
+            "or your own --data): one TSV row per input (idx label predict radius correct time, then\n"
+            "certificate, pA_lower, pB_upper, counts, ...), full-precision radii, a progress bar.\n"
+            "<out>.json records what produced the file (certificate and parameters, model and data\n"
+            "with SHA-256 hashes, n0/n/alpha/rule/precision/seed/mode, versions). An interrupted run\n"
+            "(even killed) resumes when started again with the same --out and the same settings; any\n"
+            "difference is refused (exit 2) naming it. Under torchrun the inputs are sharded across\n"
+            "ranks (<out>.rank<k>.tsv) and rank 0 merges them into --out.\n"
+            "Noise is added in [0, 1] pixel units before the model's own normalization layer (Cohen et\n"
+            "al.); the input shape comes from the data and is checked with one forward pass.\n"
             "The certificate's noise defaults to the model's training noise (matched by its\n"
-            "per-coordinate std when --cert is another family); --sigma/--scale/--half-width override.\n\n"
+            "per-coordinate std when --cert is another family); --sigma/--scale/--half-width override.\n"
+            "On a CPU, Cohen's protocol (n = 100,000) costs minutes per image: see docs/guide.md.\n\n"
             "examples:\n"
+            "  smoothcert certify --model mypkg.nets:make_net --weights net.pt --data test.npz \\\n"
+            "      --cert cohen-gaussian-l2 --sigma 0.25 --n 10000 --out mine.tsv\n"
+            "  smoothcert certify --model scripted.pt --data images/ --cert cohen-gaussian-l2 --sigma 0.5 --out s.tsv\n"
             "  smoothcert certify --model fmnist-gaussian-0.50 --n 10000 --skip 20 --out g050.tsv\n"
             "  smoothcert certify --model fmnist-laplace-0.50 --cert teng-laplace-l1 --split embedded \\\n"
             "      --n0 64 --n 1000 --max 50 --out lap.tsv\n"
@@ -268,7 +277,15 @@ def _add_certify(sub):
     )
     p.add_argument("--model", required=True,
                    help="shipped model name (fmnist-gaussian-0.25, fmnist-gaussian-0.50, "
-                        "fmnist-laplace-0.50, fmnist-uniform-0.50) or a checkpoint path")
+                        "fmnist-laplace-0.50, fmnist-uniform-0.50), a checkpoint (ours or Cohen et "
+                        "al.'s), a TorchScript or torch.export file, or an entry point "
+                        "package.module:factory (factory() returns the nn.Module)")
+    p.add_argument("--weights", default=None,
+                   help="state-dict file loaded into an entry point's model (weights_only)")
+    p.add_argument("--data", default=None,
+                   help="your data: an ImageFolder folder, an .npz (images, labels), or an .npy / "
+                        "idx image file with --labels; pixels uint8 or floats in [0, 1]")
+    p.add_argument("--labels", default=None, help="labels (.npy or idx) for an .npy or idx --data file")
     p.add_argument("--cert", default=None, help="certificate name (default: the model's noise family)")
     p.add_argument("--sigma", type=float, default=None, help="Gaussian standard deviation")
     p.add_argument("--scale", type=float, default=None, help="Laplace scale b (std = sqrt(2) b)")
@@ -294,10 +311,14 @@ def _add_certify(sub):
     p.add_argument("--seed", type=int, default=0, help="run seed (per-input seeds derive from it)")
     p.add_argument("--out", required=True, help="output TSV (resumed when it exists)")
     p.add_argument("--data-root", default=None, help="folder with the Fashion-MNIST idx files")
-    p.add_argument("--split", default="test", choices=("test", "train", "embedded"),
-                   help="dataset split (embedded: the 500 test images shipped in the package)")
+    p.add_argument("--split", default=None, choices=("test", "train", "embedded"),
+                   help="Fashion-MNIST split without --data (default test; embedded: the 500 test "
+                        "images shipped in the package)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--top-k", type=int, default=None, metavar="K",
+                   help="certify that the true label stays in the smoothed top-K set (Jia et al. "
+                        "2020; isotropic Gaussian noise; one TSV written at the end, no resume)")
     p.set_defaults(func=_run_certify)
 
 
@@ -312,13 +333,36 @@ def _check_certify_args(args) -> None:
     _check_unit("--alpha", args.alpha)
 
 
+def _certify_data(args) -> dict:
+    """``{"images", "labels", "source", "sha256", "shape"}`` of --data or the Fashion-MNIST --split."""
+    from .gpu_sampler.data import array_sha256, embedded_sample, load_fashion_mnist, load_user_data
+
+    if args.data is not None:
+        if args.split is not None:
+            raise BadInput(f"--split {args.split} reads Fashion-MNIST: give --data or --split, not both")
+        return load_user_data(args.data, args.labels)
+    if args.labels is not None:
+        raise BadInput(f"--labels {args.labels!r} goes with --data")
+    split = args.split or "test"
+    if split == "embedded":
+        images, labels = embedded_sample()
+        source = "embedded Fashion-MNIST test images 0-499"
+    else:
+        try:
+            images, labels = load_fashion_mnist(split, args.data_root)
+        except FileNotFoundError as exc:
+            raise BadInput(str(exc).replace("\n", " ")) from exc
+        source = f"Fashion-MNIST {split} split"
+    return {"images": images, "labels": labels, "source": source,
+            "sha256": array_sha256(images, labels), "shape": (1,) + images.shape[1:]}
+
+
 def _run_certify(args) -> int:
     import torch
 
     from .bounds import certificate_class
-    from .gpu_sampler.data import embedded_sample, load_fashion_mnist
     from .gpu_sampler.dataset import certify_dataset, dist_context
-    from .gpu_sampler.models import resolve_model
+    from .gpu_sampler.user_model import load_model, probe_model
 
     _check_certify_args(args)
     if args.threads:
@@ -327,10 +371,10 @@ def _run_certify(args) -> int:
     if device == "auto":
         _, world, local = dist_context()
         device = f"cuda:{local % torch.cuda.device_count()}" if torch.cuda.is_available() else "cpu"
-    model, info = _user_value("--model", resolve_model, args.model, device)
-    if info["arch"] != "fmnist_resnet":
-        raise BadInput(f"model={args.model!r} has arch {info['arch']!r}: the command line reads "
-                         "Fashion-MNIST only; use smoothcert.gpu_sampler.dataset.certify_dataset")
+    data = _certify_data(args)
+    model, info = _user_value("--model", load_model, args.model, args.weights, device)
+    num_labels = int(data["labels"].max()) + 1 if len(data["labels"]) else None
+    probe_model(model, data["shape"], args.model, arch=info["arch"], num_labels=num_labels, device=device)
     cert_name = args.cert or info.get("certificate")
     if cert_name is None:
         raise BadInput(f"model={args.model!r} records no training noise: pass --cert")
@@ -339,23 +383,41 @@ def _run_certify(args) -> int:
         raise BadInput(f"model={args.model!r} records no training noise: pass --sigma, --scale "
                          "or --half-width")
     cls = _user_value("--cert", certificate_class, cert_name)
-    cert = _user_value(f"--cert {cert_name}", cls.from_std, info.get("std"), dim=28 * 28, **explicit)
-    if args.split == "embedded":
-        images, labels = embedded_sample()
-    else:
-        try:
-            images, labels = load_fashion_mnist(args.split, args.data_root)
-        except FileNotFoundError as exc:
-            print(f"smoothcert certify: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-    print(f"certify {args.split} split with {info['name']} under {cert!r}: n0={args.n0}, n={args.n}, "
-          f"alpha={args.alpha}, rule={args.rule}, precision={args.precision}, device={device}",
+    dim = math.prod(data["shape"])
+    cert = _user_value(f"--cert {cert_name}", cls.from_std, info.get("std"), dim=dim, **explicit)
+    if args.top_k is not None:
+        return _run_certify_topk(args, cert, model, data, device)
+    print(f"certify {data['source']} {data['shape']} with {info['name']} under {cert!r}: n0={args.n0}, "
+          f"n={args.n}, alpha={args.alpha}, rule={args.rule}, precision={args.precision}, device={device}",
           file=sys.stderr)
-    out = certify_dataset(model, cert, images, labels, args.out, n0=args.n0, n=args.n,
+    data_info = {k: (list(v) if k == "shape" else v) for k, v in data.items() if k not in ("images", "labels")}
+    out = certify_dataset(model, cert, data["images"], data["labels"], args.out, n0=args.n0, n=args.n,
                           alpha=args.alpha, batch_size=args.batch, skip=args.skip,
                           max_count=args.max, rule=args.rule, precision=args.precision,
                           seed=args.seed, progress=not args.no_progress, device=device,
-                          mode=args.mode, radii=tuple(args.radii), tol=args.tol)
+                          mode=args.mode, radii=tuple(args.radii), tol=args.tol,
+                          model_info=info, data_info=data_info)
+    print(f"wrote {out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _run_certify_topk(args, cert, model, data, device) -> int:
+    """``certify --top-k K``: the Gaussian noise of ``cert`` under jia-gaussian-topk-l2."""
+    import numpy as np
+
+    from .bounds import get
+    from .gpu_sampler.topk_dataset import certify_topk_dataset
+
+    _check_int("--top-k", args.top_k, 1)
+    if cert.noise.family != "gaussian" or np.ndim(cert.noise["sigma"]) != 0:
+        raise BadInput(f"--top-k needs isotropic Gaussian noise, got {cert!r}")
+    topk = get("jia-gaussian-topk-l2", sigma=cert.noise["sigma"], k=args.top_k)
+    print(f"certify top-{args.top_k} on {data['source']} under {topk!r}: n0={args.n0}, n={args.n}, "
+          f"alpha={args.alpha}, device={device}", file=sys.stderr)
+    out = certify_topk_dataset(model, topk, data["images"], data["labels"], args.out, n0=args.n0,
+                               n=args.n, alpha=args.alpha, batch_size=args.batch, skip=args.skip,
+                               max_count=args.max, precision=args.precision, seed=args.seed,
+                               device=device, progress=not args.no_progress)
     print(f"wrote {out}", file=sys.stderr)
     return EXIT_OK
 

@@ -14,6 +14,14 @@ truncates a trailing partial line (the only damage a kill can leave), checks the
 with the same certificate and parameters, and certifies only the missing inputs: the file ends
 with exactly one row per input.
 
+Run record. Next to each results file ``<out>`` a sidecar ``<out>.json`` (written atomically
+before the first row) records what produced it (:func:`run_record`): the certificate with all its
+parameters, the model (kind, architecture, file, SHA-256 of the file and of its tensors), the data
+(source, SHA-256 of the arrays, input shape), ``n0 n alpha rule precision seed mode`` (and the
+sequential ``radii``/``tol``), and the package and torch versions. A resume whose record differs
+in anything is refused with :class:`~smoothcert.core.errors.BadInput` naming each difference; a
+file with rows but no record (an older version's) is refused too: it cannot be checked.
+
 Reproducibility. Input ``idx`` is certified with its own ``torch.Generator`` seeded from
 ``(seed, idx)`` (:func:`input_seed`), so a resumed, sharded or single run writes the same rows
 (except ``time``).
@@ -30,6 +38,7 @@ From the command line: ``torchrun --standalone --nproc_per_node=2 -m smoothcert 
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -38,8 +47,9 @@ import numpy as np
 import torch
 import torch.distributed
 
-from ..core.atomic import atomic_path
+from ..core.atomic import atomic_path, atomic_write_text
 from ..core.checks import check_alpha, check_int
+from ..core.errors import BadInput
 
 COLUMNS = ("idx", "label", "predict", "radius", "correct", "time", "certificate", "pA_lower",
            "pB_upper", "counts", "counts_select", "n0", "n", "alpha", "rule", "precision", "seed",
@@ -151,7 +161,7 @@ def recover(path, run: dict) -> ShardState:
         return ShardState({})
     lines = data.decode().splitlines(keepends=True)
     if lines[0] != HEADER:
-        raise ValueError(f"out_path={path!r} exists with another header ({lines[0].strip()!r}); "
+        raise BadInput(f"out_path={path!r} exists with another header ({lines[0].strip()!r}); "
                          "delete it or choose another out_path")
     rows = {}
     for number, line in enumerate(lines[1:], start=2):
@@ -161,7 +171,7 @@ def recover(path, run: dict) -> ShardState:
         rec = dict(zip(COLUMNS, fields))
         for key in RUN_COLUMNS:
             if rec[key] != str(run[key]):
-                raise ValueError(
+                raise BadInput(
                     f"out_path={path!r} holds rows with {key}={rec[key]!r}, this run has "
                     f"{key}={run[key]!r}; delete the file or choose another out_path")
         idx = int(fields[0])
@@ -208,6 +218,76 @@ def merge_shards(out_path, world_size: int, expected=None) -> str:
         f.flush()
         os.fsync(f.fileno())
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# run records
+def record_path(out_path) -> str:
+    """The sidecar of a results file: ``<out>.json``."""
+    return os.fspath(out_path) + ".json"
+
+
+def _plain(value):
+    """JSON-ready: arrays and tuples to lists, numpy scalars to Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def run_record(cert, model_info: dict, data_info: dict, run: dict, extra: dict | None = None) -> dict:
+    """What produced a results file, as plain JSON data (see the module docstring)."""
+    import smoothcert
+
+    record = {**run, **(extra or {}), "format": "smoothcert-run/1",
+              "package_version": smoothcert.__version__, "torch_version": torch.__version__.split("+")[0],
+              "certificate": {"name": cert.name, "params": cert.params},
+              "model": model_info, "data": data_info}
+    return json.loads(json.dumps(_plain(record)))
+
+
+def _differences(old, new, prefix="") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [d for k in sorted(set(old) | set(new), key=str)
+                for d in _differences(old.get(k, "<absent>"), new.get(k, "<absent>"), f"{prefix}{k}.")]
+    return [] if old == new else [f"{prefix[:-1]}: file {old!r}, this run {new!r}"]
+
+
+def check_record(out_path, record: dict, has_rows: bool) -> None:
+    """Write ``record`` next to ``out_path``, or refuse a resume whose record differs.
+
+    With rows already in ``out_path`` the sidecar must exist and equal ``record``; otherwise
+    (a new file, or one without rows yet) the sidecar is (re)written atomically.
+    """
+    side = record_path(out_path)
+    if has_rows:
+        if not os.path.exists(side):
+            raise BadInput(f"out_path={os.fspath(out_path)!r} holds rows but no run record {side!r} "
+                           "(an older version's file?): nothing shows which run made them; delete "
+                           "it or choose another out_path")
+        with open(side) as f:
+            try:
+                old = json.load(f)
+            except ValueError as exc:
+                raise BadInput(f"run record {side!r} is not JSON ({exc}); delete it and {os.fspath(out_path)!r}") from exc
+        diff = _differences(old, record)
+        if diff:
+            raise BadInput(f"out_path={os.fspath(out_path)!r} was made by another run: {'; '.join(diff)}; "
+                           "delete the file or choose another out_path")
+        return
+    atomic_write_text(side, json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+def _has_rows(path: str) -> bool:
+    if not os.path.exists(path):
+        return False
+    with open(path, "rb") as f:
+        return b"\n" in f.read().split(b"\n", 1)[-1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,13 +347,16 @@ def _input_tensor(images, i: int, device) -> torch.Tensor:
 def certify_dataset(model, cert, images, labels, out_path, n0=100, n=100_000, alpha=0.001,
                     batch_size=1000, skip=1, max_count=None, rule="binary", precision="float32",
                     seed=0, progress=True, device=None, merge=True, mode="fixed",
-                    radii=(0.25, 0.5, 0.75, 1.0), tol=None) -> str:
+                    radii=(0.25, 0.5, 0.75, 1.0), tol=None, model_info=None, data_info=None) -> str:
     """Cohen et al. (2019) CERTIFY on ``images[::skip][:max_count]``, one TSV row per input.
 
     ``images``: uint8 ``(N, H, W)`` / ``(N, C, H, W)`` pixels or a float tensor in [0, 1];
     ``labels``: ``N`` integers. ``n0``, ``n``, ``alpha``, ``batch_size``, ``rule``, ``precision``
     go to :func:`smoothcert.gpu_sampler.sampler.certify` (alpha per input: each row holds with
-    probability >= 1 - alpha). Resumes an interrupted run; under torchrun writes a shard per
+    probability >= 1 - alpha). ``model_info`` / ``data_info`` identify the model and data in the
+    run record (default: the model's class and tensor hash, the arrays' hash; the command line
+    passes the file names and hashes). Resumes an interrupted run made with the same record
+    (else :class:`~smoothcert.core.errors.BadInput`); under torchrun writes a shard per
     rank and (``merge=True``) rank 0 merges them. Returns the path written by this process
     (``out_path``, or the rank's shard when this rank does not merge).
     """
@@ -298,6 +381,15 @@ def certify_dataset(model, cert, images, labels, out_path, n0=100, n=100_000, al
         raise ValueError(f"images and labels must have the same length, got {len(images)} and {len(labels)}")
     labels = np.asarray(labels)
     indices = select_indices(len(images), skip, max_count)
+    if model_info is None:
+        from .user_model import model_identity
+
+        model_info = model_identity(model)
+    if data_info is None:
+        from .data import array_sha256
+
+        data_info = {"source": "arrays", "sha256": array_sha256(images, labels)}
+    extra = {} if mode == "fixed" else {"radii": list(radii)} if mode == "target" else {"tol": tol}
     rank, world, local_rank = dist_context()
     device = _run_device(model, device, local_rank, world)
     if isinstance(model, torch.nn.Module):
@@ -309,6 +401,8 @@ def certify_dataset(model, cert, images, labels, out_path, n0=100, n=100_000, al
     mine = indices[rank::world]
     if mine:
         _input_tensor(images, mine[0], device)  # bad pixels fail before any file is touched
+    record = run_record(cert, model_info, data_info, run, extra)
+    check_record(path, record, _has_rows(path))
     state = recover(path, run)
     stray = sorted(set(state.rows) - set(mine))
     if stray:
@@ -341,6 +435,7 @@ def certify_dataset(model, cert, images, labels, out_path, n0=100, n=100_000, al
         _barrier(device)
         if rank == 0 and merge:
             path = merge_shards(out_path, world, expected=indices)
+            check_record(path, record, has_rows=False)
         _barrier(device)  # every rank returns once the merged file exists
     finally:
         if created_group:

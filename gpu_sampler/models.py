@@ -26,6 +26,8 @@ Architectures (``ARCHITECTURES``):
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import pickle
 
@@ -34,6 +36,7 @@ from torch import nn
 
 from ..core.atomic import atomic_path
 from ..core.checks import check_int
+from ..core.errors import BadInput
 
 #: Per-channel normalization constants. CIFAR-10 and ImageNet: exactly Cohen et al.'s
 #: ``datasets.py`` (``_CIFAR10_STDDEV = [0.2023, 0.1994, 0.2010]``, not the 0.2470/0.2435/0.2616
@@ -53,6 +56,13 @@ ARCH_DATASET = {
     "fmnist_resnet": "fashion-mnist",
 }
 ARCHITECTURES = tuple(ARCH_DATASET)
+#: Input shape ``(C, H, W)`` each architecture was built for (None: any size, global pooling).
+ARCH_INPUT = {
+    "cifar_resnet20": (3, 32, 32),
+    "cifar_resnet110": (3, 32, 32),
+    "resnet50": (3, None, None),
+    "fmnist_resnet": (1, 28, 28),
+}
 
 #: Stage widths of ``fmnist_resnet``: a wide last stage (at 7x7 it costs little) gives ~210k
 #: parameters at the speed of a 16/32/64 net (about 2.5k images/s on two CPU cores).
@@ -290,7 +300,7 @@ def check_state_dict(model: nn.Module, state_dict: dict, where: str = "checkpoin
             parts.append(f"unexpected keys: {show(unexpected)}")
         if misshaped:
             parts.append(f"mis-shaped: {show(misshaped)}")
-        raise ValueError(f"{where} does not match the architecture: " + "; ".join(parts))
+        raise BadInput(f"{where} does not match the architecture: " + "; ".join(parts))
 
 
 def save_checkpoint(model: nn.Module, path, arch: str, storage_dtype=None, **extra) -> None:
@@ -315,26 +325,71 @@ def save_checkpoint(model: nn.Module, path, arch: str, storage_dtype=None, **ext
         torch.save(payload, tmp)
 
 
-def load_checkpoint(path, device="cpu", return_meta: bool = False):
-    """Load a checkpoint (ours or Cohen et al.'s) into a fresh model in eval mode on ``device``.
+def file_sha256(path) -> str:
+    """Hex SHA-256 of the bytes of the file at ``path`` (read in 1 MiB chunks)."""
+    digest = hashlib.sha256()
+    with open(os.fspath(path), "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
-    Uses ``torch.load(weights_only=True)``: no code from the file is executed, and a file that
-    pickles anything beyond tensors and plain data is refused with ``ValueError``. A checkpoint whose
-    keys or shapes do not fit ``arch`` raises ``ValueError`` saying which keys are missing,
-    unexpected or mis-shaped. With ``return_meta`` also returns the other entries of the dict.
+
+def _refused_pickle(path: str) -> BadInput:
+    return BadInput(f"path={path!r}: refused: the checkpoint holds pickled Python objects other "
+                    "than tensors and plain data, and loading them could run code from the file; "
+                    "save only the state dict and plain metadata")
+
+
+def read_torch_file(path):
+    """``torch.load(path, weights_only=True)`` on CPU, every failure a one-line :class:`BadInput`.
+
+    No code from the file runs. A file that pickles anything beyond tensors and plain data (a
+    global such as ``os.system`` or a model class) is refused in our words; an empty, truncated,
+    text or random file says it is no readable checkpoint instead of a torch traceback.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise ValueError(f"path={path!r}: no such checkpoint file")
+        raise BadInput(f"path={path!r}: no such checkpoint file")
+    if os.path.getsize(path) == 0:
+        raise BadInput(f"path={path!r}: empty file (0 bytes), not a checkpoint")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise ValueError(f"path={path!r}: refused: the checkpoint holds pickled Python objects other "
-                         "than tensors and plain data, and loading them could run code from the "
-                         "file; save only the state dict and plain metadata") from e
-    if not isinstance(ckpt, dict) or "arch" not in ckpt or "state_dict" not in ckpt:
-        raise ValueError(f"path={path!r} is not a checkpoint dict with 'arch' and 'state_dict'")
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "global" in str(exc).lower():  # "Unsupported global" / "unsupported GLOBAL posix.system"
+            raise _refused_pickle(path) from exc
+        error = exc
+    except Exception as exc:  # noqa: BLE001 -- torch raises many types on a damaged file
+        error = exc
+    raise BadInput(f"path={path!r}: not a readable torch checkpoint (truncated, damaged or another "
+                   f"format; torch.load raised {type(error).__name__})") from error
+
+
+def check_sha256(path, expected: str) -> None:
+    """Raise :class:`BadInput` unless the SHA-256 of the file at ``path`` is ``expected``."""
+    actual = file_sha256(path)
+    if actual != expected:
+        raise BadInput(f"path={os.fspath(path)!r}: SHA-256 {actual} differs from the recorded "
+                       f"{expected}: the file is damaged or was replaced; reinstall the package")
+
+
+def load_checkpoint(path, device="cpu", return_meta: bool = False, sha256: str | None = None):
+    """Load a checkpoint (ours or Cohen et al.'s) into a fresh model in eval mode on ``device``.
+
+    Reads with :func:`read_torch_file` (``weights_only=True``: a pickled object other than tensors
+    and plain data is refused; a damaged file is a one-line :class:`BadInput`). With ``sha256``
+    the file content must have that hash first. A checkpoint whose keys or shapes do not fit
+    ``arch`` raises ``ValueError`` saying which keys are missing, unexpected or mis-shaped. With
+    ``return_meta`` also returns the other entries of the dict.
+    """
+    path = os.fspath(path)
+    if sha256 is not None and os.path.isfile(path):
+        check_sha256(path, sha256)
+    ckpt = read_torch_file(path)
+    if not isinstance(ckpt, dict) or "arch" not in ckpt or not isinstance(ckpt.get("state_dict"), dict):
+        raise BadInput(f"path={path!r} is not a checkpoint dict with 'arch' and 'state_dict'")
     arch = ckpt["arch"]
+    if arch not in ARCH_DATASET:
+        raise BadInput(f"path={path!r}: arch must be one of {', '.join(ARCHITECTURES)}, got {arch!r}")
     state = _strip_data_parallel(ckpt["state_dict"])
     model = build_model(arch, _num_classes_of(state))
     check_state_dict(model, state, where=f"checkpoint {path!r} (arch={arch!r})")
@@ -363,6 +418,8 @@ SHIPPED_MODELS = {
     "fmnist-uniform-0.50": ("uniform", "half_width", 0.5 * _SQRT3, "uniform-l1"),
 }
 METRICS_FILE = "metrics.json"
+#: ``{file name: {"sha256": hex digest, "bytes": size}}`` of every shipped checkpoint.
+MANIFEST_FILE = "manifest.json"
 
 
 def _asset(name: str):
@@ -371,11 +428,37 @@ def _asset(name: str):
     return resources.files("smoothcert.gpu_sampler").joinpath("assets", name)
 
 
+def asset_manifest() -> dict:
+    """The recorded SHA-256 and size of each shipped checkpoint (``assets/manifest.json``)."""
+    return json.loads(_asset(MANIFEST_FILE).read_text())
+
+
+def write_manifest(folder) -> dict:
+    """Record the SHA-256 and size of every ``.pt`` file in ``folder`` in its manifest (atomic)."""
+    from ..core.atomic import atomic_write_text
+
+    folder = os.fspath(folder)
+    entries = {name: {"sha256": file_sha256(os.path.join(folder, name)),
+                      "bytes": os.path.getsize(os.path.join(folder, name))}
+               for name in sorted(os.listdir(folder)) if name.endswith(".pt")}
+    atomic_write_text(os.path.join(folder, MANIFEST_FILE), json.dumps(entries, indent=2) + "\n")
+    return entries
+
+
+def shipped_file_sha256(file_name: str) -> str:
+    """The recorded SHA-256 of a shipped asset, e.g. ``"fmnist-gaussian-0.25.pt"``."""
+    entry = asset_manifest().get(file_name)
+    if entry is None:
+        raise BadInput(f"file_name={file_name!r} has no entry in the assets manifest")
+    return entry["sha256"]
+
+
 def shipped_model(name: str, device="cpu") -> nn.Sequential:
     """A shipped Fashion-MNIST model (eval mode) by name, e.g. ``"fmnist-gaussian-0.50"``.
 
-    ``shipped_noise(name)`` gives the noise it was trained with; ``shipped_metrics()`` its
-    clean/noisy test accuracy.
+    The file must have the SHA-256 recorded in ``assets/manifest.json`` (a damaged or replaced
+    file is refused). ``shipped_noise(name)`` gives the noise it was trained with;
+    ``shipped_metrics()`` its clean/noisy test accuracy.
     """
     from importlib import resources
 
@@ -386,7 +469,7 @@ def shipped_model(name: str, device="cpu") -> nn.Sequential:
         raise ValueError(f"the shipped checkpoint {name}.pt is missing from the package assets; "
                          "train it with python -m smoothcert.gpu_sampler.train --name " + name)
     with resources.as_file(ref) as path:
-        return load_checkpoint(path, device)
+        return load_checkpoint(path, device, sha256=shipped_file_sha256(name + ".pt"))
 
 
 def shipped_noise(name: str) -> dict:
@@ -400,29 +483,4 @@ def shipped_noise(name: str) -> dict:
 
 def shipped_metrics() -> dict:
     """Training metrics of the shipped models (``assets/metrics.json``), keyed by name."""
-    import json
-
     return json.loads(_asset(METRICS_FILE).read_text())
-
-
-def resolve_model(spec: str, device="cpu"):
-    """``(model, info)`` for a shipped model name or a checkpoint path.
-
-    ``info`` has ``arch``, ``name`` and, when known (shipped models, or checkpoints written by our
-    training script), the training noise: ``family``, ``std``, ``certificate``.
-    """
-    if spec in SHIPPED_MODELS:
-        return shipped_model(spec, device), {"arch": "fmnist_resnet", "name": spec, **shipped_noise(spec)}
-    if not os.path.isfile(os.fspath(spec)):
-        raise ValueError(f"model={spec!r} is neither a shipped model ({', '.join(SHIPPED_MODELS)}) "
-                         "nor a checkpoint file")
-    model, meta = load_checkpoint(spec, device, return_meta=True)
-    info = {"arch": meta["arch"], "name": os.path.basename(os.fspath(spec))}
-    training = meta.get("training")
-    if isinstance(training, dict) and training.get("family") in ("gaussian", "laplace", "uniform"):
-        fam, val = training["family"], float(training["param"])
-        info["family"] = fam
-        info["std"] = {"gaussian": val, "laplace": _SQRT2 * val, "uniform": val / _SQRT3}[fam]
-        info["certificate"] = {"gaussian": "cohen-gaussian-l2", "laplace": "teng-laplace-l1",
-                               "uniform": "uniform-l1"}[fam]
-    return model, info

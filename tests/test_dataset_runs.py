@@ -8,9 +8,12 @@ import sys
 import textwrap
 import time
 
+import json
+
 import numpy as np
 import pytest
 
+from smoothcert.core.errors import BadInput
 from smoothcert.gpu_sampler import dataset as DS
 
 # A tiny deterministic classifier on 1x4x4 images and a run script shared by the in-process
@@ -26,27 +29,29 @@ RUN_SCRIPT = textwrap.dedent('''
     W = torch.randn(3, 16, generator=torch.Generator().manual_seed(1234))
 
     class Tiny(torch.nn.Module):
-        def __init__(self, delay=0.0):
+        def __init__(self, delay=0.0, scale=1.0):
             super().__init__()
             self.delay = delay
+            self.register_buffer("w", W * scale)
 
         def forward(self, x):
             if self.delay:
                 time.sleep(self.delay)
-            return 3.0 * (x.flatten(1) - 0.5) @ W.T
+            return 3.0 * (x.flatten(1) - 0.5) @ self.w.T
 
-    def data(count=24):
-        rng = np.random.default_rng(7)
+    def data(count=24, data_seed=7):
+        rng = np.random.default_rng(data_seed)
         images = rng.integers(0, 256, size=(count, 4, 4), dtype=np.uint8)
         labels = rng.integers(0, 3, size=count)
         return images, labels
 
-    def run(out, max_count=None, delay=0.0, n=300, seed=5, progress=False):
-        images, labels = data()
-        cert = sc.get("cohen-gaussian-l2", sigma=0.5)
-        return certify_dataset(Tiny(delay), cert, images, labels, out, n0=20, n=n, alpha=0.01,
-                               batch_size=128, skip=1, max_count=max_count, seed=seed,
-                               progress=progress)
+    def run(out, max_count=None, delay=0.0, n=300, seed=5, progress=False, cert=None, scale=1.0,
+            data_seed=7, **options):
+        images, labels = data(data_seed=data_seed)
+        cert = cert or sc.get("cohen-gaussian-l2", sigma=0.5)
+        kw = dict(n0=20, n=n, alpha=0.01, batch_size=128, skip=1, max_count=max_count, seed=seed,
+                  progress=progress)
+        return certify_dataset(Tiny(delay, scale), cert, images, labels, out, **{**kw, **options})
 
     if __name__ == "__main__":
         out, max_count, delay = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
@@ -142,14 +147,88 @@ def test_resume_truncates_partial_line(script, reference, tmp_path):
 def test_resume_refuses_other_parameters(script, tmp_path):
     out = tmp_path / "p.tsv"
     script.run(str(out), max_count=2)
-    with pytest.raises(ValueError, match="n='300'.*n=301"):
+    with pytest.raises(BadInput, match="n: file 300, this run 301"):
         script.run(str(out), n=301)
-    with pytest.raises(ValueError, match="seed='5'.*seed=6"):
+    with pytest.raises(BadInput, match="seed: file 5, this run 6"):
         script.run(str(out), seed=6)
     other = tmp_path / "o.tsv"
     other.write_text("a\tb\n1\t2\n")
-    with pytest.raises(ValueError, match="another header"):
+    with pytest.raises(BadInput, match="no run record"):
         script.run(str(other))
+
+
+# Issue 14 item 2: every setting that shapes the rows is in the run record, and a resume that
+# changes any one of them is refused naming it (the old code checked only the TSV's own columns:
+# another sigma, model, data set or package version appended its rows to the same file, exit 0).
+def _sc():
+    import smoothcert
+
+    return smoothcert
+
+
+SETTINGS = {  # name: (options of the first run, options of the resume, the difference named)
+    "sigma": ({}, {"cert": ("cohen-gaussian-l2", {"sigma": 0.6})}, "certificate.params.sigma: file 0.5, this run 0.6"),
+    "certificate": ({}, {"cert": ("teng-laplace-l1", {"scale": 0.5})}, "certificate.name"),
+    "model": ({}, {"scale": 2.0}, "model.state_sha256"),
+    "model_file": ({"model_info": {"file": "a.pt", "sha256": "aa"}},
+                   {"model_info": {"file": "a.pt", "sha256": "bb"}}, "model.sha256: file 'aa', this run 'bb'"),
+    "data": ({}, {"data_seed": 8}, "data.sha256"),
+    "data_source": ({"data_info": {"source": "a.npz", "sha256": "0"}},
+                    {"data_info": {"source": "b.npz", "sha256": "0"}}, "data.source: file 'a.npz'"),
+    "precision": ({}, {"precision": "float64"}, "precision: file 'float32', this run 'float64'"),
+    "seed": ({}, {"seed": 6}, "seed: file 5, this run 6"),
+    "n0": ({}, {"n0": 21}, "n0: file 20, this run 21"),
+    "n": ({}, {"n": 301}, "n: file 300, this run 301"),
+    "alpha": ({}, {"alpha": 0.02}, "alpha: file '0.01', this run '0.02'"),
+    "rule": ({}, {"rule": "runner-up"}, "rule: file 'binary', this run 'runner-up'"),
+    "mode": ({}, {"mode": "target", "radii": (0.1,)}, "mode: file 'fixed', this run 'target'"),
+    "radii": ({"mode": "target", "radii": (0.1,)}, {"mode": "target", "radii": (0.2,)},
+              "radii: file [0.1], this run [0.2]"),
+    "tol": ({"mode": "budget", "tol": 0.05}, {"mode": "budget", "tol": 0.06}, "tol: file 0.05, this run 0.06"),
+    "package_version": ({}, {"version": "99.0"}, "package_version"),
+}
+
+
+def _options(opts):
+    opts = dict(opts)
+    if "cert" in opts:
+        name, params = opts["cert"]
+        opts["cert"] = _sc().get(name, **params)
+    return opts
+
+
+@pytest.mark.parametrize("setting", sorted(SETTINGS))
+def test_resume_refuses_each_changed_setting(script, tmp_path, monkeypatch, setting):
+    first, again, named = SETTINGS[setting]
+    out = tmp_path / "r.tsv"
+    script.run(str(out), max_count=1, **_options(first))
+    before = out.read_bytes()
+    again = _options(again)
+    if "version" in again:
+        monkeypatch.setattr(_sc(), "__version__", again.pop("version"))
+    with pytest.raises(BadInput) as e:
+        script.run(str(out), max_count=2, **{**_options(first), **again})
+    assert named in str(e.value) and "\n" not in str(e.value)
+    assert out.read_bytes() == before  # nothing appended
+    monkeypatch.undo()
+    script.run(str(out), max_count=2, **_options(first))  # the same run still resumes
+    assert len(DS.read_rows(out)) == 2
+
+
+def test_run_record_sidecar_says_what_produced_the_file(script, tmp_path):
+    out = tmp_path / "s.tsv"
+    script.run(str(out), max_count=1, model_info={"kind": "checkpoint", "sha256": "ab"})
+    rec = json.loads((tmp_path / "s.tsv.json").read_text())
+    assert rec["certificate"] == {"name": "cohen-gaussian-l2", "params": {"sigma": 0.5}}
+    assert rec["model"] == {"kind": "checkpoint", "sha256": "ab"}
+    assert rec["data"]["source"] == "arrays" and len(rec["data"]["sha256"]) == 64
+    assert {k: rec[k] for k in ("n0", "n", "alpha", "rule", "precision", "seed", "mode")} == {
+        "n0": 20, "n": 300, "alpha": "0.01", "rule": "binary", "precision": "float32", "seed": 5,
+        "mode": "fixed"}
+    assert rec["package_version"] == _sc().__version__
+    (tmp_path / "s.tsv.json").unlink()  # rows without a record cannot be checked: refused
+    with pytest.raises(BadInput, match="no run record"):
+        script.run(str(out), max_count=2)
 
 
 def test_resume_after_sigkill(script, reference, tmp_path):
