@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 
 import smoothcert as sc
 from smoothcert.bounds.regions import WeightedLpBall
+from smoothcert.core.atomic import atomic_write_text
+from smoothcert.gpu_sampler.per_input.checkpoint import ParameterCheckpoint
 from smoothcert.gpu_sampler.per_input.memory import (
     MemoryCertifier,
-    ParameterCheckpoint,
-    atomic_write_text,
     certify_sequence,
     fixed_record,
     label_with_soundness,

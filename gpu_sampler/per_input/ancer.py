@@ -46,7 +46,7 @@ from .data_dependent import (
     surrogate_gap,
     top2_gap,
 )
-from .memory import ParameterCheckpoint
+from .checkpoint import ParameterCheckpoint
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ def optimize_ancer(model, xs, theta_iso, config: AncerConfig = AncerConfig(), ba
     """ANCER over a dataset slice, resumable: ``(thetas (N, *shape), seconds per input (N,))``.
 
     ``theta_iso``: the isotropic data-dependent scales ``(N,)`` (or a scalar); ``checkpoint``: a
-    path (``.npz``) or :class:`~smoothcert.gpu_sampler.per_input.memory.ParameterCheckpoint` written after
+    path (``.npz``) or :class:`~smoothcert.gpu_sampler.per_input.checkpoint.ParameterCheckpoint` written after
     every batch (atomic), so an interrupted run resumes where it stopped.
     """
     xs = check_inputs(xs)

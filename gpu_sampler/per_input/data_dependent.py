@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 
 from ...core.checks import check_int, check_positive
 from ..noise import unit_noise
-from .memory import ParameterCheckpoint
+from .checkpoint import ParameterCheckpoint
 
 
 @dataclass(frozen=True)
@@ -213,7 +213,7 @@ def optimize_sigmas(model, xs, config: DataDependentConfig = DataDependentConfig
                     generator=None, checkpoint=None, progress: bool = True):
     """Per-input scales for a dataset slice, resumable: ``(sigmas (N,), seconds per input (N,))``.
 
-    ``checkpoint`` is a path (``.npz``) or a :class:`~smoothcert.gpu_sampler.per_input.memory.ParameterCheckpoint`;
+    ``checkpoint`` is a path (``.npz``) or a :class:`~smoothcert.gpu_sampler.per_input.checkpoint.ParameterCheckpoint`;
     inputs finished in an earlier run are read back, not recomputed. Progress shows with tqdm.
     """
     xs = check_inputs(xs)

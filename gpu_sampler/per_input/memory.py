@@ -55,10 +55,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ...core.atomic import FILE_MODE, atomic_path, atomic_write_text
+from ...core.atomic import FILE_MODE
 from ...bounds.regions import WeightedLpBall
 from ...bounds.separation import best_separation_scale, gauge_bounds, inner_region, region_axes
 from ...core.checks import as_float_array, check_finite, check_int
+from .checkpoint import ParameterCheckpoint
 
 #: How a certificate was produced; ``sound`` says whether it is a promise.
 PROCEDURES = {
@@ -541,37 +542,6 @@ def summarize(records, labels, dim: int, name: str = "", include_unsound: bool =
     }
 
 
-class ParameterCheckpoint:
-    """Per-input results of a long optimization, saved after every input (atomic ``.npz``).
-
-    ``done(i)`` tells whether input ``i`` was finished in an earlier run; ``get(i)`` returns its
-    arrays; ``put(i, **arrays)`` stores them and rewrites the file through ``os.replace``.
-    ``path=None`` keeps everything in memory (no resume).
-    """
-
-    def __init__(self, path=None):
-        self.path = None if path is None else os.fspath(path)
-        self._data: dict[str, np.ndarray] = {}
-        if self.path is not None and os.path.exists(self.path):
-            with np.load(self.path, allow_pickle=False) as z:
-                self._data = {k: z[k] for k in z.files}
-
-    def done(self, index: int) -> bool:
-        return any(k.startswith(f"{int(index)}/") for k in self._data)
-
-    def get(self, index: int) -> dict:
-        pre = f"{int(index)}/"
-        return {k[len(pre):]: v for k, v in self._data.items() if k.startswith(pre)}
-
-    def put(self, index: int, **arrays) -> None:
-        for k, v in arrays.items():
-            self._data[f"{int(index)}/{k}"] = np.asarray(v)
-        if self.path is None:
-            return
-        with atomic_path(self.path, suffix=".npz") as tmp:
-            np.savez(tmp, **self._data)
-
-
 __all__ = [
     "PROCEDURES",
     "SOUND_PROCEDURES",
@@ -580,16 +550,10 @@ __all__ = [
     "UNSOUND_MARKS",
     "CertifiedRecord",
     "MemoryCertifier",
-    "ParameterCheckpoint",
-    "atomic_write_text",
-    "best_separation_scale",
     "certify_sequence",
     "fixed_record",
-    "gauge_bounds",
-    "inner_region",
     "label_with_soundness",
     "records_to_tsv",
-    "separation_scale",
     "summarize",
     "unsound_record",
 ]
