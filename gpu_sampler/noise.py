@@ -1,4 +1,4 @@
-"""Torch samplers for the smoothing distribution of every certificate (DESIGN sections 2 and 3).
+"""Torch samplers for the smoothing distribution of every certificate (docs/contributing.md, Parameters).
 
 ``make_noise(cert_or_noise, shape)`` reads the torch-free :class:`~smoothcert.bounds.base.Noise`
 description, looks its family up in the noise-family registry (:mod:`smoothcert.bounds.family`),
@@ -12,7 +12,7 @@ naming it (docs/families.md: a new family is one sampler class here). Every draw
 ``torch.Generator`` (same seed, same device -> same noise) and is computed in float32 or wider
 (the radial parts of the Zhang et al. families in float64).
 
-Families and parameter conventions (DESIGN section 2):
+Families and parameter conventions (docs/contributing.md, Parameters):
 
 * ``gaussian`` -- ``N(mean, diag(sigma^2))``; ``sigma`` scalar or per coordinate, optional
   ``mean`` (the ARS mean map; it never changes a radius, ARS Section 4, so it is a sampler-only
@@ -21,6 +21,8 @@ Families and parameter conventions (DESIGN section 2):
 * ``uniform`` -- ``U[-lambda_i, lambda_i]``, ``half_width`` = lambda (std ``lambda / sqrt(3)``).
 * ``gaussian-mixture`` -- ``sum_k w_k N(0, diag(sigma_k^2))`` (ANCER App. B.1); ``weights`` (K,),
   ``sigmas`` K scalars or K per-coordinate rows.
+* ``uniform-ball-l2`` -- uniform on the l2 ball of radius ``ball_radius`` in R^``dim`` (Yang et
+  al. 2020), std ``lambda / sqrt(d + 2)``.
 * ``zhang-l2`` / ``zhang-l1`` / ``zhang-linf`` -- Zhang et al. 2020, "Black-Box Certification with
   Randomized Smoothing: A Functional Optimization Based Framework" (the l2/l1 families of their
   Theorem 2, the mixed l_inf family of their Eq. 13); exact radial/direction sampling, see the
@@ -155,7 +157,7 @@ def _log_linf_density(t: np.ndarray, k: float, d: int) -> np.ndarray:
     """Unnormalized log-density of ``t = log(s)`` for ``s = ||z||_inf``, sigma = 1.
 
     Zhang et al. Eq. (13) with sigma = 1: s has density proportional to
-    ``s^-k exp(-s^2/2) erf(s/sqrt 2)^(d-1)`` (DESIGN section 3); with ``s = e^t`` the Jacobian adds
+    ``s^-k exp(-s^2/2) erf(s/sqrt 2)^(d-1)`` (the marginal of Eq. 13's density); with ``s = e^t`` the Jacobian adds
     ``t``: ``log p(t) = (1 - k) t - e^{2t}/2 + (d - 1) log erf(e^t / sqrt 2)``.
     """
     s = np.exp(t)
@@ -332,6 +334,27 @@ class UniformNoise(NoiseSampler):
         out.uniform_(-1.0, 1.0, generator=generator).mul_(self.half_width)
 
 
+@sampler_for("uniform-ball-l2")
+class UniformBallNoise(NoiseSampler):
+    """Uniform on the l2 ball of radius lambda in R^d (Yang et al. 2020; rs4a UniformBall): a
+    uniform direction ``g / ||g||_2`` (``g ~ N(0, I_d)``) times ``lambda U^(1/d)`` (the radius of a
+    uniform point has CDF ``(r / lambda)^d``), in float64 then cast."""
+
+    def __init__(self, params, shape, device, dtype):
+        super().__init__(params, shape, device, dtype)
+        self.dim, self.ball_radius = int(params["dim"]), float(params["ball_radius"])
+        if self.dim != math.prod(shape):
+            raise ValueError(f"dim={self.dim} does not match the input shape {shape} "
+                             f"({math.prod(shape)} entries)")
+
+    def _fill(self, out, generator):
+        m = out.shape[0]
+        g = torch.randn(m, self.dim, dtype=torch.float64, device=self.device, generator=generator)
+        u = torch.rand(m, dtype=torch.float64, device=self.device, generator=generator)
+        rho = self.ball_radius * u.pow(1.0 / self.dim)
+        out.copy_(g.mul_((rho / torch.linalg.vector_norm(g, dim=1)).unsqueeze(1)).view(out.shape))
+
+
 @sampler_for("gaussian-mixture")
 class GaussianMixtureNoise(NoiseSampler):
     """``sum_k w_k N(0, diag(sigma_k^2))`` (Eiras et al., ANCER, App. B.1): a component index per
@@ -412,7 +435,7 @@ class ZhangL1Noise(_RadialNoise):
 class ZhangLinfNoise(_RadialNoise):
     """pi0 proportional to ``||z||_inf^-k exp(-||z||_2^2 / (2 sigma^2))`` (Zhang et al. Eq. 13).
 
-    Exact decomposition (DESIGN section 3): ``s = ||z||_inf`` has density proportional to
+    Exact decomposition of Eq. 13's density: ``s = ||z||_inf`` has density proportional to
     ``s^-k exp(-s^2/(2 sigma^2)) erf(s/(sigma sqrt 2))^(d-1)`` -- drawn by inverse CDF from a float64
     table (:func:`linf_radius_table`); one uniformly chosen coordinate is ``+-s``; the other d - 1
     are N(0, sigma^2) truncated to (-s, s), drawn by inverse CDF
@@ -457,7 +480,7 @@ def make_noise(noise_or_cert, shape, device=None, dtype=torch.float32) -> NoiseS
     ``noise_or_cert`` is a :class:`~smoothcert.bounds.base.Noise` or any certificate (its ``.noise``).
     Its family is looked up in the noise-family registry and the parameters are validated by the
     family object; the sampler registered for the family draws. ``device`` defaults to CUDA when
-    present; ``dtype`` must be float32 or float64 (DESIGN section 5: noise is never sampled in
+    present; ``dtype`` must be float32 or float64 (docs/contributing.md, Soundness: noise is never sampled in
     reduced precision).
     """
     noise = getattr(noise_or_cert, "noise", noise_or_cert)

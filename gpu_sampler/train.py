@@ -6,7 +6,7 @@ p_A. We do the same on Fashion-MNIST with the three noise families of the shippe
 all at per-coordinate standard deviation 0.5 except the extra Gaussian sigma = 0.25 model:
 
 ==========================  ==============  =======================================
-model name                  noise           parameter (DESIGN section 2 convention)
+model name                  noise           parameter (docs/contributing.md)
 ==========================  ==============  =======================================
 ``fmnist-gaussian-0.25``    N(0, s^2)       sigma = 0.25
 ``fmnist-gaussian-0.50``    N(0, s^2)       sigma = 0.5

@@ -1,8 +1,8 @@
-"""The torch noise samplers draw the laws the certificates assume (DESIGN sections 2, 3).
+"""The torch noise samplers draw the laws the certificates assume (docs/contributing.md, Parameters).
 
 Laws are checked with Kolmogorov-Smirnov tests (seeded, so deterministic) against CDFs written
 here independently of the sampler (scipy.stats closed forms, mpmath quadrature), moments against
-the closed forms of DESIGN section 2, and exact invariants property-based over parameter ranges.
+the closed forms of docs/contributing.md (Parameters), and exact invariants property-based over parameter ranges.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def test_laplace_marginal_and_std_convention():
     b = 0.35
     z = draw("laplace", {"scale": b}, (10,), 20000)
     assert ks(z[:, :3], "laplace", 0.0, b) > P_MIN
-    # DESIGN section 2: std = sqrt(2) b
+    # docs/contributing.md, Parameters: std = sqrt(2) b
     assert z.std() == pytest.approx(math.sqrt(2) * b, rel=0.01)
 
 
@@ -234,7 +234,7 @@ def test_zhang_l2_radial_and_direction_laws(d, k):
     sigma = 0.6
     z = draw("zhang-l2", {"sigma": sigma, "k": k, "dim": d}, (d,), 20000, dtype=torch.float64)
     r = np.linalg.norm(z, axis=1)
-    assert ks((r / sigma) ** 2, "chi2", d - k) > P_MIN  # DESIGN section 3
+    assert ks((r / sigma) ** 2, "chi2", d - k) > P_MIN  # Zhang et al. Thm 2 family in polar form
     t = z[:, 0] / r
     assert ks((1 + t) / 2, "beta", (d - 1) / 2, (d - 1) / 2) > P_MIN
     if k == 0:  # the plain Gaussian
@@ -254,8 +254,8 @@ def test_zhang_l1_radial_and_direction_laws(d, k):
 
 
 def _linf_cdf_mp(k, d, points):
-    """P(||z||_inf <= s) at each s in ``points`` (sigma = 1), by mpmath quadrature of DESIGN
-    section 3's density ``s^-k exp(-s^2/2) erf(s/sqrt 2)^(d-1)``.
+    """P(||z||_inf <= s) at each s in ``points`` (sigma = 1), by mpmath quadrature of the density
+    ``s^-k exp(-s^2/2) erf(s/sqrt 2)^(d-1)`` of ``||z||_inf`` under Zhang et al.'s Eq. 13 law.
 
     The density can be a narrow peak anywhere in (0, 10) (s^-k pulls it towards 0), so the
     integral is split at geometrically spaced nodes, each piece integrated once.

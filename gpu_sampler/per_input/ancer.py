@@ -20,7 +20,7 @@ worst direction for volume. Defaults are App. C's: Adam learning rate 0.04, 100 
 The result feeds ``ancer-ellipsoid`` (``sigma=theta``) or ``ancer-cross-polytope``
 (``half_width=theta``); their ``region(p_a, p_b)`` is the certified WeightedLpBall.
 
-SOUNDNESS (DESIGN section 5): theta depends on x, so the fixed-distribution corollaries do not
+SOUNDNESS (docs/contributing.md, Soundness): theta depends on x, so the fixed-distribution corollaries do not
 certify the classifier ``x -> g_theta(x)(x)``; route the results through
 :class:`smoothcert.gpu_sampler.per_input.memory.MemoryCertifier` or mark them unsound. ANCER's own
 evaluation does the former (their Sec. 6, following Alfarra et al. Sec. 3.5).

@@ -19,7 +19,7 @@ Two variants:
 
 * :class:`NoiseGenerator` -- per-input maps. The distribution depends on x, so a certificate of
   ``g_{mu(x), sigma(x)}`` at x does NOT certify the classifier ``x -> g_{mu(x),sigma(x)}(x)``
-  (DESIGN section 5): certify through :mod:`.memory` (Alfarra et al. Sec. 3.5) or mark unsound.
+  (docs/contributing.md, Soundness): certify through :mod:`.memory` (Alfarra et al. Sec. 3.5) or mark unsound.
 * :class:`DatasetNoise` -- one mean and one scale map for the whole dataset (ARS's "dataset-wise"
   setting). After training it is a fixed distribution: certify ``ShiftedModel(f, mu)`` with
   ``ars-gaussian-l2`` / ``ancer-ellipsoid`` at ``sigma`` exactly as the theorems state.

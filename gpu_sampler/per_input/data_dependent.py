@@ -20,7 +20,7 @@ Algorithm 1 experiments and released ``OptimzeSigma`` routine, ``clip = 0.02`` a
 method). The later ``ddsmoothing`` package used to initialize ANCER (Eiras et al. App. C) runs
 ``alpha = 0.04, K = 900, n = 100``: ``DataDependentConfig.ancer_appendix()``.
 
-SOUNDNESS (DESIGN section 5): a sigma chosen per input voids Cohen's theorem for the classifier
+SOUNDNESS (docs/contributing.md, Soundness): a sigma chosen per input voids Cohen's theorem for the classifier
 ``x -> g_sigma(x)(x)``. Certify the results through
 :class:`smoothcert.gpu_sampler.per_input.memory.MemoryCertifier` (Alfarra et al. Sec. 3.5) or mark them
 unsound (``memory.unsound_record``); this module only chooses the parameters.

@@ -1,6 +1,6 @@
 """Memory-based certification for per-input smoothing parameters (Alfarra et al. 2022, Sec. 3.5).
 
-Why it is needed (DESIGN section 5). The randomized-smoothing theorems (Cohen et al. Thm 1,
+Why it is needed (docs/contributing.md, Soundness). The randomized-smoothing theorems (Cohen et al. Thm 1,
 ARS Thm 4.2, ANCER Cor. 1/2) certify the smoothed classifier ``g_theta`` of ONE fixed
 distribution ``theta``. Choosing ``theta(x)`` per input (data-dependent sigma, ANCER, the ARS
 noise generator) gives the classifier ``G(x) = g_theta(x)(x)``; a certificate of ``g_theta(x)``
