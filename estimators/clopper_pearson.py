@@ -41,8 +41,13 @@ tail at ``cp_upper(33, 100, 1e-300)`` is 727 alpha, at ``cp_lower(9999990, 10**7
 form can absorb that, so for ``0 < k < n`` levels below ``ALPHA_MIN = 1e-200`` are refused with
 ``ValueError`` (every split level of ``certify_counts``, ``predict_counts`` and the sequential
 modes included); the closed forms at ``k = 0`` and ``k = n`` need no SciPy and take any alpha.
-The sweep also found excesses just above ``eta`` at n near 1e9 for alpha down to 1e-200: the
-measured validity of ``eta`` is n up to 1e7.
+Large n: SciPy's excess grows fast with n. An independent mpmath sweep (continued-fraction
+tail, alpha from 1e-200 to 1/2) measured at most 1e-7 up to n = 1e7, 1.6e-4 at n near 3e9, 1e-2
+near 1e11 and tails of 1e30 alpha and more from n near 1e12 (the inversion then misses by orders of
+magnitude). So ``eta = ETA`` for ``n <= 1e7``, ``eta = ETA_LARGE = 1e-2`` (60 times the worst
+excess measured there) for ``1e7 < n <= N_MAX = 2^32``, and for ``0 < k < n`` totals above
+:data:`N_MAX` are refused with ``ValueError`` (the closed forms at k = 0 and k = n take any n).
+The larger margin lowers the tail by a factor exp(-2e-2) at most: about 1% of alpha.
 
 Closed forms (no SciPy): ``L(n, n) = alpha^(1/n)`` and ``U(0, n) = 1 - alpha^(1/n)``, rounded with an
 explicit error budget (see :func:`_pow_root_ulps`).
@@ -66,6 +71,16 @@ ETA = 1e-5
 
 #: The smallest level accepted (module docstring: SciPy's inversion fails below about 1e-255).
 ALPHA_MIN = 1e-200
+
+#: Totals up to this keep ``ETA``; above it, up to :data:`N_MAX`, the margin uses ``ETA_LARGE``.
+N_ETA = 10**7
+
+#: Relative slack for ``N_ETA < n <= N_MAX`` (60x the worst excess measured there, 1.6e-4).
+ETA_LARGE = 1e-2
+
+#: The largest total accepted for ``0 < k < n`` (SciPy's inversion fails far beyond: module
+#: docstring).
+N_MAX = 2**32
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,9 +136,11 @@ def _log_beta_pdf(p, a, b):
 
 
 def _margin(p0, a, b, alpha: float):
-    """``D = 2 eta alpha / f(p0)``: the shift that lowers a log-concave tail by exp(-eta) or more."""
+    """``D = 2 eta alpha / f(p0)``: the shift that lowers a log-concave tail by exp(-eta) or more;
+    ``eta`` is ``ETA`` for totals ``a + b - 1 <= N_ETA``, ``ETA_LARGE`` above (module docstring)."""
+    eta = np.where(a + b - 1.0 <= N_ETA, ETA, ETA_LARGE)
     with np.errstate(over="ignore"):
-        return (2 * ETA * alpha) * np.exp(-_log_beta_pdf(p0, a, b))
+        return (2 * eta * alpha) * np.exp(-_log_beta_pdf(p0, a, b))
 
 
 #: Below this many inputs, evaluate directly; above, evaluate once per distinct (k, n) pair.
@@ -158,12 +175,18 @@ def _on_distinct(fn, k: np.ndarray, n: np.ndarray, alpha: float) -> np.ndarray:
     return values[inverse].reshape(k.shape)
 
 
-def _check_floor(alpha: float) -> None:
-    """Refuse a level below :data:`ALPHA_MIN`, where SciPy's inversion is not sound."""
+def _check_floor(alpha: float, nf: np.ndarray) -> None:
+    """Refuse a level below :data:`ALPHA_MIN` or a total above :data:`N_MAX`, where SciPy's
+    inversion is not sound."""
     if alpha < ALPHA_MIN:
         raise ValueError(
             f"alpha (or a level split from it) must be >= {ALPHA_MIN:g} for the float "
             f"Clopper-Pearson bounds, got {alpha!r}"
+        )
+    if nf.size and nf.max() > N_MAX:
+        raise ValueError(
+            f"n (trials) must be <= 2^32 for the float Clopper-Pearson bounds where 0 < k < n, "
+            f"got n={int(nf.max())}"
         )
 
 
@@ -193,7 +216,7 @@ def _cp_lower_direct(k: np.ndarray, n: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def _cp_lower_mid(kf: np.ndarray, nf: np.ndarray, alpha: float) -> np.ndarray:
-    _check_floor(alpha)
+    _check_floor(alpha, nf)
     a, b = kf, nf - kf + 1.0
     p0 = special.betaincinv(a, b, alpha)
     p = np.nextafter(p0 - _margin(p0, a, b, alpha), -np.inf)
@@ -209,8 +232,8 @@ def _cp_upper_direct(k: np.ndarray, n: np.ndarray, alpha: float) -> np.ndarray:
         out[empty] = np.minimum(grow(-np.expm1(y), EXPM1_ULPS), 1.0)
     mid = (k > 0) & (k < n)
     if mid.any():
-        _check_floor(alpha)
         kf, nf = k[mid].astype(np.float64), n[mid].astype(np.float64)
+        _check_floor(alpha, nf)
         a, b = kf + 1.0, nf - kf
         p0 = special.betainccinv(a, b, alpha)
         p = np.nextafter(p0 + _margin(p0, a, b, alpha), np.inf)
@@ -225,7 +248,7 @@ def cp_lower(k, n, alpha=0.001):
     exact ``P(Bin(n, L) >= k) <= alpha`` (hence ``P(p < L) <= alpha``). ``L = 0`` at ``k = 0`` and
     ``L = alpha^(1/n)`` (rounded down) at ``k = n``. Vectorized: ``k`` and ``n`` broadcast; a float
     for scalar input. ``alpha`` is the whole one-sided level (no split), at least
-    :data:`ALPHA_MIN` where ``0 < k < n``.
+    :data:`ALPHA_MIN` and ``n <= N_MAX`` where ``0 < k < n``.
     """
     k_arr, n_arr = _check_k_n(k, n)
     a = check_alpha(alpha)
@@ -376,6 +399,8 @@ def cp_upper_mp(k, n, alpha=0.001, dps=50):
 __all__ = [
     "ALPHA_MIN",
     "ETA",
+    "ETA_LARGE",
+    "N_MAX",
     "binomial_tail_mp",
     "cp_lower",
     "cp_lower_mp",
