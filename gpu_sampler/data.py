@@ -201,17 +201,17 @@ def array_sha256(images, labels) -> str:
 
 def as_nchw(images, name: str = "images"):
     """Pixels as ``(N, C, H, W)``: uint8 0..255 stay a uint8 array, floats in [0, 1] become a float32
-    tensor. ``(N, H, W)`` gets one channel; ``(N, H, W, C)`` with C in {1, 3, 4} is transposed."""
+    tensor. ``(N, H, W)`` gets one channel; ``(N, H, W, C)`` with C in {1, 3} is transposed."""
     import torch
 
     arr = np.asarray(images)
     if arr.ndim == 3:
         arr = arr[:, None]
-    elif arr.ndim == 4 and arr.shape[1] not in (1, 3) and arr.shape[3] in (1, 3, 4):
+    elif arr.ndim == 4 and arr.shape[1] not in (1, 3) and arr.shape[3] in (1, 3):
         arr = arr.transpose(0, 3, 1, 2)
-    if arr.ndim != 4 or arr.shape[1] not in (1, 3, 4):
-        raise BadInput(f"{name} must have shape (N, H, W), (N, C, H, W) or (N, H, W, C) with C in "
-                       f"1, 3, 4, got {np.asarray(images).shape}")
+    if arr.ndim != 4 or arr.shape[1] not in (1, 3):
+        raise BadInput(f"{name} must have shape (N, H, W), (N, C, H, W) or (N, H, W, C) with C = 1 "
+                       f"or 3, got {np.asarray(images).shape}")
     if arr.dtype == np.uint8:
         return np.ascontiguousarray(arr)
     if arr.dtype.kind != "f":

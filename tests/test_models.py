@@ -1,9 +1,11 @@
 """Models: Cohen et al. checkpoint layout, normalization, checkpoint round trips and mismatches."""
 
+import json
 import os
 import pickle
 import sys
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -411,3 +413,65 @@ def test_train_writes_checkpoint_and_resumes_identically(tmp_path):
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
         assert ka == kb and torch.equal(va, vb), ka
     assert meta_a["training"]["family"] == "laplace" and meta_a["arch"] == "fmnist_resnet"
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 14 item 3: checkpoints that are checked. Before, an empty/text/random/truncated file gave
+# torch's traceback (EOFError, KeyError, UnpicklingError, RuntimeError), and 64 flipped bytes in a
+# shipped checkpoint loaded silently with other weights.
+def _damaged(kind, tmp_path):
+    good = tmp_path / "good.pt"
+    M.save_checkpoint(M.fmnist_resnet(), good, "fmnist_resnet")
+    raw = good.read_bytes()
+    data = {"empty": b"", "text": b"epoch 3: loss 0.21\n" * 20, "truncated": raw[: len(raw) // 2],
+            "random": np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes(),
+            "legacy-truncated": None}[kind]
+    path = tmp_path / f"{kind}.pt"
+    if data is None:  # the pre-zip format of Cohen et al.'s 2019 checkpoints, cut short
+        torch.save({"arch": "fmnist_resnet", "state_dict": M.fmnist_resnet().state_dict()}, path,
+                   _use_new_zipfile_serialization=False)
+        data = path.read_bytes()[:5000]
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["empty", "text", "truncated", "random", "legacy-truncated"])
+def test_damaged_checkpoint_is_one_line_bad_input(tmp_path, kind, capsys):
+    from smoothcert import cli
+    from smoothcert.core.errors import BadInput
+
+    path = _damaged(kind, tmp_path)
+    with pytest.raises(BadInput) as e:
+        M.load_checkpoint(path)
+    msg = str(e.value)
+    assert "\n" not in msg and repr(str(path)) in msg and "refused" not in msg
+    code = cli.main(["certify", "--model", str(path), "--split", "embedded", "--max", "1",
+                     "--out", str(tmp_path / "o.tsv"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "o.tsv").exists()
+
+
+def test_shipped_checkpoints_match_the_manifest_and_flipped_bytes_are_refused(tmp_path, monkeypatch):
+    from importlib import resources
+
+    from smoothcert.core.errors import BadInput
+
+    manifest = M.asset_manifest()
+    assert set(manifest) == {n + ".pt" for n in M.SHIPPED_MODELS} | {"ars-fmnist-gaussian-0.25.pt"}
+    for name, entry in manifest.items():
+        with resources.as_file(M._asset(name)) as p:
+            assert M.file_sha256(p) == entry["sha256"] and os.path.getsize(p) == entry["bytes"]
+    with resources.as_file(M._asset("fmnist-gaussian-0.25.pt")) as p:
+        raw = bytearray(p.read_bytes())
+    mid = len(raw) // 2  # inside the tensor data: torch.load alone does not notice
+    raw[mid:mid + 64] = bytes(b ^ 0xFF for b in raw[mid:mid + 64])
+    (tmp_path / "fmnist-gaussian-0.25.pt").write_bytes(bytes(raw))
+    (tmp_path / M.MANIFEST_FILE).write_text(json.dumps(manifest))
+    M.load_checkpoint(tmp_path / "fmnist-gaussian-0.25.pt")  # loads: the damage is silent
+    with pytest.raises(BadInput, match="SHA-256 .* differs from the recorded") as e:
+        M.load_checkpoint(tmp_path / "fmnist-gaussian-0.25.pt", sha256=manifest["fmnist-gaussian-0.25.pt"]["sha256"])
+    assert "\n" not in str(e.value)
+    monkeypatch.setattr(M, "_asset", lambda name: tmp_path / name)
+    with pytest.raises(BadInput, match="SHA-256"):
+        M.shipped_model("fmnist-gaussian-0.25")
