@@ -151,6 +151,13 @@ def mixture_instances(name, cls, base) -> list[Instance]:
     return [Instance(name, "", base), Instance(name, "", cls(**dict(base.params, **two)))]
 
 
+@registry.register("instances", "uniform-ball-l2")
+def uniform_ball_instances(name, cls, base) -> list[Instance]:
+    """Small dimensions (3 and 16) for Monte Carlo and witnesses; the default d = 784 is pinned
+    in tests/test_zoo.py."""
+    return [Instance(name, f"d={dim}", cls.from_std(ISO_STD, dim=dim)) for dim in (3, 16)]
+
+
 @registry.register("quadrature", "zhang-l2", "zhang-l1")
 def zhang_quadrature(params) -> bool:
     """k > 0 (real): the twin and the witnesses' marginal CDFs integrate over the radial law."""

@@ -61,6 +61,11 @@ def sample_gaussian(p, d, n, rng):
     return rng.standard_normal((n, d)) * _vec(p, "sigma", d)
 
 
+# DSRS (bounds/dsrs.py): the verifier draws P's counts only, so it checks the q_a = 0 path (Cohen's
+# radius); the two-distribution radius is pinned in tests/test_dsrs.py by an independent solve.
+registry.add("monte_carlo", "dsrs-gaussian-ball", sample_gaussian)
+
+
 @registry.register("monte_carlo", "laplace")
 def sample_laplace(p, d, n, rng):
     """Independent Laplace(0, b_i) coordinates."""
@@ -71,6 +76,14 @@ def sample_laplace(p, d, n, rng):
 def sample_uniform(p, d, n, rng):
     """Independent U[-lambda_i, lambda_i] coordinates."""
     return rng.uniform(-1.0, 1.0, (n, d)) * _vec(p, "half_width", d)
+
+
+@registry.register("monte_carlo", "uniform-ball-l2")
+def sample_uniform_ball(p, d, n, rng):
+    """Uniform on the l2 ball of radius lambda: a uniform direction times ``lambda U^(1/d)``."""
+    g = rng.standard_normal((n, d))
+    rad = float(p["ball_radius"]) * rng.uniform(size=n) ** (1.0 / d)
+    return g / np.linalg.norm(g, axis=1, keepdims=True) * rad[:, None]
 
 
 @registry.register("monte_carlo", "gaussian-mixture")

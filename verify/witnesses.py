@@ -294,6 +294,10 @@ def gaussian_witnesses(p, u, p_a, p_b):
     return [Witness("half-space w=Sigma^-1 u", normal_cdf(), normal_quantile(), speed, p_a, p_b)]
 
 
+# DSRS at the verifier's q_a = 0: Cohen's half-space attains the radius (bounds/dsrs.py).
+registry.add("witness", "dsrs-gaussian-ball", gaussian_witnesses)
+
+
 @registry.register("witness", "gaussian-mixture", quick_regions=True)
 def mixture_witnesses(p, u, p_a, p_b):
     """Half-spaces with the normals ``B^-1 u``, ``u`` and each ``Sigma_k^-1 u``."""
@@ -326,6 +330,33 @@ def laplace_witnesses(p, u, p_a, p_b):
 def uniform_witnesses(p, u, p_a, p_b):
     """The overlap construction (exact overlap volume of the shifted box)."""
     return [OverlapWitness("overlap construction", _aniso(p, "half_width", len(u)), u, p_a, p_b)]
+
+
+class BallOverlapWitness(OverlapWitness):
+    """Uniform l2-ball noise (Yang et al. 2020): ``P_A = pA - V``, ``P_B = pB + V`` with V the
+    fraction of the ball that the shifted ball misses, by quadrature: the fraction of the ball in
+    the slab ``|z_1| < r/2``, ``int_0^t (1-v^2)^((d-1)/2) dv / int_0^1 (same)``, ``t = r/(2 lambda)``."""
+
+    def __init__(self, label, ball_radius, dim, u, p_a, p_b):
+        self.label = label
+        self.lam, self.dim = mp.mpf(float(ball_radius)), int(dim)
+        self.speed = mp.sqrt(mp.fsum(mp.mpf(float(x)) ** 2 for x in u))
+        self.p_a = mp.mpf(float(p_a))
+        self.p_b = None if p_b is None else mp.mpf(float(p_b))
+        self.whole = mp.quad(self._w, [0, 1])
+
+    def _w(self, v):
+        return (1 - v * v) ** (mp.mpf(self.dim - 1) / 2)
+
+    def tv(self, s):
+        t = min(mp.mpf(s) * self.speed / (2 * self.lam), mp.mpf(1))
+        return mp.quad(self._w, [0, t]) / self.whole
+
+
+@registry.register("witness", "uniform-ball-l2")
+def uniform_ball_witnesses(p, u, p_a, p_b):
+    """The level-set construction: A gives up the part of the ball the shift uncovers first."""
+    return [BallOverlapWitness("ball overlap construction", p["ball_radius"], p["dim"], u, p_a, p_b)]
 
 
 def _first_axis(p, d, norm):
