@@ -46,6 +46,12 @@ __all__ += [
     "shipped_model",
 ]
 
+# Your own model and data (issue 14).
+from .data import load_user_data  # noqa: E402
+from .user_model import load_model, probe_model  # noqa: E402
+
+__all__ += ["load_model", "load_user_data", "probe_model"]
+
 # Per-input and per-dataset smoothing parameters, certified soundly (issue 7).
 from .per_input.ancer import AncerConfig, optimize_ancer  # noqa: E402
 from .per_input.ars_generator import ARSTrainConfig, DatasetNoise, NoiseGenerator, ShiftedModel, train_ars  # noqa: E402
