@@ -441,3 +441,19 @@ def test_cuda_sampling_matches_the_law():
         z = s.sample(5000, generator=torch.Generator(device="cuda").manual_seed(0))
         assert z.device.type == "cuda"
         assert ks(z[:, 0].cpu().double().numpy(), cdf, *args) > P_MIN
+
+
+@pytest.mark.parametrize("d", [1, 3, 16])
+def test_uniform_ball_radial_and_marginal_laws(d):
+    """uniform-ball-l2 (Yang et al. 2020): inside the ball, ``(||z|| / lambda)^d ~ U(0, 1)`` and
+    ``(z_1 / lambda + 1) / 2 ~ Beta((d+1)/2, (d+1)/2)`` (scipy closed forms); a shape that does
+    not have ``dim`` entries is refused naming dim."""
+    lam = 0.7
+    z = draw("uniform-ball-l2", {"ball_radius": lam, "dim": d}, (d,), 20000, seed=5, dtype=torch.float64)
+    rho = np.linalg.norm(z, axis=1) / lam
+    assert rho.max() <= 1.0
+    assert ks(rho**d, stats.uniform.cdf) > P_MIN
+    assert ks((z[:, 0] / lam + 1) / 2, stats.beta((d + 1) / 2, (d + 1) / 2).cdf) > P_MIN
+    assert ks(rho**d, stats.uniform(0, 0.95).cdf) < P_MIN  # not vacuous: a 5% wrong scale fails
+    with pytest.raises(ValueError, match="dim"):
+        make_noise(Noise("uniform-ball-l2", {"ball_radius": lam, "dim": d + 1}), (d,), device="cpu")
