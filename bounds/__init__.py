@@ -12,6 +12,7 @@ from . import functional, gaussian, laplace, uniform  # noqa: E402,F401
 from . import topk  # noqa: E402,F401
 from . import dsrs  # noqa: E402,F401
 from . import norms, uniform_ball  # noqa: E402,F401
+from . import grid  # noqa: E402,F401
 
 __all__ = [
     "Certificate",

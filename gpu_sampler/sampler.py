@@ -13,6 +13,14 @@ of ``x``.
   sampled and added in float32 first (DESIGN section 5). It runs an inference copy of the model
   (:func:`bf16_inference_model`: BatchNorm folded into the convolutions, channels_last weights);
   the caller's model is never modified.
+  ``compile`` runs the forward and argmax as one ``torch.compile``d step on a fixed-shape buffer
+  (the last batch is padded, the padding rows never counted; CUDA graphs on CUDA); the noise is
+  still drawn eagerly through the caller's generator, so the samples are the same with or
+  without it. ``"auto"`` (default) compiles on CUDA only: on the CPU it did not pay
+  (benchmarks/sampler_throughput.py; docs/guide.md). A lattice sampler
+  (:class:`~smoothcert.gpu_sampler.lattice.LatticeNoise`, the ``gaussian-grid`` family) runs in
+  integer units: ``levels x + k`` is exact and divided by ``levels`` once before the model
+  (Voracek & Hein, ICLR 2023).
 * :func:`certify` -- CERTIFY: ``n0`` selection samples choose the class, ``n`` fresh samples bound
   its probability; ``smoothcert.estimators.certify_counts`` turns the counts into a radius.
 * :func:`predict` -- PREDICT: two-sided binomial test on the top two of ``n`` counts
@@ -38,9 +46,11 @@ import torch
 
 from ..estimators import certify_counts, predict_counts
 from ..core.checks import check_alpha, check_int
+from .lattice import LatticeNoise
 from .noise import NoiseSampler, make_noise
 
 PRECISIONS = ("float32", "float64", "bfloat16")
+COMPILE_MODES = ("auto", True, False)
 
 
 @dataclass(frozen=True)
@@ -162,6 +172,37 @@ def bf16_inference_model(model):
     return fast
 
 
+def _check_compile(compile) -> bool | str:
+    if not any(compile is m or (isinstance(m, str) and compile == m) for m in COMPILE_MODES):
+        raise ValueError(f"compile must be 'auto', True or False, got {compile!r}")
+    return compile
+
+
+def _use_compile(compile, device: torch.device, model) -> bool:
+    """``"auto"``: an ``nn.Module`` on CUDA (on the CPU the compiled step did not pay,
+    benchmarks/sampler_throughput.py); True always (``compiled_model`` refuses other callables)."""
+    if compile == "auto":
+        return device.type == "cuda" and isinstance(model, torch.nn.Module)
+    return bool(compile)
+
+
+#: model -> its torch.compile'd forward (one per model object; the bf16 copy is its own key)
+_COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def compiled_model(model, device: torch.device):
+    """``torch.compile(model)`` cached per model: ``mode="reduce-overhead"`` (CUDA graphs) on
+    CUDA, where the counting loop keeps every shape static; the default mode elsewhere."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"compile=True needs a torch.nn.Module model, got {type(model).__name__}")
+    hit = _COMPILED.get(model)
+    if hit is None:
+        mode = "reduce-overhead" if device.type == "cuda" else None
+        hit = torch.compile(model, mode=mode, dynamic=False)
+        _COMPILED[model] = hit
+    return hit
+
+
 def _autocast(precision: str, device: torch.device):
     if precision == "bfloat16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
@@ -189,7 +230,7 @@ def _logits(model, batch: torch.Tensor, num_classes):
 # ---------------------------------------------------------------------------------------------
 # public API
 def counts(model, x, n, noise, batch_size=1000, num_classes=None, generator=None,
-           precision="float32", batched=None) -> torch.Tensor:
+           precision="float32", batched=None, compile="auto") -> torch.Tensor:
     """Class counts of ``model`` on ``n`` noisy copies of each input (Cohen et al. Sec. 3.2).
 
     Parameters
@@ -206,6 +247,8 @@ def counts(model, x, n, noise, batch_size=1000, num_classes=None, generator=None
     precision : ``"float32"`` (default), ``"float64"`` (model and buffer in float64) or
         ``"bfloat16"`` (noise drawn and added in float32, then the cached inference copy of
         :func:`bf16_inference_model` under bfloat16 autocast on a channels_last buffer).
+    compile : ``"auto"`` (CUDA only), True or False: forward and argmax as one compiled step
+        (:func:`compiled_model`; the noise is the same, the logits may round differently).
 
     Returns int64 counts on the CPU: ``(K,)`` for one input, ``(B, K)`` for a batch.
     """
@@ -213,6 +256,7 @@ def counts(model, x, n, noise, batch_size=1000, num_classes=None, generator=None
     n = check_int("n", n, minimum=0)
     batch_size = check_int("batch_size", batch_size, minimum=1)
     precision = _check_precision(precision)
+    compile = _check_compile(compile)
     if num_classes is not None:
         num_classes = check_int("num_classes", num_classes, minimum=1)
     B, shape, device = x.shape[0], tuple(x.shape[1:]), x.device
@@ -221,6 +265,8 @@ def counts(model, x, n, noise, batch_size=1000, num_classes=None, generator=None
     if sampler.device.type != device.type:
         raise ValueError(f"the noise sampler lives on {sampler.device}, x on {device}")
     x = x.to(dtype)
+    if isinstance(sampler, LatticeNoise):
+        x = sampler.to_units(x)
     total = B * n
     if total == 0:
         if num_classes is None:
@@ -232,32 +278,47 @@ def counts(model, x, n, noise, batch_size=1000, num_classes=None, generator=None
     buf = torch.empty((rows, *shape), dtype=dtype, device=device, memory_format=layout)
     if precision == "bfloat16":
         model = bf16_inference_model(model)
-    tally = _tally(model, x, n, sampler, buf, generator, precision, num_classes)
+    forward = compiled_model(model, device) if _use_compile(compile, device, model) else model
+    with torch.inference_mode(), _eval_mode(model):
+        tally = _tally(forward, x, n, sampler, buf, generator, precision, num_classes,
+                       pad=forward is not model)
     return tally[0] if single else tally
 
 
-def _tally(model, x, n, sampler, buf, generator, precision, num_classes):
+def _noisy_batch(sampler, batch, x, start, n, generator) -> None:
+    """``batch`` := noise + the inputs its rows belong to. A lattice sampler adds in integer
+    units (exact) and divides by ``levels`` once: the model sees a function of the grid point."""
+    if isinstance(sampler, LatticeNoise):
+        sampler.sample_units_into(batch, generator)
+        _add_inputs(batch, x, start, n)
+        batch.div_(sampler.levels)
+    else:
+        sampler.sample_into(batch, generator)
+        _add_inputs(batch, x, start, n)
+
+
+def _tally(model, x, n, sampler, buf, generator, precision, num_classes, pad=False):
     """The sampling loop of :func:`counts`: rows ``[start, start + len(buf))`` of the ``B * n``
-    samples per batch, noise into ``buf``, inputs added, argmax counted per (input, class)."""
+    samples per batch, noise into ``buf``, inputs added, argmax counted per (input, class).
+    ``pad``: the model always gets the whole buffer (static shapes for a compiled model); rows
+    past the last sample keep stale values and are never counted."""
     B, device, rows = x.shape[0], x.device, buf.shape[0]
     total, tally = B * n, None
-    with torch.inference_mode(), _eval_mode(model):
-        for start in range(0, total, rows):
-            batch = buf[: min(rows, total - start)]
-            sampler.sample_into(batch, generator)
-            _add_inputs(batch, x, start, n)
-            with _autocast(precision, device):
-                logits = _logits(model, batch, num_classes)
-            if tally is None:
-                num_classes = logits.shape[1]
-                tally = torch.zeros(B * num_classes, dtype=torch.int64, device=device)
-            owner = torch.arange(start, start + batch.shape[0], device=device) // n
-            tally += torch.bincount(owner * num_classes + logits.argmax(1), minlength=B * num_classes)
+    for start in range(0, total, rows):
+        m = min(rows, total - start)
+        _noisy_batch(sampler, buf[:m], x, start, n, generator)
+        with _autocast(precision, device):
+            logits = _logits(model, buf if pad else buf[:m], num_classes)[:m]
+        if tally is None:
+            num_classes = logits.shape[1]
+            tally = torch.zeros(B * num_classes, dtype=torch.int64, device=device)
+        owner = torch.arange(start, start + m, device=device) // n
+        tally += torch.bincount(owner * num_classes + logits.argmax(1), minlength=B * num_classes)
     return tally.view(B, num_classes).cpu()
 
 
 def certify(model, x, cert, n0=100, n=100_000, alpha=0.001, batch_size=1000, rule="binary",
-            generator=None, precision="float32", batched=None):
+            generator=None, precision="float32", batched=None, compile="auto"):
     """Cohen et al. 2019 CERTIFY (Sec. 3.2) for one input or a batch of inputs.
 
     Draws ``n0`` selection samples (the top class ``c_A``), then ``n`` fresh estimation samples,
@@ -274,7 +335,8 @@ def certify(model, x, cert, n0=100, n=100_000, alpha=0.001, batch_size=1000, rul
     x, single = _as_inputs(x, cert, batched)
     sampler = make_noise(cert, tuple(x.shape[1:]), x.device,
                          torch.float64 if precision == "float64" else torch.float32)
-    opts = dict(batch_size=batch_size, generator=generator, precision=precision, batched=True)
+    opts = dict(batch_size=batch_size, generator=generator, precision=precision, batched=True,
+                compile=compile)
     c_select = counts(model, x, n0, sampler, **opts).numpy()
     c_est = counts(model, x, n, sampler, num_classes=c_select.shape[1], **opts).numpy()
     seconds = (time.perf_counter() - t0) / x.shape[0]
@@ -289,7 +351,7 @@ def certify(model, x, cert, n0=100, n=100_000, alpha=0.001, batch_size=1000, rul
 
 
 def predict(model, x, noise, n=100_000, alpha=0.001, batch_size=1000, generator=None,
-            precision="float32", batched=None):
+            precision="float32", batched=None, compile="auto"):
     """Cohen et al. 2019 PREDICT (Sec. 3.2): the smoothed prediction, or -1 (abstain).
 
     ``n`` samples per input; ``smoothcert.estimators.predict_counts(counts, alpha)`` runs the
@@ -300,9 +362,10 @@ def predict(model, x, noise, n=100_000, alpha=0.001, batch_size=1000, generator=
     alpha = check_alpha(alpha)
     x, single = _as_inputs(x, noise, batched)
     c = counts(model, x, n, noise, batch_size=batch_size, generator=generator,
-               precision=precision, batched=True).numpy()
+               precision=precision, batched=True, compile=compile).numpy()
     preds = predict_counts(c, alpha)
     return int(preds[0]) if single else preds
 
 
-__all__ = ["CertifyResult", "PRECISIONS", "bf16_inference_model", "certify", "counts", "predict"]
+__all__ = ["COMPILE_MODES", "CertifyResult", "PRECISIONS", "bf16_inference_model", "certify",
+           "compiled_model", "counts", "predict"]
