@@ -361,7 +361,7 @@ def _run_certify(args) -> int:
     import torch
 
     from .bounds import certificate_class
-    from .gpu_sampler.dataset import certify_dataset, dist_context
+    from .gpu_sampler.dataset import certify_dataset, dist_context, rank_device
     from .gpu_sampler.user_model import load_model, probe_model
 
     _check_certify_args(args)
@@ -370,7 +370,7 @@ def _run_certify(args) -> int:
     device = args.device
     if device == "auto":
         _, world, local = dist_context()
-        device = f"cuda:{local % torch.cuda.device_count()}" if torch.cuda.is_available() else "cpu"
+        device = str(rank_device(local)) if torch.cuda.is_available() else "cpu"
     data = _certify_data(args)
     model, info = _user_value("--model", load_model, args.model, args.weights, device)
     num_labels = int(data["labels"].max()) + 1 if len(data["labels"]) else None

@@ -29,10 +29,12 @@ Reproducibility. Input ``idx`` is certified with its own ``torch.Generator`` see
 Sharding. Under ``torchrun --nproc_per_node=N`` (``RANK`` / ``WORLD_SIZE`` in the environment) the
 selected inputs are dealt round-robin to the ranks; rank ``k`` writes ``<out>.rank<k>.tsv``
 (resumable like above), the ranks meet at a barrier (``gloo`` on CPU, ``nccl`` on CUDA, one GPU
-per ``LOCAL_RANK``) and rank 0 merges the shards into ``<out>`` sorted by ``idx``, through a
+per ``LOCAL_RANK``, :func:`rank_device`) and rank 0 merges the shards into ``<out>`` sorted by ``idx``, through a
 temporary file and ``os.replace``. The shards are kept, so a re-run resumes and merges again.
 From the command line: ``torchrun --standalone --nproc_per_node=2 -m smoothcert -- certify ...``
 (the ``--`` keeps torchrun's own parser from taking ``--n`` or ``--max`` as abbreviations).
+Several machines: one torchrun per node (``--nnodes``, ``--node_rank``, ``--master_addr``); the
+shards are written where ``<out>`` is, so ``<out>`` must be on a file system every node shares.
 """
 
 from __future__ import annotations
@@ -322,13 +324,26 @@ def _barrier(device: torch.device) -> None:
         dist.barrier()
 
 
+def rank_device(local_rank: int) -> torch.device:
+    """``cuda:LOCAL_RANK``: one GPU per rank on each node. More ranks on a node than it has GPUs
+    is an error (NCCL refuses two ranks on one GPU), not a silent sharing of ``cuda:0``."""
+    count = torch.cuda.device_count()
+    if not 0 <= local_rank < count:
+        raise BadInput(f"LOCAL_RANK={local_rank} but this node has {count} CUDA device(s): start "
+                         f"torchrun with --nproc_per_node <= {count}, or run on the CPU (device='cpu')")
+    return torch.device("cuda", local_rank)
+
+
 def _run_device(model, device, local_rank: int, world: int) -> torch.device:
+    """``device`` if given; else the model's: a CUDA model runs on ``cuda:LOCAL_RANK`` under
+    torchrun (:func:`rank_device`), a CPU model (or a callable) on the CPU."""
     if device is not None:
         return torch.device(device)
-    if world > 1 and torch.cuda.is_available():
-        return torch.device("cuda", local_rank % torch.cuda.device_count())
     params = list(model.parameters()) if isinstance(model, torch.nn.Module) else []
-    return params[0].device if params else torch.device("cpu")
+    here = params[0].device if params else torch.device("cpu")
+    if world > 1 and here.type == "cuda":
+        return rank_device(local_rank)
+    return here
 
 
 def _input_tensor(images, i: int, device) -> torch.Tensor:

@@ -12,6 +12,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from smoothcert.core.errors import BadInput
 from smoothcert.gpu_sampler import dataset as DS
@@ -264,6 +265,44 @@ def test_torchrun_two_ranks_match_single_run(script, reference, tmp_path):
     assert shard_idx == [list(range(0, 24, 2)), list(range(1, 24, 2))]
     assert without_time(DS.read_rows(out)) == without_time(reference)
     assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_torchrun_two_nodes_match_single_run(script, reference, tmp_path):
+    """``--nnodes 2`` simulated on one host: two torchrun launchers (node_rank 0 and 1, one rank
+    each, static rendezvous on 127.0.0.1, gloo) write the single-process file."""
+    out = tmp_path / "nodes.tsv"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    port = str(_free_port())
+    procs = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes=2",
+                               f"--node_rank={k}", "--nproc_per_node=1", "--master_addr=127.0.0.1",
+                               f"--master_port={port}", script.path, str(out), "24", "0"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for k in (0, 1)]
+    results = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in results]
+    shard_idx = [[int(r["idx"]) for r in DS.read_rows(DS.shard_path(out, k))] for k in (0, 1)]
+    assert shard_idx == [list(range(0, 24, 2)), list(range(1, 24, 2))]
+    assert without_time(DS.read_rows(out)) == without_time(reference)
+
+
+def test_ranks_map_to_gpus_by_local_rank(monkeypatch, script):
+    """cuda:LOCAL_RANK; a rank past the node's GPUs is a clear error (not cuda:1 on one GPU, not a
+    silent share); a CPU model stays on the CPU under torchrun (it gave cuda:k before)."""
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert DS.rank_device(0) == torch.device("cuda", 0)
+    with pytest.raises(BadInput, match="LOCAL_RANK=1 but this node has 1 CUDA device"):
+        DS.rank_device(1)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert DS._run_device(script.Tiny(), None, 1, 2) == torch.device("cpu")
+    assert DS._run_device(script.Tiny(), "cpu", 1, 2) == torch.device("cpu")
 
 
 def test_merge_shards_checks_coverage(tmp_path):
