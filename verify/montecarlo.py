@@ -291,3 +291,10 @@ def _one_classifier(inst, kind, d, n_classes, rng, n, n_screen, n_dirs, n_keep, 
         margins.append(float((c[c_a] - c[c_o]) / n))
     return {"kind": kind, "p_a": p_a, "p_b": p_b, "radius": r, "violations": violations,
             "margins": margins, "boundary_norms": [norm_of(pts[j], cert.norm) for j in keep]}
+
+
+@registry.register("monte_carlo", "gaussian-grid")
+def sample_gaussian_grid(p, d, n, rng):
+    """round(levels sigma G) / levels (bounds/grid.py): the Gaussian rounded to the input grid."""
+    levels = int(p["levels"])
+    return np.round(rng.standard_normal((n, d)) * (float(p["sigma"]) * levels)) / levels

@@ -532,3 +532,8 @@ def witness_check(inst: Instance, quick: bool = False) -> Check:
     if all_flip:
         return Check(PASS, summary + " (tight by witness)", details)
     return Check(INFO, summary + f"; R/flip {min(ratios):.3g}..{max(ratios):.3g}", details)
+
+
+# gaussian-grid (bounds/grid.py): its theorem is Cohen's Theorem 1 for the Gaussian before
+# rounding applied to f(round(levels y) / levels), so Cohen's half-space is the proof's witness.
+registry.add("witness", "gaussian-grid", gaussian_witnesses, quick_regions=True)
