@@ -300,6 +300,8 @@ def _add_certify(sub):
                    help="pB bound: binary (1 - pA) or a separate runner-up bound")
     p.add_argument("--precision", default="float32", choices=("float32", "float64", "bfloat16"),
                    help="model evaluation precision (noise is always sampled and added in float32+)")
+    p.add_argument("--compile", default="auto", choices=("auto", "on", "off"),
+                   help="torch.compile the forward step (auto: on CUDA only; on the CPU it did not pay)")
     p.add_argument("--mode", default="fixed", choices=("fixed", "target", "budget"),
                    help="fixed n (Cohen); target: sequential, decide certification at --radii; "
                         "budget: sequential radius with --n as the budget, stop within --tol")
@@ -396,7 +398,8 @@ def _run_certify(args) -> int:
                           max_count=args.max, rule=args.rule, precision=args.precision,
                           seed=args.seed, progress=not args.no_progress, device=device,
                           mode=args.mode, radii=tuple(args.radii), tol=args.tol,
-                          model_info=info, data_info=data_info)
+                          model_info=info, data_info=data_info,
+                          compile={"auto": "auto", "on": True, "off": False}[args.compile])
     print(f"wrote {out}", file=sys.stderr)
     return EXIT_OK
 

@@ -362,7 +362,8 @@ def _input_tensor(images, i: int, device) -> torch.Tensor:
 def certify_dataset(model, cert, images, labels, out_path, n0=100, n=100_000, alpha=0.001,
                     batch_size=1000, skip=1, max_count=None, rule="binary", precision="float32",
                     seed=0, progress=True, device=None, merge=True, mode="fixed",
-                    radii=(0.25, 0.5, 0.75, 1.0), tol=None, model_info=None, data_info=None) -> str:
+                    radii=(0.25, 0.5, 0.75, 1.0), tol=None, model_info=None, data_info=None,
+                    compile="auto") -> str:
     """Cohen et al. (2019) CERTIFY on ``images[::skip][:max_count]``, one TSV row per input.
 
     ``images``: uint8 ``(N, H, W)`` / ``(N, C, H, W)`` pixels or a float tensor in [0, 1];
@@ -433,8 +434,8 @@ def certify_dataset(model, cert, images, labels, out_path, n0=100, n=100_000, al
             gen = torch.Generator(device=device).manual_seed(input_seed(seed, i))
             opts = dict(n0=n0, n=n, alpha=alpha, batch_size=batch_size, rule=rule, generator=gen,
                         precision=precision, batched=False)
-            if mode == "fixed":
-                res = certify(model, _input_tensor(images, i, device), cert, **opts)
+            if mode == "fixed":  # compile: the sampler's option (gpu_sampler/sampler.py)
+                res = certify(model, _input_tensor(images, i, device), cert, compile=compile, **opts)
             else:
                 res = certify_sequential(model, _input_tensor(images, i, device), cert, mode,
                                          radii=radii, tol=tol, **opts)
