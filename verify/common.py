@@ -101,8 +101,8 @@ class Instance:
     def dim(self) -> int:
         """Dimension used for witnesses and Monte Carlo (the parameter size, or 3)."""
         p = self.cert.noise.params
-        if "dim" in p:
-            return int(p["dim"])
+        if "dim" in self.cert.params:  # a family's dim, or a certificate's own (the l_inf ones)
+            return int(self.cert.params["dim"])
         for key in ("sigma", "scale", "half_width"):
             if key in p and np.ndim(p[key]) > 0:
                 return int(np.size(p[key]))
@@ -156,6 +156,16 @@ def uniform_ball_instances(name, cls, base) -> list[Instance]:
     """Small dimensions (3 and 16) for Monte Carlo and witnesses; the default d = 784 is pinned
     in tests/test_zoo.py."""
     return [Instance(name, f"d={dim}", cls.from_std(ISO_STD, dim=dim)) for dim in (3, 16)]
+
+
+@registry.register("instances", "uniform", "laplace")
+def cube_instances(name, cls, base) -> list[Instance]:
+    """The l_inf certificates of Yang et al. (a ``dim`` of their own): d = 3 and 16 for Monte
+    Carlo and witnesses (the default d = 784 is pinned in tests/test_zoo_linf.py); the other
+    uniform and Laplace certificates keep their one instance."""
+    if "dim" not in base.params:
+        return [Instance(name, "", base)]
+    return [Instance(name, f"d={dim}", cls(**dict(base.params, dim=dim))) for dim in (3, 16)]
 
 
 @registry.register("quadrature", "zhang-l2", "zhang-l1")

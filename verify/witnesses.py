@@ -318,7 +318,13 @@ def mixture_witnesses(p, u, p_a, p_b):
     return out
 
 
-@registry.register("witness", "laplace")
+def _axes_or_corner(p, d, norm):
+    """The axes; for an l_inf certificate the corner direction (1, ..., 1) too, where Yang et
+    al.'s cube and Laplace l_inf radii are attained (bounds/uniform.py, bounds/laplace.py)."""
+    return _axes(p, d, norm) + ([np.ones(d)] if norm == "linf" else [])
+
+
+@registry.register("witness", "laplace", directions=_axes_or_corner)
 def laplace_witnesses(p, u, p_a, p_b):
     """Teng et al. Thm 3: the one-dimensional construction on each coordinate the shift moves."""
     b = _aniso(p, "scale", len(u))
@@ -326,7 +332,7 @@ def laplace_witnesses(p, u, p_a, p_b):
                     abs(u[i]), p_a, p_b) for i in range(len(u)) if u[i] != 0]
 
 
-@registry.register("witness", "uniform")
+@registry.register("witness", "uniform", directions=_axes_or_corner)
 def uniform_witnesses(p, u, p_a, p_b):
     """The overlap construction (exact overlap volume of the shifted box)."""
     return [OverlapWitness("overlap construction", _aniso(p, "half_width", len(u)), u, p_a, p_b)]
