@@ -1,0 +1,97 @@
+"""Radius throughput of the noise-zoo certificates (issue 16) against rs4a's code path.
+
+For each row: our vectorized ``radius`` on 10^6 pA values (uniform in (1/2, 1)), and rs4a's
+(tonyduan/rs4a, ``src/noises/noises.py``) path on the same inputs, reimplemented here from its
+published expression (numpy in place of torch; nothing copied). A per-value rs4a path (scipy
+quad per pA) is timed on a slice and extrapolated. Printed: both rates, the ratio ours/rs4a, and
+the largest excess of rs4a's value over ours (rs4a rounds to nearest; ours never exceeds the
+exact radius).
+
+    python benchmarks/zoo_throughput.py [--n 1000000] [--slice 20]
+
+Rows are added per family in ``ROWS`` (label, our certificate, rs4a's vectorized function or
+None, rs4a's per-value function or None).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from scipy import integrate
+from scipy.stats import binom, norm
+
+from smoothcert.bounds import certificate_class
+
+DIM = 784
+STD = 0.5
+
+
+def rs4a_uniform_linf(lam, d):
+    """rs4a Uniform.certify_linf: ``2 lambda (1 - (1.5 - pA)^(1/d))``."""
+    return lambda p: 2 * lam * (1 - (1.5 - p) ** (1 / d))
+
+
+def rs4a_laplace_linf_approx(b, d):
+    """rs4a Laplace.certify_linf(mode='approx') (its default): ``b Phi^-1(pA) / sqrt(d)``."""
+    return lambda p: b * norm.ppf(p) / d**0.5
+
+
+def rs4a_laplace_linf_integrate(b, d):
+    """rs4a Laplace.certify_linf(mode='integrate') per value: quad of ``1/Phi_linf`` over
+    ``[1 - pA, 1/2]`` with its binomial expression of Phi_linf."""
+    dist, dist1 = binom(d, 0.5), binom(d - 1, 0.5)
+
+    def phi(p):
+        c = 2 * dist.isf(p) - d
+        return c * (p - dist.sf((c + d) / 2)) + d * dist1.sf((c - 0.5 + d - 1) / 2) - d * dist.sf((c + d) / 2)
+
+    return lambda pa: b * integrate.quad(lambda p: 1 / phi(p), 1 - pa, 0.5, limit=200)[0]
+
+
+def _rows():
+    lam = STD * 3**0.5
+    b = STD / 2**0.5
+    return [
+        ("uniform l_inf (level set)", certificate_class("yang-uniform-linf")(lam, dim=DIM),
+         rs4a_uniform_linf(lam, DIM), None),
+        ("laplace l_inf (differential)", certificate_class("yang-laplace-linf")(b, dim=DIM),
+         rs4a_laplace_linf_approx(b, DIM), rs4a_laplace_linf_integrate(b, DIM)),
+    ]
+
+
+ROWS = _rows
+
+
+def _rate(fn, x):
+    t = time.perf_counter()
+    out = fn(x)
+    return out, len(x) / (time.perf_counter() - t)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--slice", type=int, default=20)
+    args = ap.parse_args(argv)
+    p = np.random.default_rng(0).uniform(0.5, 1.0, args.n)
+    p = np.where(p > 0.5, p, 0.75)
+    for label, cert, vec, per_value in ROWS():
+        cert.radius(p[:10])  # build any per-dimension table once
+        ours, r_ours = _rate(cert.radius, p)
+        line = f"{label:34s} ours {r_ours:10.3g}/s"
+        if vec is not None:
+            theirs, r_vec = _rate(vec, p)
+            excess = float(np.max(theirs - ours))
+            line += f" | rs4a vectorized {r_vec:10.3g}/s ratio {r_ours / r_vec:6.2f}" \
+                    f" max(rs4a - ours) {excess:.2e}"
+        if per_value is not None:
+            xs = p[: args.slice]
+            _, r_pv = _rate(lambda x: np.array([per_value(v) for v in x]), xs)
+            line += f" | rs4a per-value quad {r_pv:8.3g}/s ratio {r_ours / r_pv:8.3g}"
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
