@@ -23,6 +23,8 @@ Families and parameter conventions (docs/contributing.md, Parameters):
   ``sigmas`` K scalars or K per-coordinate rows.
 * ``uniform-ball-l2`` -- uniform on the l2 ball of radius ``ball_radius`` in R^``dim`` (Yang et
   al. 2020), std ``lambda / sqrt(d + 2)``.
+* ``exp2`` / ``expinf`` -- Yang et al. 2020's spherical and cubical exponential families
+  ``||z||^-k exp(-(||z||/lambda)^exp_power)`` in l2 / l_inf norm (rs4a ``Exp2`` / ``ExpInf``).
 * ``zhang-l2`` / ``zhang-l1`` / ``zhang-linf`` -- Zhang et al. 2020, "Black-Box Certification with
   Randomized Smoothing: A Functional Optimization Based Framework" (the l2/l1 families of their
   Theorem 2, the mixed l_inf family of their Eq. 13); exact radial/direction sampling, see the
@@ -470,6 +472,53 @@ class ZhangLinfNoise(_RadialNoise):
         sign = torch.empty(m, 1, dtype=torch.float64, device=self.device).bernoulli_(0.5, generator=generator)
         z.scatter_(1, j, s * (2.0 * sign - 1.0))
         return z.mul_(self.sigma)
+
+
+class _YangExpNoise(NoiseSampler):
+    """Yang et al. 2020 (rs4a ``Exp2`` / ``ExpInf``): ``||z|| = lambda G^(1/p)``, ``G ~
+    Gamma((d - k)/p)``, p = exp_power (the radial density is proportional to
+    ``s^(d-1-k) exp(-(s/lambda)^p)``),
+    times a uniform point of the unit sphere of the family's norm, in float64 then cast."""
+
+    def __init__(self, params, shape, device, dtype):
+        super().__init__(params, shape, device, dtype)
+        self.dim = int(params["dim"])
+        if self.dim != math.prod(shape):
+            raise ValueError(f"dim={self.dim} does not match the input shape {shape} "
+                             f"({math.prod(shape)} entries)")
+        self.lambd, self.p, self.k = float(params["lambd"]), float(params["exp_power"]), float(params["k"])
+
+    def _fill(self, out, generator):
+        m = out.shape[0]
+        g = sample_gamma((self.dim - self.k) / self.p, m, generator, self.device)
+        rho = self.lambd * g.pow(1.0 / self.p)
+        out.copy_(self._direction(m, generator).mul_(rho.unsqueeze(1)).view(out.shape))
+
+    def _direction(self, m, generator) -> torch.Tensor:
+        raise NotImplementedError
+
+
+@sampler_for("exp2")
+class Exp2Noise(_YangExpNoise):
+    """q ~ ``||z||_2^-k exp(-(||z||_2/lambda)^p)``: direction ``g / ||g||_2``, ``g ~ N(0, I_d)``."""
+
+    def _direction(self, m, generator):
+        g = torch.randn(m, self.dim, dtype=torch.float64, device=self.device, generator=generator)
+        return g.div_(torch.linalg.vector_norm(g, dim=1, keepdim=True))
+
+
+@sampler_for("expinf")
+class ExpInfNoise(_YangExpNoise):
+    """q ~ ``||z||_inf^-k exp(-(||z||_inf/lambda)^p)``: a uniform point of the cube's surface, one
+    uniformly chosen coordinate ``+-1`` and the other d - 1 ``U[-1, 1]`` (each face has the same
+    area, and the law on a face is uniform)."""
+
+    def _direction(self, m, generator):
+        v = torch.rand(m, self.dim, dtype=torch.float64, device=self.device, generator=generator)
+        v = v.mul_(2.0).sub_(1.0)
+        i = torch.randint(self.dim, (m, 1), device=self.device, generator=generator)
+        sign = torch.empty(m, 1, dtype=torch.float64, device=self.device).bernoulli_(0.5, generator=generator)
+        return v.scatter_(1, i, 2.0 * sign - 1.0)
 
 
 # ---------------------------------------------------------------------------------------------

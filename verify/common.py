@@ -168,6 +168,23 @@ def cube_instances(name, cls, base) -> list[Instance]:
     return [Instance(name, f"d={dim}", cls(**dict(base.params, dim=dim))) for dim in (3, 16)]
 
 
+@registry.register("instances", "exp2", "expinf")
+def yang_exp_instances(name, cls, base) -> list[Instance]:
+    """Yang et al.'s Exp2/ExpInf in small dimensions: k = 0 at d = 3 and 16; k = 1 at d = 3
+    where the certificate takes it (yang-expinf-linf certifies k = 0 only; exp_power stays at
+    the certificate's default, the one value yang-exp2-l2 and yang-expinf-linf certify)."""
+    out = [Instance(name, f"d={dim},k=0", cls.from_std(ISO_STD, dim=dim)) for dim in (3, 16)]
+    if name != "yang-expinf-linf":
+        out.append(Instance(name, "d=3,k=1", cls.from_std(ISO_STD, dim=3, k=1)))
+    return out
+
+
+@registry.register("quadrature", "exp2")
+def exp2_quadrature(params) -> bool:
+    """k > 0: Zhang et al.'s l2 engine integrates over the radial law (as zhang-l2)."""
+    return float(params["k"]) > 0
+
+
 @registry.register("quadrature", "zhang-l2", "zhang-l1")
 def zhang_quadrature(params) -> bool:
     """k > 0 (real): the twin and the witnesses' marginal CDFs integrate over the radial law."""

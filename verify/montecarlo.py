@@ -86,6 +86,29 @@ def sample_uniform_ball(p, d, n, rng):
     return g / np.linalg.norm(g, axis=1, keepdims=True) * rad[:, None]
 
 
+def _yang_radius(p, d, n, rng):
+    """``lambda G^(1/p)``, ``G ~ Gamma((d - k)/p)``: the norm of Yang et al.'s Exp2/ExpInf noise."""
+    power = float(p["exp_power"])
+    return float(p["lambd"]) * rng.gamma((d - float(p["k"])) / power, 1.0, n) ** (1.0 / power)
+
+
+@registry.register("monte_carlo", "exp2")
+def sample_exp2(p, d, n, rng):
+    """Yang et al. 2020 Exp2 ``||z||_2^-k exp(-(||z||_2/lambda)^p)``: radius times a uniform
+    direction on the l2 sphere."""
+    g = rng.standard_normal((n, d))
+    return g / np.linalg.norm(g, axis=1, keepdims=True) * _yang_radius(p, d, n, rng)[:, None]
+
+
+@registry.register("monte_carlo", "expinf")
+def sample_expinf(p, d, n, rng):
+    """Yang et al. 2020 ExpInf ``||z||_inf^-k exp(-(||z||_inf/lambda)^p)``: radius times a
+    uniform point of the cube's surface (one coordinate +-1, the others U[-1, 1])."""
+    v = rng.uniform(-1.0, 1.0, (n, d))
+    v[np.arange(n), rng.integers(0, d, n)] = rng.choice([-1.0, 1.0], n)
+    return v * _yang_radius(p, d, n, rng)[:, None]
+
+
 @registry.register("monte_carlo", "gaussian-mixture")
 def sample_mixture(p, d, n, rng):
     """``sum_k alpha_k N(0, diag(sigma_k^2))``: a component index, then its Gaussian."""

@@ -370,6 +370,53 @@ def _first_axis(p, d, norm):
     return [unit(np.eye(d)[0], norm)]
 
 
+@registry.register("witness", "exp2", directions=_first_axis)
+def exp2_witnesses(p, u, p_a, p_b):
+    """Exp2 with exp_power 2 is zhang-l2 with sigma = lambda / sqrt 2 (bounds/exp2.py): its
+    half-space witnesses; other exp_power values have no certificate."""
+    sigma = float(p["lambd"]) / math.sqrt(2.0)
+    return zhang_l2_witnesses({"sigma": sigma, "k": p["k"], "dim": p["dim"]}, u, p_a, p_b)
+
+
+def expinf_marginal_cdf(lambd, exp_power, dim, k):
+    """CDF of z_1 for Yang et al.'s ExpInf noise ``||z||_inf^-k exp(-(||z||_inf/lambda)^p)``.
+
+    ``s = ||z||_inf = lambda G^(1/p)``, ``G ~ Gamma((dim - k)/p)``; given s, z_1 = +-s with
+    probability 1/dim (the face coordinate), else U[-s, s]: for y >= 0,
+    ``P(|z_1| <= y | s) = 1`` if s <= y, else ``(1 - 1/dim) y / s``.
+    """
+    lam, pw, shape = mp.mpf(lambd), mp.mpf(exp_power), mp.mpf(dim - k) / mp.mpf(exp_power)
+
+    def pdf(g):
+        return mp.exp((shape - 1) * mp.log(g) - g - mp.loggamma(shape))
+
+    def cdf(y):
+        ay = abs(y)
+        if ay == 0:
+            return mp.mpf(1) / 2
+
+        def h(g):
+            s = lam * g ** (1 / pw)
+            return pdf(g) * (1 if s <= ay else (1 - mp.mpf(1) / dim) * ay / s)
+
+        kink = (ay / lam) ** pw
+        inside = mp.quad(h, [0, kink, kink + 4 * shape + 4, mp.inf])
+        return (1 + inside) / 2 if y > 0 else (1 - inside) / 2
+
+    return cdf
+
+
+@registry.register("witness", "expinf", directions=_first_axis)
+def expinf_witnesses(p, u, p_a, p_b):
+    """``{z_i <= t}`` with the exact marginal of z_i (quadrature, :func:`expinf_marginal_cdf`):
+    not a Neyman-Pearson set (soundness and a ratio only)."""
+    lam = float(p["lambd"])
+    i = int(np.argmax(np.abs(u)))
+    cdf = expinf_marginal_cdf(lam, float(p["exp_power"]), int(p["dim"]), float(p["k"]))
+    return [Witness(f"half-space {{z_{i} <= t}}", cdf, bisect_quantile(cdf, -lam, lam, iters=80),
+                    abs(u[i]), p_a, p_b, neyman_pearson=False)]
+
+
 def _all_ones(p, d, norm):
     """Zhang et al. Thm 3: the l_inf radius is attained along ``r (1, ..., 1)``."""
     return [np.ones(d)]
