@@ -583,6 +583,7 @@ def _check_figures_args(args):
     if args.label is not None and len(args.label) != len(args.tsv):
         raise BadInput(f"--label has {len(args.label)} entries for {len(args.tsv)} --tsv files")
     res = [F.read_tsv(f) for f in args.tsv]
+    F.check_one_norm(res, args.norm)
     for r in res:
         r.column(args.column)
         if args.variant != "approximate":

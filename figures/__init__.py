@@ -42,9 +42,11 @@ from .results import (
     approximate_accuracy,
     average_certified_radius,
     certification_alpha,
+    check_one_norm,
     envelope,
     high_probability_accuracy,
     parse_time,
+    radius_norm,
     read_tsv,
 )
 from .zhang import (
@@ -57,6 +59,8 @@ from .zhang import (
 
 
 __all__ = [
+    "check_one_norm",
+    "radius_norm",
     "ALPHA_COLUMN",
     "COHEN_ALPHA",
     "COHEN_DATA",

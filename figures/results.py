@@ -243,14 +243,47 @@ def _as_results(item) -> CertificationResults:
     return item if isinstance(item, CertificationResults) else read_tsv(item)
 
 
+def radius_norm(res: CertificationResults) -> str | None:
+    """The norm of a file's radii, from its ``certificate`` column (written by ``smoothcert
+    certify``): the registered certificates' ``norm``. None when the file has no such column
+    (Cohen et al.'s files) or names no registered certificate; a file mixing norms is refused."""
+    from ..bounds import certificate_class
+
+    norms = set()
+    for name in sorted(set(map(str, res.extra.get("certificate", [])))):
+        try:
+            norms.add(certificate_class(name).norm)
+        except ValueError:
+            continue
+    if len(norms) > 1:
+        raise BadInput(f"{res.name}: rows of certificates in different norms ({', '.join(sorted(norms))})")
+    return norms.pop() if norms else None
+
+
+def check_one_norm(results: Sequence[CertificationResults], norm: str | None = None) -> None:
+    """Refuse radii of different norms on one axis or in one table (a "best" cell across norms
+    compares numbers in different units), and, with ``norm``, files whose radii are in another."""
+    known = {r.name: radius_norm(r) for r in results}
+    known = {name: v for name, v in known.items() if v is not None}
+    if len(set(known.values())) > 1:
+        shown = ", ".join(f"{name}: {v}" for name, v in known.items())
+        raise BadInput(f"radii of different norms cannot share an axis or a table ({shown}); "
+                       "draw each norm separately")
+    if norm is not None and known and set(known.values()) != {norm}:
+        name, v = next(iter(known.items()))
+        raise BadInput(f"--norm {norm}, but the radii of {name} are {v} radii (its certificate column)")
+
+
 def _results_and_labels(results: Sequence, labels, include_unsound: bool = False
                         ) -> tuple[list[CertificationResults], list]:
     """The results of every file (read, or passed through when already loaded) and one label
     each (default: the file names), marked by :meth:`CertificationResults.marked_label` when a file
-    has unsound rows; at least one file is required."""
+    has unsound rows; at least one file is required, and all radii in one norm
+    (:func:`check_one_norm`)."""
     res = [_as_results(r) for r in results]
     if not res:
         raise ValueError("results must name at least one file")
+    check_one_norm(res)
     labels = [r.name for r in res] if labels is None else list(labels)
     if len(labels) != len(res):
         raise ValueError(f"labels has {len(labels)} entries for {len(res)} results")

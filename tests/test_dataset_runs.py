@@ -360,3 +360,26 @@ def test_bad_rule_precision_or_certificate_touch_no_file(script, tmp_path):
     with pytest.raises(ValueError, match="precision must be one of .*'float16'"):
         DS.certify_dataset(script.Tiny(), cert, images, labels, out, n=10, precision="float16", progress=False)
     assert not out.exists()
+
+
+def test_figures_refuse_radii_of_different_norms(script, tmp_path, capsys):
+    """Issue 14 item 2: l1 and l2 radii never share an axis or a table with a "best" bold cell
+    (before, ``figures --tsv gauss.tsv laplace.tsv`` drew both as "l2" and bolded across them)."""
+    from smoothcert import cli
+    from smoothcert import figures as F
+
+    gauss, lap, gauss2 = (str(tmp_path / f) for f in ("g.tsv", "l.tsv", "g2.tsv"))
+    script.run(gauss, max_count=2)
+    script.run(gauss2, max_count=2, seed=9)
+    script.run(lap, max_count=2, cert=_sc().get("teng-laplace-l1", scale=0.5))
+    assert F.radius_norm(F.read_tsv(gauss)) == "l2" and F.radius_norm(F.read_tsv(lap)) == "l1"
+    with pytest.raises(BadInput, match="different norms"):
+        F.certified_accuracy_table([gauss, lap], radii=[0.0, 0.25])
+    with pytest.raises(BadInput, match="different norms"):
+        F.certified_accuracy_figure([gauss, lap])
+    for args, named in ((["--tsv", gauss, lap], "different norms"),
+                        (["--tsv", lap], "--norm l2, but the radii of l are l1")):
+        assert cli.main(["figures", *args, "--out", str(tmp_path / "fig")]) == 2
+        assert named in capsys.readouterr().err
+    assert "|" in F.certified_accuracy_table([gauss, gauss2], radii=[0.0, 0.25])  # one norm: fine
+    assert cli.main(["figures", "--tsv", lap, "--norm", "l1", "--out", str(tmp_path / "fig")]) == 0

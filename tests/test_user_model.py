@@ -242,3 +242,19 @@ def test_cli_resume_with_another_setting_exits_2(user, capsys, flag, value, name
     err = capsys.readouterr().err.splitlines()[-1]  # after the "certify ... with ..." line
     assert err.startswith("smoothcert certify: error:") and named in err
     assert (tmp / "r.tsv").read_bytes() == before
+
+
+def test_guide_example_certifies_a_user_module_as_written(tmp_path, monkeypatch, capsys):
+    """docs/guide.md "Your own model and data": the Python block runs as written and leaves a
+    results file with its run record."""
+    import pathlib
+    import re
+
+    guide = (pathlib.Path(__file__).parent.parent / "docs" / "guide.md").read_text()
+    section = guide.split("### Your own model and data", 1)[1].split("\n### ", 1)[0].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "guide.md", "exec"), {"__name__": "guide_example"})
+    assert re.fullmatch(r"\d+ of 10 certified correct\n", capsys.readouterr().out)
+    rec = json.loads((tmp_path / "mine.tsv.json").read_text())
+    assert rec["model"]["arch"] == "Sequential" and rec["certificate"]["params"] == {"sigma": 0.25}
