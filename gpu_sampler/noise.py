@@ -521,6 +521,23 @@ class ExpInfNoise(_YangExpNoise):
         return v.scatter_(1, i, 2.0 * sign - 1.0)
 
 
+@sampler_for("pareto")
+class ParetoNoise(NoiseSampler):
+    """i.i.d. ``S lambda (Y - 1)``, ``Y ~ Pareto(1, a)`` and ``S`` a fair random sign (rs4a
+    ``Pareto.sample``): ``Y = U^(-1/a) = exp(E/a)``, ``E ~ Exp(1)``, so ``|z| = lambda expm1(E/a)``
+    (density ``a/(2 lambda) (1 + |z|/lambda)^-(a+1)``), in float64 then cast."""
+
+    def __init__(self, params, shape, device, dtype):
+        super().__init__(params, shape, device, dtype)
+        self.lambd, self.a = float(params["lambd"]), float(params["tail_index"])
+
+    def _fill(self, out, generator):
+        z = torch.empty(out.shape, dtype=torch.float64, device=self.device)
+        sign = torch.empty_like(z).bernoulli_(0.5, generator=generator).mul_(2.0).sub_(1.0)
+        z.exponential_(generator=generator).div_(self.a).expm1_().mul_(sign).mul_(self.lambd)
+        out.copy_(z)
+
+
 # ---------------------------------------------------------------------------------------------
 # building samplers
 def make_noise(noise_or_cert, shape, device=None, dtype=torch.float32) -> NoiseSampler:
