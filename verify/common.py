@@ -179,6 +179,12 @@ def yang_exp_instances(name, cls, base) -> list[Instance]:
     return out
 
 
+@registry.register("instances", "pareto")
+def pareto_instances(name, cls, base) -> list[Instance]:
+    """Yang et al.'s Pareto at rs4a's default tail index a = 3 and at a lighter a = 10."""
+    return [Instance(name, f"a={a:g}", cls.from_std(ISO_STD, tail_index=a)) for a in (3.0, 10.0)]
+
+
 @registry.register("quadrature", "exp2")
 def exp2_quadrature(params) -> bool:
     """k > 0: Zhang et al.'s l2 engine integrates over the radial law (as zhang-l2)."""

@@ -109,6 +109,14 @@ def sample_expinf(p, d, n, rng):
     return v * _yang_radius(p, d, n, rng)[:, None]
 
 
+@registry.register("monte_carlo", "pareto")
+def sample_pareto(p, d, n, rng):
+    """Yang et al. 2020 Pareto ``a/(2 lambda) (1 + |z_i|/lambda)^-(a+1)`` i.i.d.: ``|z_i| =
+    lambda (U^(-1/a) - 1)`` (inverse CDF, U in (0, 1]) with a fair sign."""
+    u = 1.0 - rng.uniform(size=(n, d))
+    return float(p["lambd"]) * (u ** (-1.0 / float(p["tail_index"])) - 1.0) * rng.choice([-1.0, 1.0], (n, d))
+
+
 @registry.register("monte_carlo", "gaussian-mixture")
 def sample_mixture(p, d, n, rng):
     """``sum_k alpha_k N(0, diag(sigma_k^2))``: a component index, then its Gaussian."""

@@ -417,6 +417,36 @@ def expinf_witnesses(p, u, p_a, p_b):
                     abs(u[i]), p_a, p_b, neyman_pearson=False)]
 
 
+def pareto_cdf(lambd, a):
+    """CDF of one Pareto coordinate: ``1/2 + sign(y)/2 (1 - (1 + |y|/lambda)^-a)``."""
+    lam, a = mp.mpf(lambd), mp.mpf(a)
+    return lambda y: (1 + mp.sign(y) * (1 - (1 + abs(y) / lam) ** -a)) / 2
+
+
+def pareto_quantile(lambd, a):
+    """The inverse of :func:`pareto_cdf` in closed form (+-inf at 0 and 1)."""
+    lam, a = mp.mpf(lambd), mp.mpf(a)
+
+    def q(p):
+        if p <= 0 or p >= 1:
+            return mp.ninf if p <= 0 else mp.inf
+        t = lam * ((1 - abs(2 * p - 1)) ** (-1 / a) - 1)
+        return t if p >= 0.5 else -t
+
+    return q
+
+
+@registry.register("witness", "pareto", directions=_first_axis)
+def pareto_witnesses(p, u, p_a, p_b):
+    """``{z_i <= t}`` with the exact Pareto marginal (closed form): the likelihood ratio of the
+    shifted heavy-tailed law is not monotone in z_i, so not a Neyman-Pearson set (soundness and
+    a ratio only)."""
+    i = int(np.argmax(np.abs(u)))
+    lam, a = float(p["lambd"]), float(p["tail_index"])
+    return [Witness(f"half-space {{z_{i} <= t}}", pareto_cdf(lam, a), pareto_quantile(lam, a),
+                    abs(u[i]), p_a, p_b, neyman_pearson=False)]
+
+
 def _all_ones(p, d, norm):
     """Zhang et al. Thm 3: the l_inf radius is attained along ``r (1, ..., 1)``."""
     return [np.ones(d)]
