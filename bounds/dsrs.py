@@ -439,4 +439,14 @@ class DsrsGaussianL2(Certificate):
             return mp.mpf(self._params["sigma"]) * r
 
 
-__all__ = ["DsrsGaussianL2", "GaussianBall"]
+def against_cohen(dims, p_a: float, q_a: float, sigma: float = 1.0, ball_mass: float = 0.5):
+    """Rows {dim, cohen, dsrs} of the DSRS radius against Cohen's at the same pA for each input
+    dimension (issue 17's figure: d from 784 to 150,528; docs/guide.md shows the numbers)."""
+    rows = []
+    for d in dims:
+        c = DsrsGaussianL2(sigma=sigma, dim=d, ball_mass=ball_mass)
+        rows.append({"dim": int(d), "cohen": c.radius(p_a), "dsrs": c.radius(p_a, q_a=q_a)})
+    return rows
+
+
+__all__ = ["DsrsGaussianL2", "GaussianBall", "against_cohen"]
