@@ -160,3 +160,17 @@ def test_certify_command_sequential_modes_record_samples(tmp_path, capsys, mode)
         assert 20 < int(r["samples"]) <= 4020
         if r["predict"] != "-1":
             assert float(r["radius"]) <= cert.radius(float(r["pA_lower"]))
+
+
+def test_model_card_states_the_shipped_metrics():
+    """docs/models.md (issue 14 item 5): one row per shipped model with the clean and noisy test
+    accuracy of assets/metrics.json, and the certification command it reports."""
+    card = (M.__file__.rsplit("gpu_sampler", 1)[0] + "docs/models.md")
+    text = open(card).read()
+    for name, m in M.shipped_metrics().items():
+        (row,) = [line for line in text.splitlines() if line.startswith(f"| `{name}`")]
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert float(cells[3]) == m["clean_test_accuracy"] and float(cells[4]) == m["noisy_test_accuracy"]
+        assert all(0 <= float(c) <= 1 for c in cells[5:10])
+        assert float(cells[5]) >= float(cells[9])  # certified accuracy falls with the radius
+    assert "--split embedded --skip 5 --n0 100 --n 1000" in text

@@ -475,3 +475,13 @@ def test_shipped_checkpoints_match_the_manifest_and_flipped_bytes_are_refused(tm
     monkeypatch.setattr(M, "_asset", lambda name: tmp_path / name)
     with pytest.raises(BadInput, match="SHA-256"):
         M.shipped_model("fmnist-gaussian-0.25")
+
+
+def test_shipped_ars_bundle_is_checked_against_the_manifest(monkeypatch):
+    from smoothcert.core.errors import BadInput
+    from smoothcert.gpu_sampler.per_input.ars_generator import SHIPPED_BUNDLE, load_ars_bundle
+
+    recorded = M.shipped_file_sha256(SHIPPED_BUNDLE)
+    monkeypatch.setattr(M, "shipped_file_sha256", lambda name: "0" * 64 if name == SHIPPED_BUNDLE else recorded)
+    with pytest.raises(BadInput, match=f"SHA-256 {recorded} differs from the recorded 0000"):
+        load_ars_bundle()

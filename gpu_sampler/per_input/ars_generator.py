@@ -276,14 +276,15 @@ def load_ars_bundle(path=None, device="cpu") -> dict:
     from ``path`` (default: the shipped :data:`SHIPPED_BUNDLE`), in eval mode."""
     from importlib import resources
 
-    from ..models import fmnist_resnet
+    from ..models import check_sha256, fmnist_resnet, read_torch_file, shipped_file_sha256
 
-    if path is None:
+    if path is None:  # the shipped file must have its recorded SHA-256 (assets/manifest.json)
         ref = resources.files("smoothcert.gpu_sampler").joinpath("assets", SHIPPED_BUNDLE)
         with resources.as_file(ref) as p:
-            raw = torch.load(p, map_location=device, weights_only=True)
+            check_sha256(p, shipped_file_sha256(SHIPPED_BUNDLE))
+            raw = read_torch_file(p)
     else:
-        raw = torch.load(path, map_location=device, weights_only=True)
+        raw = read_torch_file(path)
     gen = NoiseGenerator(**raw["generator_config"])
     gen.load_state_dict(raw["generator"])
     cfg = dict(raw["dataset_config"])
