@@ -9,6 +9,13 @@ repetition of each method counts, so load from other processes hurts every metho
   BatchNorm-folded channels_last inference copy under bf16 autocast).
 * ``Cohen-style loop``  -- Cohen et al.'s ``core.py`` ``_sample_noise``: ``x.repeat``,
   ``randn_like * sigma``, forward, argmax, bincount, float32, under ``torch.no_grad``.
+* ``compiled limit``    -- noise + add + the model + argmax + tally as one ``torch.compile``d
+  function (float32; on CUDA the folded bf16 copy, CUDA graphs): the real limit (issue 15).
+* ``counts compiled``   -- ``counts(..., compile=True)`` (float32).
+* ``counts grid (sound)`` -- ``counts`` with the ``gaussian-grid`` noise (Voracek & Hein 2023:
+  exact integer noise, inputs in integer units): the price of the sound mode.
+
+``--no-compile`` leaves out the two compiled rows (compiling a ResNet takes minutes on 2 cores).
 
 Goals (issue 5, item 8): counts float32 >= 0.95 x bare forward; counts bfloat16 >= 2 x the
 Cohen-style loop with >= 99.5% agreement of bf16 and float32 predictions on the same noisy batches.
@@ -96,6 +103,31 @@ def time_methods(methods, reps, device):
     return wall, cpu
 
 
+def compiled_limit(model, x, sigma, batch_size, num_classes, device):
+    """``n -> tally``: noise, add, forward, argmax and tally of one batch as one compiled function
+    (the folded bf16 copy under autocast with CUDA graphs on CUDA, float32 on the CPU)."""
+    cuda = device.type == "cuda"
+    net = bf16_inference_model(model) if cuda else model
+
+    def step():
+        noisy = x + sigma * torch.randn(batch_size, *x.shape, device=device)
+        if cuda:
+            noisy = noisy.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cuda):
+            return torch.bincount(net(noisy).argmax(1), minlength=num_classes)
+
+    fast = torch.compile(step, mode="max-autotune-no-cudagraphs" if cuda else None)
+
+    def run(n):
+        with torch.inference_mode():
+            tally = torch.zeros(num_classes, dtype=torch.int64, device=device)
+            for _ in range(n // batch_size):
+                tally += fast()
+        return tally
+
+    return run
+
+
 def agreement(model, images, sigma, per_image, batch_size, seed):
     """Fraction of noisy samples on which the bf16 path and float32 predict the same class.
 
@@ -129,6 +161,7 @@ def main(argv=None) -> int:
     p.add_argument("--agree-images", type=int, default=40, help="images for the bf16 agreement check")
     p.add_argument("--agree-per-image", type=int, default=500)
     p.add_argument("--checkpoint", default=os.path.join(ASSETS, "fmnist-gaussian-0.25.pt"))
+    p.add_argument("--no-compile", action="store_true", help="skip the torch.compile rows")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     device = default_device()
@@ -137,6 +170,7 @@ def main(argv=None) -> int:
     images = to_tensor(images, device=device)
     x = images[0]
     cert = get("cohen-gaussian-l2", sigma=args.sigma)
+    grid = get("gaussian-grid-l2", sigma=args.sigma)
     num_classes, n, bs = 10, args.samples, args.batch
     ready = (x + args.sigma * torch.randn(bs, *x.shape, device=device)).contiguous()
 
@@ -152,14 +186,25 @@ def main(argv=None) -> int:
         "counts bfloat16": lambda: counts(model, x, n, cert, batch_size=bs, generator=gen,
                                           precision="bfloat16"),
         "Cohen-style loop (float32)": lambda: cohen_loop(model, x, n, args.sigma, bs, num_classes),
+        "counts grid (sound)": lambda: counts(model, x, n, grid, batch_size=bs, generator=gen),
     }
+    if not args.no_compile:
+        limit = compiled_limit(model, x, args.sigma, bs, num_classes, device)
+        methods["compiled limit"] = lambda: limit(n)
+        methods["counts compiled"] = lambda: counts(model, x, n, cert, batch_size=bs, generator=gen,
+                                                    compile=True)
     print(f"device: {device}; threads: {torch.get_num_threads()}; model: {model_name}")
     print(bf16_support())
     print(f"{n} samples per method, batch {bs}, best of {args.reps} interleaved repetitions\n")
     methods["bare forward (float32)"]()  # warm-up (oneDNN primitive caches)
     methods["counts bfloat16"]()
+    for name in ("compiled limit", "counts compiled", "counts grid (sound)"):
+        if name in methods:
+            t = time.perf_counter()
+            methods[name]()  # compiles (or builds the grid table) once, outside the timing
+            print(f"  warm-up {name}: {time.perf_counter() - t:.1f} s")
     wall, cpu = time_methods(methods, args.reps, device)
-    size = {k: (n // bs * bs if k.startswith("bare") else n) for k in methods}
+    size = {k: (n // bs * bs if k.startswith(("bare", "compiled")) else n) for k in methods}
     rate = {k: size[k] / t for k, t in wall.items()}
     rate_cpu = {k: size[k] / t for k, t in cpu.items()}
     print(f"  {'method':<28} {'samples/s (wall)':>17} {'samples per CPU-s':>18}")
@@ -177,6 +222,11 @@ def main(argv=None) -> int:
     print(f"counts bfloat16 / Cohen-style loop = {r16:.3f} wall, {r16c:.3f} CPU   (goal >= 2)")
     print(f"bf16 vs float32 prediction agreement = {100 * frac:.2f}% of {total} noisy samples "
           f"(goal >= 99.5%)")
+    print(f"counts grid (sound) / counts float32 = {ratio('counts grid (sound)', 'counts float32')[0]:.3f} wall")
+    if "compiled limit" in methods:
+        for a, b in [("compiled limit", "bare forward (float32)"), ("counts compiled", "compiled limit"),
+                     ("counts compiled", "counts float32")]:
+            print(f"{a} / {b} = {ratio(a, b)[0]:.3f} wall, {ratio(a, b)[1]:.3f} CPU")
     if "random init" in model_name:
         print("  (random-init model: agreement is only meaningful with a trained checkpoint)")
     return 0
