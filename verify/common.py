@@ -158,6 +158,13 @@ def uniform_ball_instances(name, cls, base) -> list[Instance]:
     return [Instance(name, f"d={dim}", cls.from_std(ISO_STD, dim=dim)) for dim in (3, 16)]
 
 
+@registry.register("instances", "dsrs-gaussian-ball")
+def dsrs_instances(name, cls, base) -> list[Instance]:
+    """Small dimensions (3 and 16) for Monte Carlo and witnesses, which draw P's counts only (the
+    q_a = 0 path); the two-distribution radius is pinned in tests/test_dsrs.py."""
+    return [Instance(name, f"d={dim}", cls.from_std(ISO_STD, dim=dim)) for dim in (3, 16)]
+
+
 @registry.register("instances", "uniform", "laplace")
 def cube_instances(name, cls, base) -> list[Instance]:
     """The l_inf certificates of Yang et al. (a ``dim`` of their own): d = 3 and 16 for Monte
