@@ -19,7 +19,7 @@ import argparse
 import time
 
 import numpy as np
-from scipy import integrate
+from scipy import integrate, special
 from scipy.stats import binom, norm
 
 from smoothcert.bounds import certificate_class
@@ -50,6 +50,13 @@ def rs4a_laplace_linf_integrate(b, d):
     return lambda pa: b * integrate.quad(lambda p: 1 / phi(p), 1 - pa, 0.5, limit=200)[0]
 
 
+def rs4a_pareto_l1(lam, a):
+    """rs4a Pareto.certify_l1: ``lambda y/a 2F1(1, a/(a+1); a/(a+1)+1; y^(1+1/a))``, y = 2pA - 1
+    (scipy's hyp2f1, as its code path)."""
+    b = a / (a + 1)
+    return lambda p: special.hyp2f1(1, b, b + 1, (2 * p - 1) ** (1 + 1 / a)) * lam * (2 * p - 1) / a
+
+
 def _rows():
     lam = STD * 3**0.5
     b = STD / 2**0.5
@@ -58,6 +65,8 @@ def _rows():
          rs4a_uniform_linf(lam, DIM), None),
         ("laplace l_inf (differential)", certificate_class("yang-laplace-linf")(b, dim=DIM),
          rs4a_laplace_linf_approx(b, DIM), rs4a_laplace_linf_integrate(b, DIM)),
+        ("pareto l1 (differential, a=3)", certificate_class("yang-pareto-l1").from_std(STD),
+         rs4a_pareto_l1(STD / (2 / ((3.0 - 1) * (3.0 - 2))) ** 0.5, 3.0), None),
     ]
 
 
