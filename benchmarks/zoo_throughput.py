@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from math import lgamma
 
 import numpy as np
 from scipy import integrate, special
@@ -50,6 +51,33 @@ def rs4a_laplace_linf_integrate(b, d):
     return lambda pa: b * integrate.quad(lambda p: 1 / phi(p), 1 - pa, 0.5, limit=200)[0]
 
 
+def rs4a_exp2_k2(lam):
+    """rs4a Exp2.certify_l2 for its k = 2, j = 0: ``Normal(0, lambda/sqrt 2).icdf(pA)``."""
+    return lambda p: norm.ppf(p) * lam / 2**0.5
+
+
+def rs4a_expinf_l1(lam, d, power=1.0, k=0.0):
+    """rs4a ExpInf.certify_l1: ``2 lambda gamma_factor (pA - 1/2)`` (its k, j = our exp_power, k)."""
+    gamma_factor = d / (d - 1) * np.exp(lgamma((d - k) / power) - lgamma((d - k - 1) / power))
+    return lambda p: 2 * lam * gamma_factor * (p - 0.5)
+
+
+def rs4a_expinf_linf(lam):
+    """rs4a ExpInf.certify_linf for its k = 1: ``lambda log(0.5 / (1 - pA))``."""
+    return lambda p: lam * np.log(0.5 / (1 - p))
+
+
+def _yang_exp_rows():
+    exp2 = certificate_class("yang-exp2-l2").from_std(STD, dim=DIM)
+    l1 = certificate_class("yang-expinf-l1").from_std(STD, dim=DIM)
+    linf = certificate_class("yang-expinf-linf").from_std(STD, dim=DIM)
+    return [
+        ("exp2 l2 (p = 2, k = 0)", exp2, rs4a_exp2_k2(exp2.params["lambd"]), None),
+        ("expinf l1 (differential)", l1, rs4a_expinf_l1(l1.params["lambd"], DIM), None),
+        ("expinf l_inf (p = 1, differential)", linf, rs4a_expinf_linf(linf.params["lambd"]), None),
+    ]
+
+
 def rs4a_pareto_l1(lam, a):
     """rs4a Pareto.certify_l1: ``lambda y/a 2F1(1, a/(a+1); a/(a+1)+1; y^(1+1/a))``, y = 2pA - 1
     (scipy's hyp2f1, as its code path)."""
@@ -67,7 +95,7 @@ def _rows():
          rs4a_laplace_linf_approx(b, DIM), rs4a_laplace_linf_integrate(b, DIM)),
         ("pareto l1 (differential, a=3)", certificate_class("yang-pareto-l1").from_std(STD),
          rs4a_pareto_l1(STD / (2 / ((3.0 - 1) * (3.0 - 2))) ** 0.5, 3.0), None),
-    ]
+    ] + _yang_exp_rows()
 
 
 ROWS = _rows

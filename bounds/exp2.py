@@ -20,8 +20,9 @@ level-set method for spherical noise: the Neyman-Pearson sets are level sets of 
 ratio) is the same optimization as Zhang et al.'s Thm 2, so
 ``yang-exp2-l2`` delegates to :class:`~.functional.zhang.ZhangL2` at ``sigma = 1`` and scales the
 unit radius by ``lambda / sqrt 2`` rounded down (the engine's radius is linear in sigma). k = 0 is
-Gaussian noise with std ``lambda / sqrt 2``: Cohen's radius ``lambda Phi^-1(pA) / sqrt 2``, which
-is rs4a's ``Normal(0, lambda/sqrt 2).icdf(pA)``.
+Gaussian noise with std ``lambda / sqrt 2``: Cohen's radius ``lambda Phi^-1(pA) / sqrt 2`` (the
+engine's closed form for k = 0, Zhang et al. Cor. 2, used directly), which is rs4a's
+``Normal(0, lambda/sqrt 2).icdf(pA)``.
 
 Other exponents (p != 2) are refused by the certificate (the family and its sampler accept any
 p > 0). What the engine would need: with ``u = ||z|| / lambda`` the log-ratio is
@@ -46,6 +47,7 @@ from .base import Certificate
 from .family import NoiseFamily, Param, nonnegative_real, positive_scalar, register_family
 from .functional.engine import DEFAULT_DIM, check_k_dim
 from .functional.zhang import ZhangL2, dimension
+from .gaussian import CohenGaussianL2
 from .registry import register
 
 #: ``1/sqrt 2`` rounded down (the factor from lambda to Zhang's sigma).
@@ -92,7 +94,7 @@ class YangExp2L2(Certificate):
     family = "exp2"
     norm = "l2"
     tight = True
-    expensive = True
+    expensive = True  # k > 0: the quadrature engine
     twin_rtol = ZhangL2.twin_rtol
     scale_param = "lambd"
     citation = ("Yang et al. 2020, Randomized Smoothing of All Shapes and Sizes (ICML), level-set "
@@ -106,7 +108,10 @@ class YangExp2L2(Certificate):
         if self._params["exp_power"] != 2.0:
             raise ValueError(f"yang-exp2-l2 certifies exp_power = 2 only (Zhang et al.'s l2 engine), "
                              f"got exp_power={exp_power!r}")
-        self.unit = ZhangL2(sigma=1.0, k=self._params["k"], dim=self._params["dim"])
+        k, dim = self._params["k"], self._params["dim"]
+        # k = 0: the engine's own closed form (Zhang et al. Cor. 2, Cohen's radius, tight) without
+        # its quadrature, which it would only confirm (50 ms a value at d = 784)
+        self.unit = CohenGaussianL2(sigma=1.0) if k == 0 else ZhangL2(sigma=1.0, k=k, dim=dim)
         self._factor = float(shrink(self._params["lambd"] * _SQRT_HALF_DOWN, 1))
 
     def _radius(self, p_a, p_b):

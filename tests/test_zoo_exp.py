@@ -68,7 +68,7 @@ def test_exp2_at_least_rs4a_where_sound(p_a):
         assert ours >= theirs * (1 - 1e-12)
 
 
-@pytest.mark.parametrize("k, p_a, p_b", [(1.0, 0.9, None), (2.5, 0.7, 0.2)])
+@pytest.mark.parametrize("k, p_a, p_b", [(0.0, 0.9, None), (0.0, 0.6, 0.3), (1.0, 0.9, None), (2.5, 0.7, 0.2)])
 def test_exp2_is_the_zhang_l2_engine(k, p_a, p_b):
     """One engine: Exp2(lambda, p = 2, k) equals zhang-l2(sigma = lambda/sqrt 2, k) to rounding,
     and the twins agree."""
