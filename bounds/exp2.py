@@ -65,9 +65,9 @@ class Exp2Family(NoiseFamily):
     ``(||z||/lambda)^p ~ Gamma((d - k)/p)`` with a uniform direction."""
 
     name = "exp2"
-    params = (Param("lambd", "real", positive_scalar, "scale lambda of exp(-(||z||_2/lambda)^p) (> 0)"),
+    params = (Param("lambd", "real", positive_scalar, "scale lambda of exp(-(||z||/lambda)^p) (> 0)"),
               Param("exp_power", "real", positive_exponent,
-                    "exponent p of exp(-(||z||_2/lambda)^p) (> 0; rs4a k; the certificate needs p = 2)", 2.0),
+                    "exponent p of exp(-(||z||/lambda)^p) (> 0; rs4a k; yang-exp2-l2 needs 2)", 2.0),
               Param("k", "real", nonnegative_real, "exponent k of the ||z||_2^-k factor (0 <= k < dim; rs4a j)", 0.0),
               Param("dim", "int", dimension, "input dimension d (>= 2)", DEFAULT_DIM))
     scale_param = "lambd"

@@ -62,9 +62,11 @@ class ExpInfFamily(NoiseFamily):
     surface."""
 
     name = "expinf"
-    params = (Param("lambd", "real", positive_scalar, "scale lambda of exp(-(||z||_inf/lambda)^p) (> 0)"),
-              Param("exp_power", "real", positive_exponent, "exponent p of exp(-(||z||_inf/lambda)^p) (> 0; rs4a k)", 1.0),
-              Param("k", "real", nonnegative_real, "exponent k of the ||z||_inf^-k factor (0 <= k < dim - 1; rs4a j)", 0.0),
+    params = (Param("lambd", "real", positive_scalar, "scale lambda of exp(-(||z||/lambda)^p) (> 0)"),
+              Param("exp_power", "real", positive_exponent,
+                    "exponent p of exp(-(||z||/lambda)^p) (> 0; rs4a k; yang-expinf-linf needs 1)", 1.0),
+              Param("k", "real", nonnegative_real,
+                    "exponent k of the ||z||_inf^-k factor (0 <= k < dim - 1; rs4a j)", 0.0),
               Param("dim", "int", dimension, "input dimension d (>= 2)", DEFAULT_DIM))
     scale_param = "lambd"
     law = ("density proportional to ||z||_inf^-k exp(-(||z||_inf / lambda)^p), p = exp_power "
