@@ -68,10 +68,12 @@ class Exp2Family(NoiseFamily):
     params = (Param("lambd", "real", positive_scalar, "scale lambda of exp(-(||z||/lambda)^p) (> 0)"),
               Param("exp_power", "real", positive_exponent,
                     "exponent p of exp(-(||z||/lambda)^p) (> 0; rs4a k; yang-exp2-l2 needs 2)", 2.0),
-              Param("k", "real", nonnegative_real, "exponent k of the ||z||_2^-k factor (0 <= k < dim; rs4a j)", 0.0),
+              Param("k", "real", nonnegative_real,
+                    "exponent k of the ||z||_2^-k factor (0 <= k < dim; rs4a j)", 0.0),
               Param("dim", "int", dimension, "input dimension d (>= 2)", DEFAULT_DIM))
     scale_param = "lambd"
-    law = "density proportional to ||z||_2^-k exp(-(||z||_2 / lambda)^p), p = exp_power (Yang et al. 2020, rs4a Exp2)"
+    law = ("density proportional to ||z||_2^-k exp(-(||z||_2 / lambda)^p), p = exp_power "
+           "(Yang et al. 2020, rs4a Exp2)")
     std_formula = "lambda sqrt(Gamma((d + 2 - k)/p) / (d Gamma((d - k)/p)))"
 
     @classmethod
