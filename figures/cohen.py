@@ -19,6 +19,7 @@ from .results import (
     approximate_accuracy,
     average_certified_radius,
     certification_alpha,
+    check_one_norm,
     envelope,
     high_probability_accuracy,
 )
@@ -48,6 +49,7 @@ def certified_accuracy_table(results: Sequence, radii, labels: Sequence[str] | N
     if variant not in ("approximate", "high-probability"):
         raise ValueError(f"variant must be 'approximate' or 'high-probability', got {variant!r}")
     res, labels = _results_and_labels(results, labels, include_unsound)
+    check_one_norm(res)  # a "best" cell across norms compares different units
     r = _radii(radii)
     if variant == "approximate":
         acc = np.array([approximate_accuracy(x, r, column, include_unsound) for x in res])

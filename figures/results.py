@@ -278,12 +278,10 @@ def _results_and_labels(results: Sequence, labels, include_unsound: bool = False
                         ) -> tuple[list[CertificationResults], list]:
     """The results of every file (read, or passed through when already loaded) and one label
     each (default: the file names), marked by :meth:`CertificationResults.marked_label` when a file
-    has unsound rows; at least one file is required, and all radii in one norm
-    (:func:`check_one_norm`)."""
+    has unsound rows; at least one file is required."""
     res = [_as_results(r) for r in results]
     if not res:
         raise ValueError("results must name at least one file")
-    check_one_norm(res)
     labels = [r.name for r in res] if labels is None else list(labels)
     if len(labels) != len(res):
         raise ValueError(f"labels has {len(labels)} entries for {len(res)} results")
