@@ -67,14 +67,22 @@ def rs4a_expinf_linf(lam):
     return lambda p: lam * np.log(0.5 / (1 - p))
 
 
+def rs4a_powinf_l1(lam, d, a):
+    """rs4a PowInf.certify_l1: ``lambda 2 d / (a - d) (pA - 1/2)``."""
+    return lambda p: lam * 2 * d / (a - d) * (p - 0.5)
+
+
 def _yang_exp_rows():
     exp2 = certificate_class("yang-exp2-l2").from_std(STD, dim=DIM)
     l1 = certificate_class("yang-expinf-l1").from_std(STD, dim=DIM)
     linf = certificate_class("yang-expinf-linf").from_std(STD, dim=DIM)
+    powinf = certificate_class("yang-powinf-l1").from_std(STD, dim=DIM)
     return [
         ("exp2 l2 (p = 2, k = 0)", exp2, rs4a_exp2_k2(exp2.params["lambd"]), None),
         ("expinf l1 (differential)", l1, rs4a_expinf_l1(l1.params["lambd"], DIM), None),
         ("expinf l_inf (p = 1, differential)", linf, rs4a_expinf_linf(linf.params["lambd"]), None),
+        ("powinf l1 (differential, a = d + 10)", powinf,
+         rs4a_powinf_l1(powinf.params["lambd"], DIM, DIM + 10.0), None),
     ]
 
 

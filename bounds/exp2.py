@@ -59,6 +59,16 @@ def positive_exponent(name: str, value) -> float:
     return positive_scalar(name, value)
 
 
+def gamma_ratio(d: int, p: float, k: float) -> float:
+    """``Gamma((d + 2 - k)/p) / Gamma((d - k)/p) = E (||z||/lambda)^2``; ValueError naming
+    exp_power where it is beyond the float range (p of order 1e-3 and below)."""
+    log_ratio = math.lgamma((d + 2 - k) / p) - math.lgamma((d - k) / p)
+    if log_ratio > 700.0:
+        raise ValueError(f"exp_power={p!r} (k={k!r}, dim={d}) gives a noise standard deviation "
+                         "beyond the float range")
+    return math.exp(log_ratio)
+
+
 @register_family
 class Exp2Family(NoiseFamily):
     """Yang et al. 2020 (rs4a ``Exp2``): q ~ ||z||_2^-k exp(-(||z||_2/lambda)^p), p = exp_power;
@@ -83,7 +93,7 @@ class Exp2Family(NoiseFamily):
     @classmethod
     def unit_std(cls, params):
         d, p, k = params["dim"], params["exp_power"], params["k"]
-        return math.sqrt(math.exp(math.lgamma((d + 2 - k) / p) - math.lgamma((d - k) / p)) / d)
+        return math.sqrt(gamma_ratio(d, p, k) / d)
 
 
 @register

@@ -1,4 +1,4 @@
-"""The cubical exponential family ExpInf of Yang et al. 2020 and its l1 and l_inf certificates.
+"""Yang et al. 2020's cubical families: ExpInf (l1 and l_inf certificates) and PowInf (l1).
 
 Yang, Duan, Hu, Salman, Razenshteyn & Li 2020, "Randomized Smoothing of All Shapes and Sizes"
 (ICML), Sec. 3 (the differential method) and their code (tonyduan/rs4a, ``noises.ExpInf``):
@@ -37,6 +37,13 @@ Gamma CDFs). For p = 1 the two Gamma laws coincide, ``Phi(t) = t``, and
 the same in every dimension (the Wulff-crystal point of their Sec. 5). Other (p, k) are refused:
 rs4a reads them off a table interpolated on a grid; a sound version needs a quadrature of the
 monotone ``1 / Phi`` with certified Gamma quantiles (not done here).
+
+PowInf (rs4a ``PowInf``): ``q ~ (1 + ||z||_inf / lambda)^-a`` with ``a = d + m``, parameter
+``tail_excess`` = m > 2 (finite variance; a default that does not depend on d). The l_inf radius
+is BetaPrime(d, m), and the l1 certificate is the same Lipschitz bound with
+``int_{R^n} (1 + ||y||_inf)^-a dy = n 2^n B(n, a - n)``: ``L = m / (2 d lambda)``,
+``R_1 = lambda d (pA - pB) / m``. Its l_inf radius (rs4a: a grid table of the differential
+method) is not done here.
 """
 
 from __future__ import annotations
@@ -48,7 +55,7 @@ import numpy as np
 
 from ..core.rounding import shrink
 from .base import GapCertificate
-from .exp2 import positive_exponent
+from .exp2 import gamma_ratio, positive_exponent
 from .family import NoiseFamily, Param, nonnegative_real, positive_scalar, register_family
 from .functional.engine import DEFAULT_DIM
 from .functional.zhang import dimension
@@ -82,8 +89,7 @@ class ExpInfFamily(NoiseFamily):
     @classmethod
     def unit_std(cls, params):
         d, p, k = params["dim"], params["exp_power"], params["k"]
-        ratio = math.exp(math.lgamma((d + 2 - k) / p) - math.lgamma((d - k) / p))
-        return math.sqrt((1.0 + (d - 1) / 3.0) * ratio / d)
+        return math.sqrt((1.0 + (d - 1) / 3.0) * gamma_ratio(d, p, k) / d)
 
 
 def gamma_factor_mp(dim: int, exp_power, k):
@@ -163,3 +169,66 @@ class YangExpInfLinf(GapCertificate):
         if p_a <= mp.mpf(1) / 2:
             return mp.mpf(0)
         return mp.inf if p_a == 1 else -mp.log(2 * (1 - p_a))
+
+
+# ---------------------------------------------------------------------------------------------
+# PowInf: the cubical power law (rs4a ``PowInf``)
+def tail_excess(name: str, value) -> float:
+    """``m = a - d`` of the PowInf density ``(1 + ||z||_inf/lambda)^-(d + m)``: a real > 2
+    (finite variance)."""
+    m = positive_scalar(name, value)
+    if not m > 2.0:
+        raise ValueError(f"{name} must be > 2 (finite variance), got {value!r}")
+    return m
+
+
+@register_family
+class PowInfFamily(NoiseFamily):
+    """Yang et al. 2020 (rs4a ``PowInf``): q ~ (1 + ||z||_inf/lambda)^-a, a = d + m;
+    ``||z||_inf / lambda ~ BetaPrime(d, m)`` times a uniform point of the cube's surface."""
+
+    name = "powinf"
+    params = (Param("lambd", "real", positive_scalar, "scale lambda of (1 + ||z||_inf/lambda)^-a (> 0)"),
+              Param("tail_excess", "real", tail_excess,
+                    "m = a - d of the PowInf density (1 + ||z||_inf/lambda)^-a (> 2)", 10.0),
+              Param("dim", "int", dimension, "input dimension d (>= 2)", DEFAULT_DIM))
+    scale_param = "lambd"
+    law = ("density proportional to (1 + ||z||_inf / lambda)^-(d + m), m = tail_excess "
+           "(Yang et al. 2020, rs4a PowInf)")
+    std_formula = "lambda sqrt((1 + (d - 1)/3) (d + 1) / ((m - 1)(m - 2)))"
+
+    @classmethod
+    def unit_std(cls, params):
+        d, m = params["dim"], params["tail_excess"]
+        return math.sqrt((1.0 + (d - 1) / 3.0) * (d + 1) / ((m - 1.0) * (m - 2.0)))
+
+
+@register
+class YangPowInfL1(GapCertificate):
+    """Yang et al. 2020 (ICML), differential method (Sec. 3), PowInf noise, l1 adversary: the
+    marginal density of z_1 at 0 is ``L = m / (2 d lambda)`` (l_inf-polar formula with
+    ``int_{R^n} (1 + ||y||_inf)^-a dy = n 2^n B(n, a - n)``), so ``R = lambda d (pA - pB) / m``
+    (binary ``2 lambda d (pA - 1/2) / (a - d)``, rs4a PowInf.certify_l1). Not tight."""
+
+    name = "yang-powinf-l1"
+    family = "powinf"
+    norm = "l1"
+    region_p = 1.0
+    scale_param = "lambd"
+    citation = ("Yang et al. 2020, Randomized Smoothing of All Shapes and Sizes (ICML), differential "
+                "method, PowInf noise, l1 (rs4a PowInf.certify_l1)")
+    formula = "R = lambda d (pA - pB) / m, density (1 + ||z||_inf/lambda)^-(d + m)"
+
+    def __init__(self, lambd, tail_excess=10.0, dim=DEFAULT_DIM):
+        self._params = PowInfFamily.validate({"lambd": lambd, "tail_excess": tail_excess, "dim": dim})
+        self._scales = np.asarray(self._params["lambd"])
+        with mp.workdps(40):
+            self._factor = _down(mp.mpf(self._params["dim"]) / mp.mpf(self._params["tail_excess"]))
+
+    def _gap(self, p_a, p_b):
+        d = 2.0 * p_a - 1.0 if p_b is None else p_a - p_b
+        return np.where(d > 0, shrink(self._factor * d, 2), 0.0)
+
+    def _gap_mp(self, p_a, p_b):
+        factor = mp.mpf(self._params["dim"]) / mp.mpf(self._params["tail_excess"])
+        return factor * (2 * p_a - 1 if p_b is None else p_a - p_b)

@@ -538,6 +538,28 @@ class ParetoNoise(NoiseSampler):
         out.copy_(z)
 
 
+@sampler_for("powinf")
+class PowInfNoise(ExpInfNoise):
+    """q ~ ``(1 + ||z||_inf/lambda)^-(d + m)`` (Yang et al. 2020, rs4a ``PowInf``):
+    ``||z||_inf = lambda G / H`` with ``G ~ Gamma(d)``, ``H ~ Gamma(m)`` (a BetaPrime(d, m)),
+    times a uniform point of the cube's surface."""
+
+    def __init__(self, params, shape, device, dtype):
+        NoiseSampler.__init__(self, params, shape, device, dtype)
+        self.dim = int(params["dim"])
+        if self.dim != math.prod(shape):
+            raise ValueError(f"dim={self.dim} does not match the input shape {shape} "
+                             f"({math.prod(shape)} entries)")
+        self.lambd, self.m = float(params["lambd"]), float(params["tail_excess"])
+
+    def _fill(self, out, generator):
+        m = out.shape[0]
+        g = sample_gamma(float(self.dim), m, generator, self.device)
+        h = sample_gamma(self.m, m, generator, self.device)
+        rho = self.lambd * g / h
+        out.copy_(self._direction(m, generator).mul_(rho.unsqueeze(1)).view(out.shape))
+
+
 # ---------------------------------------------------------------------------------------------
 # building samplers
 def make_noise(noise_or_cert, shape, device=None, dtype=torch.float32) -> NoiseSampler:

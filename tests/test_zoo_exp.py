@@ -1,4 +1,5 @@
-"""Yang et al. 2020's exponential families (issue 16): Exp2 (l2) and ExpInf (l1, l_inf).
+"""Yang et al. 2020's exponential and power families (issue 16): Exp2 (l2), ExpInf (l1, l_inf)
+and PowInf (l1).
 
 Every radius is pinned against a value computed here by a method that shares no code with the
 implementation: Cohen's radius from mpmath's erfinv for Exp2 with k = 0; the marginal density of
@@ -271,6 +272,80 @@ def test_expinf_sampler_law(d, p, k):
 
 
 def test_samplers_refuse_a_dim_that_does_not_match():
-    for family in ("exp2", "expinf"):
+    for family in ("exp2", "expinf", "powinf"):
         with pytest.raises(ValueError, match="dim"):
             make_noise(Noise(family, {"lambd": 1.0, "dim": 5}), (4,), device="cpu")
+
+
+# -- PowInf l1: the same Lipschitz argument with the power law ---------------------------------
+def powinf_density_at_zero(d, m):
+    """Marginal density of z_1 at 0 for ``(1 + ||z||_inf)^-(d + m)``, l_inf-polar quadrature."""
+    def cube_integral(n):
+        return mp.quad(lambda s: (1 + s) ** (-(d + m)) * n * 2 ** n * s ** (n - 1), [0, 1, 10, mp.inf])
+    return cube_integral(d - 1) / cube_integral(d)
+
+
+@pytest.mark.parametrize("d, m", [(2, 3.0), (5, 2.5), (784, 10.0), (3072, 50.0)])
+def test_powinf_l1_pinned_by_marginal_density(d, m):
+    cert = sc.get("yang-powinf-l1", lambd=1.0, tail_excess=m, dim=d)
+    with mp.workdps(30):
+        lip = powinf_density_at_zero(d, m)
+        for p_a, p_b in ((0.9, None), (0.6, 0.3), (1.0, 0.0)):
+            gap = 2 * mp.mpf(p_a) - 1 if p_b is None else mp.mpf(p_a) - mp.mpf(p_b)
+            ref = gap / (2 * lip)
+            r = cert.radius(p_a, p_b)
+            assert mp.mpf(r) <= ref
+            assert abs(mp.mpf(r) - ref) <= 1e-10 * ref
+
+
+def rs4a_powinf_l1(p_a, d, a, lam=1.0):
+    """rs4a PowInf.certify_l1: ``lambda 2 d / (a - d) (pA - 1/2)``."""
+    return lam * 2 * d / (a - d) * (p_a - 0.5)
+
+
+@FAST
+@given(probs, st.integers(2, 200000), st.floats(2.001, 1e4), st.booleans())
+def test_powinf_l1_never_above_twin_and_at_least_rs4a(p_a, d, m, binary):
+    cert = sc.get("yang-powinf-l1", lambd=1.0, tail_excess=m, dim=d)
+    p_b = None if binary else (1 - p_a) / 2
+    r, exact = cert.radius(p_a, p_b), cert.radius_mp(p_a, p_b)
+    assert mp.mpf(r) <= exact
+    assert abs(mp.mpf(r) - exact) <= 1e-12 * exact + 1e-300
+    theirs = rs4a_powinf_l1(p_a, d, d + m)
+    if binary and mp.mpf(theirs) <= exact:
+        assert r >= theirs * (1 - 1e-12)
+
+
+def test_powinf_refuses_a_light_tail():
+    with pytest.raises(ValueError, match="tail_excess"):
+        sc.get("yang-powinf-l1", lambd=1.0, tail_excess=2.0)
+
+
+@pytest.mark.parametrize("d, m", [(4, 3.0), (6, 10.0)])
+def test_powinf_sampler_law(d, m):
+    """||z||_inf / lambda ~ BetaPrime(d, m); one coordinate at +-||z||_inf, the rest uniform."""
+    lam = 0.3
+    z = draw("powinf", {"lambd": lam, "tail_excess": m, "dim": d}, d, 20000, seed=6)
+    top = np.max(np.abs(z), axis=1)
+    assert stats.kstest(top / lam, stats.betaprime(d, m).cdf).pvalue > 1e-3
+    at_top = np.abs(z) == top[:, None]
+    assert (at_top.sum(axis=1) == 1).all()
+    assert stats.kstest((z / top[:, None])[~at_top], stats.uniform(-1.0, 2.0).cdf).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("d, m", [(3, 4.0), (10, 12.5)])
+def test_powinf_std_by_radial_quadrature(d, m):
+    """E z_1^2 = E s^2 (1 + (d-1)/3) / d with s of density ~ s^(d-1) (1 + s)^-(d+m)."""
+    with mp.workdps(30):
+        def moment(j):
+            return mp.quad(lambda s: s ** (d - 1 + j) * (1 + s) ** (-(d + m)), [0, 1, 10, mp.inf])
+        ref = mp.sqrt(moment(2) / moment(0) * (1 + mp.mpf(d - 1) / 3) / d)
+    std = noise_family("powinf").std({"lambd": 1.0, "tail_excess": m, "dim": d})
+    assert abs(std - ref) <= 1e-13 * ref
+
+
+def test_tiny_exp_power_is_a_value_error_naming_it():
+    """exp_power = 1e-5 made unit_std raise OverflowError (lgamma ratio beyond exp's range)."""
+    for family in ("exp2", "expinf"):
+        with pytest.raises(ValueError, match="exp_power"):
+            noise_family(family).params_for_std(0.5, exp_power=1e-5, dim=784)

@@ -192,6 +192,13 @@ def pareto_instances(name, cls, base) -> list[Instance]:
     return [Instance(name, f"a={a:g}", cls.from_std(ISO_STD, tail_index=a)) for a in (3.0, 10.0)]
 
 
+@registry.register("instances", "powinf")
+def powinf_instances(name, cls, base) -> list[Instance]:
+    """PowInf in small dimensions: the default tail (m = 10) at d = 3 and 16, a heavy one (m = 3)."""
+    return [Instance(name, f"d={dim},m={m}", cls.from_std(ISO_STD, dim=dim, tail_excess=m))
+            for dim, m in ((3, 10.0), (16, 10.0), (3, 3.0))]
+
+
 @registry.register("quadrature", "exp2")
 def exp2_quadrature(params) -> bool:
     """k > 0: Zhang et al.'s l2 engine integrates over the radial law (as zhang-l2)."""

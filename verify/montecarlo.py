@@ -117,6 +117,16 @@ def sample_pareto(p, d, n, rng):
     return float(p["lambd"]) * (u ** (-1.0 / float(p["tail_index"])) - 1.0) * rng.choice([-1.0, 1.0], (n, d))
 
 
+@registry.register("monte_carlo", "powinf")
+def sample_powinf(p, d, n, rng):
+    """Yang et al. 2020 PowInf ``(1 + ||z||_inf/lambda)^-(d + m)``: ``||z||_inf / lambda ~
+    BetaPrime(d, m)`` times a uniform point of the cube's surface."""
+    v = rng.uniform(-1.0, 1.0, (n, d))
+    v[np.arange(n), rng.integers(0, d, n)] = rng.choice([-1.0, 1.0], n)
+    rad = float(p["lambd"]) * rng.gamma(d, 1.0, n) / rng.gamma(float(p["tail_excess"]), 1.0, n)
+    return v * rad[:, None]
+
+
 @registry.register("monte_carlo", "gaussian-mixture")
 def sample_mixture(p, d, n, rng):
     """``sum_k alpha_k N(0, diag(sigma_k^2))``: a component index, then its Gaussian."""

@@ -378,17 +378,11 @@ def exp2_witnesses(p, u, p_a, p_b):
     return zhang_l2_witnesses({"sigma": sigma, "k": p["k"], "dim": p["dim"]}, u, p_a, p_b)
 
 
-def expinf_marginal_cdf(lambd, exp_power, dim, k):
-    """CDF of z_1 for Yang et al.'s ExpInf noise ``||z||_inf^-k exp(-(||z||_inf/lambda)^p)``.
-
-    ``s = ||z||_inf = lambda G^(1/p)``, ``G ~ Gamma((dim - k)/p)``; given s, z_1 = +-s with
-    probability 1/dim (the face coordinate), else U[-s, s]: for y >= 0,
-    ``P(|z_1| <= y | s) = 1`` if s <= y, else ``(1 - 1/dim) y / s``.
-    """
-    lam, pw, shape = mp.mpf(lambd), mp.mpf(exp_power), mp.mpf(dim - k) / mp.mpf(exp_power)
-
-    def pdf(g):
-        return mp.exp((shape - 1) * mp.log(g) - g - mp.loggamma(shape))
+def cube_marginal_cdf(radius_of, pdf, spread, dim):
+    """CDF of z_1 for noise ``s u`` with u uniform on the cube's surface and ``s = radius_of(g)``
+    increasing in g, g with density ``pdf`` (``spread``: a width of its bulk). Given s, z_1 = +-s
+    with probability 1/dim (the face coordinate), else U[-s, s]: for y >= 0,
+    ``P(|z_1| <= y | s) = 1`` if s <= y, else ``(1 - 1/dim) y / s``."""
 
     def cdf(y):
         ay = abs(y)
@@ -396,14 +390,44 @@ def expinf_marginal_cdf(lambd, exp_power, dim, k):
             return mp.mpf(1) / 2
 
         def h(g):
-            s = lam * g ** (1 / pw)
+            s = radius_of(g)
             return pdf(g) * (1 if s <= ay else (1 - mp.mpf(1) / dim) * ay / s)
 
-        kink = (ay / lam) ** pw
-        inside = mp.quad(h, [0, kink, kink + 4 * shape + 4, mp.inf])
+        inside = mp.quad(h, spread(ay))
         return (1 + inside) / 2 if y > 0 else (1 - inside) / 2
 
     return cdf
+
+
+def expinf_marginal_cdf(lambd, exp_power, dim, k):
+    """CDF of z_1 for Yang et al.'s ExpInf noise ``||z||_inf^-k exp(-(||z||_inf/lambda)^p)``:
+    ``s = lambda G^(1/p)``, ``G ~ Gamma((dim - k)/p)`` (:func:`cube_marginal_cdf`)."""
+    lam, pw, shape = mp.mpf(lambd), mp.mpf(exp_power), mp.mpf(dim - k) / mp.mpf(exp_power)
+
+    def pdf(g):
+        return mp.exp((shape - 1) * mp.log(g) - g - mp.loggamma(shape))
+
+    def spread(ay):
+        kink = (ay / lam) ** pw
+        return [0, kink, kink + 4 * shape + 4, mp.inf]
+
+    return cube_marginal_cdf(lambda g: lam * g ** (1 / pw), pdf, spread, dim)
+
+
+def powinf_marginal_cdf(lambd, tail_excess, dim):
+    """CDF of z_1 for Yang et al.'s PowInf noise ``(1 + ||z||_inf/lambda)^-(d + m)``:
+    ``s = lambda X``, ``X ~ BetaPrime(d, m)`` (:func:`cube_marginal_cdf`)."""
+    lam, m, d = mp.mpf(lambd), mp.mpf(tail_excess), mp.mpf(dim)
+    log_beta = mp.log(mp.beta(d, m))
+
+    def pdf(x):
+        return mp.exp((d - 1) * mp.log(x) - (d + m) * mp.log1p(x) - log_beta)
+
+    def spread(ay):
+        kink = ay / lam
+        return [0, kink, kink + d / m + 1, mp.inf]
+
+    return cube_marginal_cdf(lambda x: lam * x, pdf, spread, dim)
 
 
 @registry.register("witness", "expinf", directions=_first_axis)
@@ -444,6 +468,17 @@ def pareto_witnesses(p, u, p_a, p_b):
     i = int(np.argmax(np.abs(u)))
     lam, a = float(p["lambd"]), float(p["tail_index"])
     return [Witness(f"half-space {{z_{i} <= t}}", pareto_cdf(lam, a), pareto_quantile(lam, a),
+                    abs(u[i]), p_a, p_b, neyman_pearson=False)]
+
+
+@registry.register("witness", "powinf", directions=_first_axis)
+def powinf_witnesses(p, u, p_a, p_b):
+    """``{z_i <= t}`` with the exact marginal of z_i (quadrature, :func:`powinf_marginal_cdf`):
+    not a Neyman-Pearson set (soundness and a ratio only)."""
+    lam = float(p["lambd"])
+    i = int(np.argmax(np.abs(u)))
+    cdf = powinf_marginal_cdf(lam, float(p["tail_excess"]), int(p["dim"]))
+    return [Witness(f"half-space {{z_{i} <= t}}", cdf, bisect_quantile(cdf, -lam, lam, iters=80),
                     abs(u[i]), p_a, p_b, neyman_pearson=False)]
 
 
