@@ -1,7 +1,7 @@
 """The main job: certify the embedded Fashion-MNIST sample with the shipped models.
 
 Three smoothed classifiers, one per noise family, all at per-coordinate noise std 0.5 and each
-certified with its own theorem (DESIGN section 3):
+certified with its own theorem (docs/catalog.md):
 
 * ``cohen-gaussian-l2`` -- Cohen et al. 2019 Thm 1, model ``fmnist-gaussian-0.50`` (sigma = 0.5);
 * ``teng-laplace-l1`` -- Teng et al. 2020 Thm 1, model ``fmnist-laplace-0.50`` (b = 0.5/sqrt 2);
@@ -12,9 +12,9 @@ rows go to ``<out_dir>/<certificate>.tsv``. Printed: certified accuracy (Cohen's
 certified accuracy: the fraction of inputs classified correctly with radius >= r) on a radius
 grid in each certificate's own norm, and the average certified radius (ACR, Zhai et al. 2020).
 
-The figure compares the three in the l1 norm, where all are valid: a Gaussian l2 radius R also
-certifies the l1 ball of radius R, since ||delta||_2 <= ||delta||_1 (the l2 ball of radius R
-contains that l1 ball).
+The figure (drawn by ``smoothcert demo``, which sits above ``figures``) compares the three in
+the l1 norm, where all are valid: a Gaussian l2 radius R also certifies the l1 ball of radius R,
+since ||delta||_2 <= ||delta||_1 (the l2 ball of radius R contains that l1 ball).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.atomic import atomic_path
 from ..core.checks import check_int
 
 #: (certificate, shipped model, noise parameter name, value)
@@ -68,49 +67,10 @@ def average_certified_radius(radius, correct) -> float:
     return float(np.mean(np.where(np.asarray(correct, int) == 1, np.asarray(radius, float), 0.0)))
 
 
-def _plot(results, path_png) -> list[str]:
-    """Certified accuracy vs l1 radius, one curve per certificate (PNG + PDF when figures exists)."""
-    from .dataset import read_rows
-
-    try:
-        from ..figures import certified_accuracy_figure
-    except ImportError:
-        certified_accuracy_figure = None
-    labels = [f"{r.certificate} ({r.model})" for r in results]
-    if certified_accuracy_figure is not None:
-        certified_accuracy_figure([r.path for r in results], labels=labels, norm="$\\ell_1$",
-                                  show_envelope=False, path=path_png,
-                                  title="Fashion-MNIST, noise std 0.5, certified $\\ell_1$ radius")
-        base = os.path.splitext(path_png)[0]
-        return [base + ".png", base + ".pdf"]
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(5, 3.5), layout="constrained")
-    ax = fig.subplots()
-    top = max(max(float(row["radius"]) for row in read_rows(r.path)) for r in results)
-    grid = np.linspace(0.0, 1.05 * top + 1e-9, 200)
-    for r, lab in zip(results, labels):
-        rows = read_rows(r.path)
-        rad = [float(x["radius"]) for x in rows]
-        cor = [int(x["correct"]) for x in rows]
-        ax.plot(grid, [certified_accuracy(rad, cor, g) for g in grid], label=lab)
-    ax.set_xlabel("radius ($\\ell_1$, pixel units)")
-    ax.set_ylabel("certified accuracy")
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    with atomic_path(path_png, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=150)
-    return [path_png]
-
-
 def run_demo(out_dir="demo_output", num_images=DEFAULTS["num_images"], n0=DEFAULTS["n0"],
              n=DEFAULTS["n"], alpha=DEFAULTS["alpha"], batch_size=DEFAULTS["batch_size"], seed=0,
              precision="float32", device="cpu", resume=False, progress=True, log=print):
-    """Run the demo; returns ``(list of DemoResult, figure paths)``.
+    """Run the demo; returns the list of :class:`DemoResult` (the command line draws the figure).
 
     ``num_images`` evenly spaced images of the 500 embedded (skip = 500 // num_images). Without
     ``resume`` the demo's TSVs in ``out_dir`` are started afresh.
@@ -150,10 +110,8 @@ def run_demo(out_dir="demo_output", num_images=DEFAULTS["num_images"], n0=DEFAUL
             average_certified_radius(rad, cor), seconds))
     log("")
     log(format_table(results))
-    figs = _plot(results, os.path.join(out_dir, "certified_accuracy.png"))
     log(f"\nwrote {', '.join(r.path for r in results)}")
-    log(f"figure (l1 radius, where all three certificates apply): {', '.join(figs)}")
-    return results, figs
+    return results
 
 
 def format_table(results) -> str:
