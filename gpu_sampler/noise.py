@@ -8,8 +8,8 @@ returns the sampler class registered for that family with ``@sampler_for(name)``
 sampler's device. ``unit_noise(family, shape)`` is the same sampler at ``scale_param = 1``: the
 reparameterization noise ``eps`` with ``scale * eps`` distributed as the family at that scale
 (data-dependent smoothing, ANCER, training). A family without a registered sampler is an error
-naming it (docs/families.md: a new family is one sampler class here). Every draw goes through the caller's seeded
-``torch.Generator`` (same seed, same device -> same noise) and is computed in float32 or wider
+naming it (docs/families.md: a new family is one sampler class). Every draw goes through the
+caller's seeded ``torch.Generator`` (same seed, same device -> same noise) and is computed in float32 or wider
 (the radial parts of the Zhang et al. families in float64).
 
 Families and parameter conventions (docs/contributing.md, Parameters):
@@ -21,10 +21,8 @@ Families and parameter conventions (docs/contributing.md, Parameters):
 * ``uniform`` -- ``U[-lambda_i, lambda_i]``, ``half_width`` = lambda (std ``lambda / sqrt(3)``).
 * ``gaussian-mixture`` -- ``sum_k w_k N(0, diag(sigma_k^2))`` (ANCER App. B.1); ``weights`` (K,),
   ``sigmas`` K scalars or K per-coordinate rows.
-* ``uniform-ball-l2`` -- uniform on the l2 ball of radius ``ball_radius`` in R^``dim`` (Yang et
-  al. 2020), std ``lambda / sqrt(d + 2)``.
-* ``exp2`` / ``expinf`` -- Yang et al. 2020's spherical and cubical exponential families
-  ``||z||^-k exp(-(||z||/lambda)^exp_power)`` in l2 / l_inf norm (rs4a ``Exp2`` / ``ExpInf``).
+* Yang et al. 2020's noise zoo (uniform l2 ball, Exp2, ExpInf, PowInf, Pareto): in
+  :mod:`.noise_zoo`, registered the same way.
 * ``zhang-l2`` / ``zhang-l1`` / ``zhang-linf`` -- Zhang et al. 2020, "Black-Box Certification with
   Randomized Smoothing: A Functional Optimization Based Framework" (the l2/l1 families of their
   Theorem 2, the mixed l_inf family of their Eq. 13); exact radial/direction sampling, see the
@@ -336,27 +334,6 @@ class UniformNoise(NoiseSampler):
         out.uniform_(-1.0, 1.0, generator=generator).mul_(self.half_width)
 
 
-@sampler_for("uniform-ball-l2")
-class UniformBallNoise(NoiseSampler):
-    """Uniform on the l2 ball of radius lambda in R^d (Yang et al. 2020; rs4a UniformBall): a
-    uniform direction ``g / ||g||_2`` (``g ~ N(0, I_d)``) times ``lambda U^(1/d)`` (the radius of a
-    uniform point has CDF ``(r / lambda)^d``), in float64 then cast."""
-
-    def __init__(self, params, shape, device, dtype):
-        super().__init__(params, shape, device, dtype)
-        self.dim, self.ball_radius = int(params["dim"]), float(params["ball_radius"])
-        if self.dim != math.prod(shape):
-            raise ValueError(f"dim={self.dim} does not match the input shape {shape} "
-                             f"({math.prod(shape)} entries)")
-
-    def _fill(self, out, generator):
-        m = out.shape[0]
-        g = torch.randn(m, self.dim, dtype=torch.float64, device=self.device, generator=generator)
-        u = torch.rand(m, dtype=torch.float64, device=self.device, generator=generator)
-        rho = self.ball_radius * u.pow(1.0 / self.dim)
-        out.copy_(g.mul_((rho / torch.linalg.vector_norm(g, dim=1)).unsqueeze(1)).view(out.shape))
-
-
 @sampler_for("gaussian-mixture")
 class GaussianMixtureNoise(NoiseSampler):
     """``sum_k w_k N(0, diag(sigma_k^2))`` (Eiras et al., ANCER, App. B.1): a component index per
@@ -472,92 +449,6 @@ class ZhangLinfNoise(_RadialNoise):
         sign = torch.empty(m, 1, dtype=torch.float64, device=self.device).bernoulli_(0.5, generator=generator)
         z.scatter_(1, j, s * (2.0 * sign - 1.0))
         return z.mul_(self.sigma)
-
-
-class _YangExpNoise(NoiseSampler):
-    """Yang et al. 2020 (rs4a ``Exp2`` / ``ExpInf``): ``||z|| = lambda G^(1/p)``, ``G ~
-    Gamma((d - k)/p)``, p = exp_power (the radial density is proportional to
-    ``s^(d-1-k) exp(-(s/lambda)^p)``),
-    times a uniform point of the unit sphere of the family's norm, in float64 then cast."""
-
-    def __init__(self, params, shape, device, dtype):
-        super().__init__(params, shape, device, dtype)
-        self.dim = int(params["dim"])
-        if self.dim != math.prod(shape):
-            raise ValueError(f"dim={self.dim} does not match the input shape {shape} "
-                             f"({math.prod(shape)} entries)")
-        self.lambd, self.p, self.k = float(params["lambd"]), float(params["exp_power"]), float(params["k"])
-
-    def _fill(self, out, generator):
-        m = out.shape[0]
-        g = sample_gamma((self.dim - self.k) / self.p, m, generator, self.device)
-        rho = self.lambd * g.pow(1.0 / self.p)
-        out.copy_(self._direction(m, generator).mul_(rho.unsqueeze(1)).view(out.shape))
-
-    def _direction(self, m, generator) -> torch.Tensor:
-        raise NotImplementedError
-
-
-@sampler_for("exp2")
-class Exp2Noise(_YangExpNoise):
-    """q ~ ``||z||_2^-k exp(-(||z||_2/lambda)^p)``: direction ``g / ||g||_2``, ``g ~ N(0, I_d)``."""
-
-    def _direction(self, m, generator):
-        g = torch.randn(m, self.dim, dtype=torch.float64, device=self.device, generator=generator)
-        return g.div_(torch.linalg.vector_norm(g, dim=1, keepdim=True))
-
-
-@sampler_for("expinf")
-class ExpInfNoise(_YangExpNoise):
-    """q ~ ``||z||_inf^-k exp(-(||z||_inf/lambda)^p)``: a uniform point of the cube's surface, one
-    uniformly chosen coordinate ``+-1`` and the other d - 1 ``U[-1, 1]`` (each face has the same
-    area, and the law on a face is uniform)."""
-
-    def _direction(self, m, generator):
-        v = torch.rand(m, self.dim, dtype=torch.float64, device=self.device, generator=generator)
-        v = v.mul_(2.0).sub_(1.0)
-        i = torch.randint(self.dim, (m, 1), device=self.device, generator=generator)
-        sign = torch.empty(m, 1, dtype=torch.float64, device=self.device).bernoulli_(0.5, generator=generator)
-        return v.scatter_(1, i, 2.0 * sign - 1.0)
-
-
-@sampler_for("pareto")
-class ParetoNoise(NoiseSampler):
-    """i.i.d. ``S lambda (Y - 1)``, ``Y ~ Pareto(1, a)`` and ``S`` a fair random sign (rs4a
-    ``Pareto.sample``): ``Y = U^(-1/a) = exp(E/a)``, ``E ~ Exp(1)``, so ``|z| = lambda expm1(E/a)``
-    (density ``a/(2 lambda) (1 + |z|/lambda)^-(a+1)``), in float64 then cast."""
-
-    def __init__(self, params, shape, device, dtype):
-        super().__init__(params, shape, device, dtype)
-        self.lambd, self.a = float(params["lambd"]), float(params["tail_index"])
-
-    def _fill(self, out, generator):
-        z = torch.empty(out.shape, dtype=torch.float64, device=self.device)
-        sign = torch.empty_like(z).bernoulli_(0.5, generator=generator).mul_(2.0).sub_(1.0)
-        z.exponential_(generator=generator).div_(self.a).expm1_().mul_(sign).mul_(self.lambd)
-        out.copy_(z)
-
-
-@sampler_for("powinf")
-class PowInfNoise(ExpInfNoise):
-    """q ~ ``(1 + ||z||_inf/lambda)^-(d + m)`` (Yang et al. 2020, rs4a ``PowInf``):
-    ``||z||_inf = lambda G / H`` with ``G ~ Gamma(d)``, ``H ~ Gamma(m)`` (a BetaPrime(d, m)),
-    times a uniform point of the cube's surface."""
-
-    def __init__(self, params, shape, device, dtype):
-        NoiseSampler.__init__(self, params, shape, device, dtype)
-        self.dim = int(params["dim"])
-        if self.dim != math.prod(shape):
-            raise ValueError(f"dim={self.dim} does not match the input shape {shape} "
-                             f"({math.prod(shape)} entries)")
-        self.lambd, self.m = float(params["lambd"]), float(params["tail_excess"])
-
-    def _fill(self, out, generator):
-        m = out.shape[0]
-        g = sample_gamma(float(self.dim), m, generator, self.device)
-        h = sample_gamma(self.m, m, generator, self.device)
-        rho = self.lambd * g / h
-        out.copy_(self._direction(m, generator).mul_(rho.unsqueeze(1)).view(out.shape))
 
 
 # ---------------------------------------------------------------------------------------------

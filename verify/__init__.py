@@ -8,3 +8,6 @@ Carlo checks of the theorem statement with numpy samplers independent of ``gpu_s
 checks are registered per noise family (``registry``); a family without a required entry fails.
 ``report`` runs them (``smoothcert verify``) and ``catalog`` writes docs/catalog.md.
 """
+
+# The zoo's witnesses register on import; importing any verify module imports this package first.
+from . import witnesses_zoo  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""Worst-case witnesses with exact smoothed probabilities (issue 4, item 2).
+"""Worst-case witnesses with exact smoothed probabilities.
 
 A witness is a concrete base classifier whose smoothed class probabilities are known in closed
 form (or by mpmath quadrature), evaluated at 60 digits -- no sampling and no code shared with
@@ -141,7 +141,7 @@ def bisect_quantile(cdf, lo, hi, iters=200):
 
 
 def zhang_l2_marginal_cdf(sigma, dim, k):
-    """CDF of z_1 for pi0 ~ ||z||^-k exp(-||z||^2/(2 sigma^2)) in R^dim (DESIGN section 3).
+    """CDF of z_1 for pi0 ~ ||z||^-k exp(-||z||^2/(2 sigma^2)) in R^dim (docs/contributing.md, Theorem catalog conventions).
 
     ``(||z||/sigma)^2 ~ chi^2_{dim-k}`` and ``(1 + z_1/||z||)/2 ~ Beta(a, a)``, ``a = (dim-1)/2``,
     independent; so ``P(z_1 <= y) = E_X[ I_{(1 + y/(sigma sqrt X))/2}(a, a) ]``, integrated over
@@ -168,7 +168,7 @@ def zhang_l2_marginal_cdf(sigma, dim, k):
 
 
 def zhang_l1_marginal_cdf(b, dim, k):
-    """CDF of z_1 for pi0 ~ ||z||_1^-k exp(-||z||_1/b) in R^dim (DESIGN section 3).
+    """CDF of z_1 for pi0 ~ ||z||_1^-k exp(-||z||_1/b) in R^dim (docs/contributing.md, Theorem catalog conventions).
 
     ``||z||_1 ~ Gamma(dim - k, scale b)``, ``|z_1|/||z||_1 ~ Beta(1, dim - 1)`` (CDF
     ``1 - (1 - v)^(dim-1)``), sign symmetric: ``P(z_1 <= y) = 1/2 + 1/2 E[P(|z_1| <= y)]`` for y >= 0.
@@ -338,149 +338,9 @@ def uniform_witnesses(p, u, p_a, p_b):
     return [OverlapWitness("overlap construction", _aniso(p, "half_width", len(u)), u, p_a, p_b)]
 
 
-class BallOverlapWitness(OverlapWitness):
-    """Uniform l2-ball noise (Yang et al. 2020): ``P_A = pA - V``, ``P_B = pB + V`` with V the
-    fraction of the ball that the shifted ball misses, by quadrature: the fraction of the ball in
-    the slab ``|z_1| < r/2``, ``int_0^t (1-v^2)^((d-1)/2) dv / int_0^1 (same)``, ``t = r/(2 lambda)``."""
-
-    def __init__(self, label, ball_radius, dim, u, p_a, p_b):
-        self.label = label
-        self.lam, self.dim = mp.mpf(float(ball_radius)), int(dim)
-        self.speed = mp.sqrt(mp.fsum(mp.mpf(float(x)) ** 2 for x in u))
-        self.p_a = mp.mpf(float(p_a))
-        self.p_b = None if p_b is None else mp.mpf(float(p_b))
-        self.whole = mp.quad(self._w, [0, 1])
-
-    def _w(self, v):
-        return (1 - v * v) ** (mp.mpf(self.dim - 1) / 2)
-
-    def tv(self, s):
-        t = min(mp.mpf(s) * self.speed / (2 * self.lam), mp.mpf(1))
-        return mp.quad(self._w, [0, t]) / self.whole
-
-
-@registry.register("witness", "uniform-ball-l2")
-def uniform_ball_witnesses(p, u, p_a, p_b):
-    """The level-set construction: A gives up the part of the ball the shift uncovers first."""
-    return [BallOverlapWitness("ball overlap construction", p["ball_radius"], p["dim"], u, p_a, p_b)]
-
-
 def _first_axis(p, d, norm):
     """Zhang et al. Thm 2: the l1/l2 radius is attained along ``r e_1``."""
     return [unit(np.eye(d)[0], norm)]
-
-
-@registry.register("witness", "exp2", directions=_first_axis)
-def exp2_witnesses(p, u, p_a, p_b):
-    """Exp2 with exp_power 2 is zhang-l2 with sigma = lambda / sqrt 2 (bounds/exp2.py): its
-    half-space witnesses; other exp_power values have no certificate."""
-    sigma = float(p["lambd"]) / math.sqrt(2.0)
-    return zhang_l2_witnesses({"sigma": sigma, "k": p["k"], "dim": p["dim"]}, u, p_a, p_b)
-
-
-def cube_marginal_cdf(radius_of, pdf, spread, dim):
-    """CDF of z_1 for noise ``s u`` with u uniform on the cube's surface and ``s = radius_of(g)``
-    increasing in g, g with density ``pdf`` (``spread``: a width of its bulk). Given s, z_1 = +-s
-    with probability 1/dim (the face coordinate), else U[-s, s]: for y >= 0,
-    ``P(|z_1| <= y | s) = 1`` if s <= y, else ``(1 - 1/dim) y / s``."""
-
-    def cdf(y):
-        ay = abs(y)
-        if ay == 0:
-            return mp.mpf(1) / 2
-
-        def h(g):
-            s = radius_of(g)
-            return pdf(g) * (1 if s <= ay else (1 - mp.mpf(1) / dim) * ay / s)
-
-        inside = mp.quad(h, spread(ay))
-        return (1 + inside) / 2 if y > 0 else (1 - inside) / 2
-
-    return cdf
-
-
-def expinf_marginal_cdf(lambd, exp_power, dim, k):
-    """CDF of z_1 for Yang et al.'s ExpInf noise ``||z||_inf^-k exp(-(||z||_inf/lambda)^p)``:
-    ``s = lambda G^(1/p)``, ``G ~ Gamma((dim - k)/p)`` (:func:`cube_marginal_cdf`)."""
-    lam, pw, shape = mp.mpf(lambd), mp.mpf(exp_power), mp.mpf(dim - k) / mp.mpf(exp_power)
-
-    def pdf(g):
-        return mp.exp((shape - 1) * mp.log(g) - g - mp.loggamma(shape))
-
-    def spread(ay):
-        kink = (ay / lam) ** pw
-        return [0, kink, kink + 4 * shape + 4, mp.inf]
-
-    return cube_marginal_cdf(lambda g: lam * g ** (1 / pw), pdf, spread, dim)
-
-
-def powinf_marginal_cdf(lambd, tail_excess, dim):
-    """CDF of z_1 for Yang et al.'s PowInf noise ``(1 + ||z||_inf/lambda)^-(d + m)``:
-    ``s = lambda X``, ``X ~ BetaPrime(d, m)`` (:func:`cube_marginal_cdf`)."""
-    lam, m, d = mp.mpf(lambd), mp.mpf(tail_excess), mp.mpf(dim)
-    log_beta = mp.log(mp.beta(d, m))
-
-    def pdf(x):
-        return mp.exp((d - 1) * mp.log(x) - (d + m) * mp.log1p(x) - log_beta)
-
-    def spread(ay):
-        kink = ay / lam
-        return [0, kink, kink + d / m + 1, mp.inf]
-
-    return cube_marginal_cdf(lambda x: lam * x, pdf, spread, dim)
-
-
-@registry.register("witness", "expinf", directions=_first_axis)
-def expinf_witnesses(p, u, p_a, p_b):
-    """``{z_i <= t}`` with the exact marginal of z_i (quadrature, :func:`expinf_marginal_cdf`):
-    not a Neyman-Pearson set (soundness and a ratio only)."""
-    lam = float(p["lambd"])
-    i = int(np.argmax(np.abs(u)))
-    cdf = expinf_marginal_cdf(lam, float(p["exp_power"]), int(p["dim"]), float(p["k"]))
-    return [Witness(f"half-space {{z_{i} <= t}}", cdf, bisect_quantile(cdf, -lam, lam, iters=80),
-                    abs(u[i]), p_a, p_b, neyman_pearson=False)]
-
-
-def pareto_cdf(lambd, a):
-    """CDF of one Pareto coordinate: ``1/2 + sign(y)/2 (1 - (1 + |y|/lambda)^-a)``."""
-    lam, a = mp.mpf(lambd), mp.mpf(a)
-    return lambda y: (1 + mp.sign(y) * (1 - (1 + abs(y) / lam) ** -a)) / 2
-
-
-def pareto_quantile(lambd, a):
-    """The inverse of :func:`pareto_cdf` in closed form (+-inf at 0 and 1)."""
-    lam, a = mp.mpf(lambd), mp.mpf(a)
-
-    def q(p):
-        if p <= 0 or p >= 1:
-            return mp.ninf if p <= 0 else mp.inf
-        t = lam * ((1 - abs(2 * p - 1)) ** (-1 / a) - 1)
-        return t if p >= 0.5 else -t
-
-    return q
-
-
-@registry.register("witness", "pareto", directions=_first_axis)
-def pareto_witnesses(p, u, p_a, p_b):
-    """``{z_i <= t}`` with the exact Pareto marginal (closed form): the likelihood ratio of the
-    shifted heavy-tailed law is not monotone in z_i, so not a Neyman-Pearson set (soundness and
-    a ratio only)."""
-    i = int(np.argmax(np.abs(u)))
-    lam, a = float(p["lambd"]), float(p["tail_index"])
-    return [Witness(f"half-space {{z_{i} <= t}}", pareto_cdf(lam, a), pareto_quantile(lam, a),
-                    abs(u[i]), p_a, p_b, neyman_pearson=False)]
-
-
-@registry.register("witness", "powinf", directions=_first_axis)
-def powinf_witnesses(p, u, p_a, p_b):
-    """``{z_i <= t}`` with the exact marginal of z_i (quadrature, :func:`powinf_marginal_cdf`):
-    not a Neyman-Pearson set (soundness and a ratio only)."""
-    lam = float(p["lambd"])
-    i = int(np.argmax(np.abs(u)))
-    cdf = powinf_marginal_cdf(lam, float(p["tail_excess"]), int(p["dim"]))
-    return [Witness(f"half-space {{z_{i} <= t}}", cdf, bisect_quantile(cdf, -lam, lam, iters=80),
-                    abs(u[i]), p_a, p_b, neyman_pearson=False)]
-
 
 def _all_ones(p, d, norm):
     """Zhang et al. Thm 3: the l_inf radius is attained along ``r (1, ..., 1)``."""
