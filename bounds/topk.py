@@ -268,5 +268,13 @@ class JiaGaussianTopK(Certificate):
                 x = unit_radius_mp(a, [mp.mpf(float(v)) for v in others.ravel()], self.k)
             return mp.mpf(self._params["sigma"]) * max(x, mp.mpf(0))
 
+    def _radius_mp(self, p_a, p_b):
+        """The twin at mpmath inputs with at most one other label (the base-class contract the
+        generic tests use): the k = 1 radius, Cohen's multi-class radius (binary without p_b)."""
+        if self.k > 1 and p_b is not None:
+            raise ValueError(f"one other label but k={self.k}")
+        x = gaussian_gap_mp(p_a, p_b)
+        return mp.mpf(self._params["sigma"]) * max(x, mp.mpf(0))
+
 
 __all__ = ["JiaGaussianTopK", "subset_sums", "unit_radius", "unit_radius_mp"]

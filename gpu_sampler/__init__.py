@@ -4,6 +4,7 @@ CUDA when present, CPU otherwise, with the same code. Importing this package nee
 """
 
 from .noise import NoiseSampler, default_device, make_noise
+from . import noise_dsrs, noise_zoo  # noqa: F401  (register their samplers)
 from .sampler import CertifyResult, certify, counts, predict
 
 __all__ = [
@@ -16,7 +17,7 @@ __all__ = [
     "predict",
 ]
 
-# Models, data, dataset runs (issue 5, items 3-7).
+# Models, data, dataset runs.
 from .data import embedded_sample, load_fashion_mnist, read_idx  # noqa: E402
 from .dataset import certify_dataset, merge_shards  # noqa: E402
 from .models import (  # noqa: E402
@@ -46,13 +47,13 @@ __all__ += [
     "shipped_model",
 ]
 
-# Your own model and data (issue 14).
+# Your own model and data.
 from .data import load_user_data  # noqa: E402
 from .user_model import load_model, probe_model  # noqa: E402
 
 __all__ += ["load_model", "load_user_data", "probe_model"]
 
-# Per-input and per-dataset smoothing parameters, certified soundly (issue 7).
+# Per-input and per-dataset smoothing parameters, certified soundly.
 from .per_input.ancer import AncerConfig, optimize_ancer  # noqa: E402
 from .per_input.ars_generator import ARSTrainConfig, DatasetNoise, NoiseGenerator, ShiftedModel, train_ars  # noqa: E402
 from .per_input.data_dependent import DataDependentConfig, optimize_sigmas  # noqa: E402
@@ -72,7 +73,7 @@ __all__ += [
     "train_ars",
 ]
 
-# Sequential certification: target-radius and budgeted modes (issue 8).
+# Sequential certification: target-radius and budgeted modes.
 from .sequential import (  # noqa: E402
     ModelDraw,
     SequentialCertifyResult,

@@ -278,3 +278,29 @@ def test_bad_parameters_raise_naming_them(kw, word):
     params = {"sigma": 1.0, "dim": 4, "ball_mass": 0.5, **kw}
     with pytest.raises((ValueError, TypeError), match=word):
         sc.get("dsrs-gaussian-l2", **params)
+
+
+# ---- the sampler of the pair (P, Q) -------------------------------------------------------
+def test_q_sampler_draws_the_ball_truncated_gaussian():
+    """Q's squared radius follows chi2_d truncated to [0, T^2] (KS against the exact truncated
+    CDF gammainc(d/2, x/2) / gammainc(d/2, T^2/2)) and its direction is uniform (E z = 0,
+    E z_i^2 = E||z||^2 / d); a sampler that ignores the truncation fails the KS test."""
+    import torch
+    from scipy import stats
+
+    from smoothcert.gpu_sampler import make_noise
+
+    cert = sc.get("dsrs-gaussian-l2", sigma=0.7, dim=12, ball_mass=0.3)
+    sampler = make_noise(cert, (3, 4), device="cpu", dtype=torch.float64)
+    z = sampler.sample_q(20_000, torch.Generator().manual_seed(0)).reshape(20_000, 12).numpy()
+    r2 = (z**2).sum(axis=1) / 0.7**2
+    tau = cert.tau
+    assert r2.max() <= tau * (1 + 1e-12)
+
+    def truncated_cdf(x):
+        return special.gammainc(6.0, np.minimum(x, tau) / 2) / special.gammainc(6.0, tau / 2)
+
+    assert stats.kstest(r2, truncated_cdf).pvalue > 1e-3
+    assert stats.kstest(r2, lambda x: special.gammainc(6.0, x / 2)).pvalue < 1e-6  # untruncated fails
+    assert np.abs(z.mean(axis=0)).max() < 0.03
+    assert np.allclose((z**2).mean(axis=0), (z**2).sum(axis=1).mean() / 12, rtol=0.06)

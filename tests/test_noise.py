@@ -385,8 +385,8 @@ def test_every_registered_certificate_has_a_sampler():
         cls = sc.bounds.certificate_class(name)
         try:
             cert = cls.from_std(0.5, dim=d, k=4)
-        except NotImplementedError:
-            continue
+        except ValueError:  # a certificate that takes one k only (yang-expinf-linf: k = 0)
+            cert = cls.from_std(0.5, dim=d)
         z = make_noise(cert, (d,), device="cpu", dtype=torch.float64).sample(20000, generator=gen()).double()
         assert z.std().item() == pytest.approx(0.5, rel=0.03), name
 

@@ -17,7 +17,6 @@ from scipy import stats
 from scipy.special import ndtr
 
 import smoothcert as sc
-from smoothcert.bounds import Noise
 from smoothcert.gpu_sampler.sequential import (
     ModelDraw,
     certify_budget,
@@ -131,8 +130,12 @@ def test_certify_sequential_matches_the_modes_and_certify_fields(distances_input
     with pytest.raises(ValueError, match="mode"):
         certify_sequential(model, x, COHEN, "fixed", **opts)
 
-    class NoStd:  # a certificate whose noise has no closed-form std (like the Zhang families)
-        noise = Noise("zhang-l2", {"sigma": SIGMA, "k": 1, "dim": 2})
+    class NoStdNoise:  # a noise whose family gives no closed-form std (NoiseFamily.unit_std unset)
+        def std(self):
+            raise NotImplementedError
+
+    class NoStd:
+        noise = NoStdNoise()
         radius = COHEN.radius
 
     with pytest.raises(ValueError, match="tol"):
