@@ -1,6 +1,6 @@
 """Choosing the smoothing per input and per dataset, soundly: the comparison on Fashion-MNIST.
 
-Rows (every row names the procedure that makes it a certificate, DESIGN section 5):
+Rows (every row names the procedure that makes it a certificate, docs/contributing.md, Soundness):
 
 l2 (Gaussian, shipped ``fmnist-gaussian-0.25``)
   fixed sigma                    cohen-gaussian-l2, sigma = 0.25            fixed-distribution

@@ -1,4 +1,4 @@
-"""Throughput of counts -> certified radii (issue 2, item 7).
+"""Throughput of counts -> certified radii.
 
 Measures, in the same run, on the same synthetic counts (K classes, n = 100,000 estimation and
 n0 = 100 selection samples per input, binary rule, ``cohen-gaussian-l2``):

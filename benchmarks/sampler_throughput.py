@@ -10,14 +10,14 @@ repetition of each method counts, so load from other processes hurts every metho
 * ``Cohen-style loop``  -- Cohen et al.'s ``core.py`` ``_sample_noise``: ``x.repeat``,
   ``randn_like * sigma``, forward, argmax, bincount, float32, under ``torch.no_grad``.
 * ``compiled limit``    -- noise + add + the model + argmax + tally as one ``torch.compile``d
-  function (float32; on CUDA the folded bf16 copy, CUDA graphs): the real limit (issue 15).
+  function (float32; on CUDA the folded bf16 copy, CUDA graphs): the real limit.
 * ``counts compiled``   -- ``counts(..., compile=True)`` (float32).
 * ``counts grid (sound)`` -- ``counts`` with the ``gaussian-grid`` noise (Voracek & Hein 2023:
   exact integer noise, inputs in integer units): the price of the sound mode.
 
 ``--no-compile`` leaves out the two compiled rows (compiling a ResNet takes minutes on 2 cores).
 
-Goals (issue 5, item 8): counts float32 >= 0.95 x bare forward; counts bfloat16 >= 2 x the
+Goals: counts float32 >= 0.95 x bare forward; counts bfloat16 >= 2 x the
 Cohen-style loop with >= 99.5% agreement of bf16 and float32 predictions on the same noisy batches.
 
     python benchmarks/sampler_throughput.py            # ~1-2 minutes on two cores

@@ -1,4 +1,4 @@
-"""Samples saved by sequential certification on the shipped Fashion-MNIST model (issue 8, item 4).
+"""Samples saved by sequential certification on the shipped Fashion-MNIST model.
 
 Model ``fmnist-gaussian-0.50`` (Gaussian sigma = 0.5, ``cohen-gaussian-l2``), alpha = 0.001,
 n0 = 100; paired runs on the first images of the embedded test sample. Three procedures, in the
@@ -31,7 +31,7 @@ fixed n's at every radius; budget mode (tol 0.02 sigma) 1.13x fewer, mean radius
 -0.0043 sigma; even an oracle that knows p_A and pays nothing for sequential validity saves only
 2.1x for the budget goal on this distribution.
 
-Goals (issue 8): the same certified accuracy at every radius (within one image) with >= 10x fewer
+Goals: the same certified accuracy at every radius (within one image) with >= 10x fewer
 samples on average for target mode (met: 16.7x), >= 3x fewer for budget mode at a radius loss
 <= 0.02 sigma per input (not met on this model: 1.13x; the oracle bound is 2.1x).
 

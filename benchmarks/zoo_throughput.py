@@ -1,4 +1,4 @@
-"""Radius throughput of the noise-zoo certificates (issue 16) against rs4a's code path.
+"""Radius throughput of the noise-zoo certificates against rs4a's code path.
 
 For each row: our vectorized ``radius`` on 10^6 pA values (uniform in (1/2, 1)), and rs4a's
 (tonyduan/rs4a, ``src/noises/noises.py``) path on the same inputs, reimplemented here from its

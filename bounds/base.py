@@ -1,7 +1,7 @@
 """The Certificate base classes and the torch-free noise description.
 
 A certificate is bound to the parameters of one smoothing distribution. Its public surface
-(DESIGN section 2):
+(README, "Library use"):
 
 * ``radius(p_a, p_b=None)`` -- numpy-vectorized, the largest certified ball in ``norm``; rounded
   so that it is never above the exact value; ``p_b=None`` is the binary case ``p_b = 1 - p_a``.

@@ -2,8 +2,8 @@
 
 A reader never sees a half-written file, and a failed write leaves neither a partial target nor a
 stray temporary file. Standard library only. It lives in ``bounds`` (whose radius tables are saved
-through it) because that is the lowest layer that every writer (verify, gpu_sampler, figures, the
-CLI, benchmarks) may import; DESIGN section 1 keeps the top level to the design card's files.
+through it) in ``core``, the bottom layer that every writer (bounds' radius tables, verify,
+gpu_sampler, figures, the CLI, benchmarks) may import (docs/contributing.md, Layers).
 """
 
 from __future__ import annotations

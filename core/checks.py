@@ -1,4 +1,4 @@
-"""Input validation shared by every public entry point (DESIGN section 6).
+"""Input validation shared by every public entry point (docs/contributing.md, Bad input).
 
 Every checker raises ``ValueError`` (bad value) or ``TypeError`` (bad type) whose message names
 the argument and shows the offending value, and returns a clean float64/int64 numpy array.
@@ -139,7 +139,7 @@ def check_probability_pair(p_a, p_b):
 
     ``p_a`` is rounded down and ``p_b`` up to float64 (the safe direction: every certified radius
     grows with p_a and shrinks with p_b), so a Fraction, Decimal, mpf or longdouble input never
-    yields a radius above the exact one at the input (issue 12, item 2). ``radius_mp`` reads the
+    yields a radius above the exact one at the input. ``radius_mp`` reads the
     same rounded values.
 
     Returns ``(p_a, p_b, scalar)`` where ``p_b`` is ``None`` for the binary case and ``scalar`` is

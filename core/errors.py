@@ -1,4 +1,4 @@
-"""The one exception type for bad user input (issue 12, item 14).
+"""The one exception type for bad user input.
 
 ``BadInput`` subclasses ``ValueError``, so every caller that expects the library's documented
 ``ValueError`` on bad input still catches it. The command line (``cli.main``) turns only this

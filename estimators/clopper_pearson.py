@@ -1,6 +1,7 @@
 """One-sided Clopper-Pearson bounds on a binomial proportion, rounded in the safe direction.
 
-Convention (DESIGN section 4; Cohen et al. 2019, Sec. 3.2 and App. G, "LowerConfBound"; the same
+Convention (docs/contributing.md, Statistics; Cohen et al. 2019, Sec. 3.2 and App. G,
+"LowerConfBound"; the same
 as statsmodels ``proportion_confint(k, n, alpha=2*alpha, method="beta")``):
 
 * lower bound ``L(k, n, alpha) = Beta.ppf(alpha; k, n-k+1)``, ``L = 0`` at ``k = 0``;

@@ -8,7 +8,8 @@ Pure numpy; imports no other part of smoothcert.
   alpha <= 1/2): ``P(sup_t (F_n(t) - F(t)) > eps) <= exp(-2 n eps^2)`` and the same for F - F_n.
   So ``F(t) <= F_n(t) + sqrt(ln(1/alpha)/(2n))`` for all t simultaneously.
 
-Why DKW for the functional-optimization bound (DESIGN section 3, ``zhang-linf``): with
+Why DKW for the functional-optimization bound (``zhang-linf``; docs/contributing.md, Theorem
+catalog conventions): with
 R = pi_delta/pi0 and F(t) = P(R < t), ``D(lambda) = E(lambda - R)_+ = int_0^lambda F(t) dt``, so
 on the DKW event ``D(lambda) <= D_n(lambda) + lambda eps`` for every lambda at once. Choosing lambda on
 the same samples is then sound; a per-lambda Hoeffding bound would not cover the chosen lambda.

@@ -10,7 +10,7 @@ of ``x``.
   added by broadcasting (no copy of ``x`` beyond that buffer); the model runs under
   ``torch.inference_mode`` and in eval mode. ``precision="bfloat16"`` evaluates the model under
   ``torch.autocast(device_type, torch.bfloat16)`` on a channels_last buffer -- the noise is still
-  sampled and added in float32 first (DESIGN section 5). It runs an inference copy of the model
+  sampled and added in float32 first (docs/contributing.md, Soundness). It runs an inference copy of the model
   (:func:`bf16_inference_model`: BatchNorm folded into the convolutions, channels_last weights);
   the caller's model is never modified.
   ``compile`` runs the forward and argmax as one ``torch.compile``d step on a fixed-shape buffer

@@ -380,7 +380,7 @@ def make_scaled(name, s):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_radius_over_the_whole_scale_range(name):
-    """Scales from the smallest subnormal to the largest double (issue 12 items 1 and 3): never
+    """Scales from the smallest subnormal to the largest double: never
     above the twin, finite where the twin is finite, the largest double where the exact radius is
     above it, inf only where the twin is inf."""
 
@@ -447,7 +447,7 @@ def test_zhang_l1_k0_twin_in_the_deep_tail(pb):
        st.lists(scales_whole, min_size=2, max_size=3), pair())
 def test_mixture_over_the_whole_sigma_range(wraw, sig, ab):
     """ancer-gaussian-mixture squared sigma in float64: inf above sigma ~ 1.34e154 and an
-    over-report with a subnormal sigma^2 and a small weight (issue 12 item 1)."""
+    over-report with a subnormal sigma^2 and a small weight."""
     k = min(len(wraw), len(sig))
     w = np.array(wraw[:k]) / math.fsum(wraw[:k])
     cert = sc.get("ancer-gaussian-mixture", weights=w, sigmas=np.array(sig[:k]))

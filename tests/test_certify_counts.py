@@ -1,8 +1,8 @@
-"""Counts -> (prediction, radius): Cohen's CERTIFY and PREDICT (DESIGN section 4).
+"""Counts -> (prediction, radius): Cohen's CERTIFY and PREDICT (docs/contributing.md, Statistics).
 
 Checks the alpha split of each rule against the Clopper-Pearson bounds at the documented levels,
 soundness of the whole pipeline against the exact (mpmath) bounds and radius, Monte Carlo
-coverage including the selection-bias worst case that a plain alpha would fail, the DESIGN's
+coverage including the selection-bias worst case that a plain alpha would fail, the documented
 numeric check (90000, 100), PREDICT against ``scipy.stats.binomtest``, and bad input.
 """
 
@@ -59,7 +59,7 @@ def gaussian_radius_mp(p_a, p_b=None):
 
 
 # ---------------------------------------------------------------------------------------------
-# the DESIGN's numeric check and exact soundness
+# the documented numeric check and exact soundness
 def test_design_check_binary_and_runner_up():
     counts, select = design_counts()
     _, r_bin = sc.certify_counts(counts, COHEN, 0.001, select)
@@ -344,7 +344,7 @@ def test_predict_bad_input(counts, alpha, exc, name):
 
 
 # ---------------------------------------------------------------------------------------------
-# PREDICT at the boundary (issue 12, item 5): never predict where the exact test does not reject
+# PREDICT at the boundary: never predict where the exact test does not reject
 def exact_pvalue_mp(n_a, m):
     """2 P(Bin(m, 1/2) >= n_a) in mpmath, independent of the code under test: the first term from
     loggamma, the next by the ratio (m - j) / (j + 1), until a term is below 1e-45 of the sum
@@ -386,7 +386,7 @@ def test_predict_at_alpha_right_at_the_exact_pvalue(m, z):
 
 
 # ---------------------------------------------------------------------------------------------
-# counts past int64 (issue 12, item 16)
+# counts past int64
 @pytest.mark.parametrize(
     "counts",
     [

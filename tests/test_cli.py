@@ -1,4 +1,4 @@
-"""The command line's error contract (issue 12, items 13 and 14).
+"""The command line's error contract.
 
 Exit 2 with a one-line message for bad option values (validated at the boundary, raised as
 ``BadInput``); any other exception is a bug and surfaces with its traceback.

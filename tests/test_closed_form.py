@@ -32,7 +32,7 @@ def test_cohen_known_values():
         exact = mp.sqrt(2) * mp.erfinv(2 * mpf(pa) - 1)
     r = sc.get("cohen-gaussian-l2", sigma=0.5).radius(pa)
     assert mpf(r) <= 0.5 * exact and abs(r - 0.5) < 1e-12
-    # DESIGN section 4: all-correct counts, n = 1e5, alpha = 1e-3 -> 3.8115 sigma.
+    # docs/contributing.md, Statistics: all-correct counts, n = 1e5, alpha = 1e-3 -> 3.8115 sigma.
     r = sc.get("cohen-gaussian-l2", sigma=1.0).radius(0.001 ** (1 / 1e5))
     assert round(r, 4) == 3.8115
 

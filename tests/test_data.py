@@ -107,7 +107,7 @@ def test_embedded_sample_is_the_first_500_test_images():
 
 
 # ---------------------------------------------------------------------------------------------
-# ARS training images must never include a certified image (issue 12 item 12)
+# ARS training images must never include a certified image
 def _benchmark_module():
     import importlib.util
 

@@ -158,7 +158,7 @@ def test_resume_refuses_other_parameters(script, tmp_path):
         script.run(str(other))
 
 
-# Issue 14 item 2: every setting that shapes the rows is in the run record, and a resume that
+# every setting that shapes the rows is in the run record, and a resume that
 # changes any one of them is refused naming it (the old code checked only the TSV's own columns:
 # another sigma, model, data set or package version appended its rows to the same file, exit 0).
 def _sc():
@@ -363,7 +363,7 @@ def test_bad_rule_precision_or_certificate_touch_no_file(script, tmp_path):
 
 
 def test_figures_refuse_radii_of_different_norms(script, tmp_path, capsys):
-    """Issue 14 item 2: ``figures --tsv`` never draws l1 and l2 radii on one axis, and no table
+    """``figures --tsv`` never draws l1 and l2 radii on one axis, and no table
     bolds a "best" cell across norms (before, ``figures --tsv gauss.tsv laplace.tsv`` drew both as
     "l2" and bolded across them). The figure function itself still draws what it is given: the
     demo plots Gaussian l2 radii on its l1 axis, sound because ||d||_2 <= ||d||_1."""

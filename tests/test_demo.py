@@ -163,7 +163,7 @@ def test_certify_command_sequential_modes_record_samples(tmp_path, capsys, mode)
 
 
 def test_model_card_states_the_shipped_metrics():
-    """docs/models.md (issue 14 item 5): one row per shipped model with the clean and noisy test
+    """docs/models.md: one row per shipped model with the clean and noisy test
     accuracy of assets/metrics.json, and the certification command it reports."""
     card = (M.__file__.rsplit("gpu_sampler", 1)[0] + "docs/models.md")
     text = open(card).read()

@@ -130,7 +130,7 @@ def test_guide_library_examples_run_and_state_true_numbers():
 
 
 def test_guide_states_each_cohen_files_alpha_and_the_high_probability_numbers():
-    """Issue 12, item 17: the guide's alpha paragraph agrees with figures.COHEN_ALPHA and the
+    """the guide's alpha paragraph agrees with figures.COHEN_ALPHA and the
     high-probability numbers it quotes are what the code computes."""
     from smoothcert import figures as F
 

@@ -1,4 +1,4 @@
-"""One-sided Clopper-Pearson bounds and the exact binomial tail (DESIGN section 4).
+"""One-sided Clopper-Pearson bounds and the exact binomial tail (docs/contributing.md, Statistics).
 
 The reference for every float bound is the exact binomial tail at the returned float, summed in
 mpmath; the tail itself is checked against exact rational sums (fractions) and against the
@@ -175,7 +175,7 @@ def test_cp_bounds_sound_at_random_large_n(n, frac, alpha):
 
 
 def test_scipy_alone_is_unsound_somewhere():
-    """The margin is needed: the raw scipy quantile's exact tail exceeds alpha (DESIGN section 4)."""
+    """The margin is needed: the raw scipy quantile's exact tail exceeds alpha (docs/contributing.md, Statistics)."""
     from scipy import special
 
     over = 0
@@ -186,7 +186,7 @@ def test_scipy_alone_is_unsound_somewhere():
 
 
 def test_cp_lower_all_successes_closed_form():
-    """k = n: L = alpha^(1/n); n = 1e5, alpha = 1e-3 gives sigma * 3.8115 (DESIGN section 4)."""
+    """k = n: L = alpha^(1/n); n = 1e5, alpha = 1e-3 gives sigma * 3.8115 (docs/contributing.md, Statistics)."""
     lo = cp_lower(10**5, 10**5, 1e-3)
     with mp.workdps(40):
         exact = mp.mpf("0.001") ** (mp.mpf(1) / 10**5)
@@ -361,7 +361,7 @@ def test_binomial_tail_mp_bad_input(args, kwargs, exc, name):
 
 
 # ---------------------------------------------------------------------------------------------
-# the alpha floor (issue 12, item 4): SciPy's inversion breaks down below about 1e-255
+# the alpha floor: SciPy's inversion breaks down below about 1e-255
 tiny_alphas = st.one_of(
     st.floats(min_value=math.log10(cpm.ALPHA_MIN), max_value=-12.0).map(lambda e: 10.0**e),
     st.just(cpm.ALPHA_MIN),
@@ -421,7 +421,7 @@ def _ibeta_small_tail(a: int, b: int, x: float, dps: int = 40):
     (238946881, 2057831930, 4.1835731065010073e-159),
 ])
 def test_cp_bounds_sound_at_n_near_1e9(k, n, alpha):
-    """Issue 12 item 4: SciPy's excess at n of 1e9 is above ETA; ETA_LARGE covers it."""
+    """SciPy's excess at n of 1e9 is above ETA; ETA_LARGE covers it."""
     assert _ibeta_small_tail(k, n - k + 1, cp_lower(k, n, alpha)) <= alpha
     kk = n - k  # the mirrored count: P(Bin(n, U) <= kk) = I_{1-U}(n - kk, kk + 1)
     assert _ibeta_small_tail(n - kk, kk + 1, 1 - mp.mpf(cp_upper(kk, n, alpha))) <= alpha

@@ -112,7 +112,7 @@ def test_read_all_released_files():
 
 
 # ---------------------------------------------------------------------------------------------
-# Issue 13 item 6: Cohen et al.'s files are package data, found by every install
+# Cohen et al.'s files are package data, found by every install
 COHEN_FILES = sorted(IMAGENET_FILES + CIFAR_FILES + [
     "cifar10__resnet110__noise_0.12__test__sigma_0.50.tsv",
     "cifar10__resnet110__noise_0.25__test__sigma_0.50.tsv",
@@ -656,7 +656,7 @@ def test_landscape_docs_figures_with_a_small_image_model(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# Issue 12, item 11: the sound column survives reading, and unsound rows never count
+# the sound column survives reading, and unsound rows never count
 UNSOUND = "NO-UNSOUND_(per-input_parameters,_no_memory)"  # as gpu_sampler.memory.records_to_tsv writes it
 
 
@@ -709,7 +709,7 @@ def test_unsound_results_keep_their_mark_in_tables_figures_and_the_cli(tmp_path,
 
 
 # ---------------------------------------------------------------------------------------------
-# Issue 12, item 15: both variants tabulated, no bold in a one-row table, failing groups fail
+# both variants tabulated, no bold in a one-row table, failing groups fail
 @given(rows, st.lists(st.floats(0, 6), min_size=1, max_size=5), st.booleans())
 def test_a_one_file_table_bolds_nothing(data, radii, acr):
     res = _results([d[0] for d in data], [d[1] for d in data])
@@ -754,7 +754,7 @@ def test_docs_figures_fails_when_a_group_raises(tmp_path, monkeypatch, capsys):
 
 
 # ---------------------------------------------------------------------------------------------
-# Issue 12, item 17: each of Cohen et al.'s files carries its own alpha
+# each of Cohen et al.'s files carries its own alpha
 def _reachable_radii(alpha, n=100_000):
     """Every radius CERTIFY can print at this alpha, in sigma units: Phi^-1 of the one-sided
     Clopper-Pearson lower bound B(alpha; k, n - k + 1) for k with a positive radius (sorted)."""

@@ -488,7 +488,7 @@ def test_bad_calls(cls):
     assert c.radius(0.5) == 0.0 and c.radius(0.4, 0.4) == 0.0
 
 
-# ---- issue 13: directed rounding of p_a / p_b and bounded searches ----------------------------
+# ---- directed rounding of p_a / p_b and bounded searches ----------------------------
 def test_table_lookup_rounds_p_a_down():
     """A Fraction just below a table threshold must not get that threshold's radius: 9/10 lies
     below the double 0.9 (which is 0.9000000000000000222...), so the lookup returns the radius of

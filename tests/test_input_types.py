@@ -1,4 +1,4 @@
-"""Probabilities of non-float64 types are rounded in the safe direction (issue 12, item 2).
+"""Probabilities of non-float64 types are rounded in the safe direction.
 
 ``Fraction``, ``Decimal``, ``mpmath.mpf``, ``np.longdouble`` and Python ints are converted to the
 nearest double and then compared back exactly: p_A moves down and p_B up by one ulp where the

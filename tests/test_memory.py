@@ -183,7 +183,7 @@ def test_certify_sequence_memory_and_resume(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# issue 12 item 9: a point possibly inside a stored region counts as inside
+# a point possibly inside a stored region counts as inside
 def _exactly_inside(x, centre, region):
     """``||(x - c)/s||_p <= gap`` in exact rational arithmetic (p = 1 or 2)."""
     s = np.broadcast_to(region.scales, x.shape)
@@ -230,7 +230,7 @@ def test_memory_never_answers_another_class_inside_a_region(p, seed, rel, log_sc
 
 
 # ---------------------------------------------------------------------------------------------
-# issue 12 item 10: the memory persists across calls and runs
+# the memory persists across calls and runs
 def test_memory_file_persists_across_objects(tmp_path):
     path = tmp_path / "memory.jsonl"
     first = MemoryCertifier(path)
@@ -316,7 +316,7 @@ def test_certify_sequence_resumes_from_the_memory_file(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# issue 12 item 11: unsound rows never enter a sound number
+# unsound rows never enter a sound number
 def test_summarize_counts_only_sound_rows():
     reg = WeightedLpBall(2, 1.0, 1.0, dim=4)
     recs = [fixed_record(1, reg, index=0), unsound_record(1, WeightedLpBall(2, 1.0, 9.0, dim=4), index=1)]

@@ -416,7 +416,7 @@ def test_train_writes_checkpoint_and_resumes_identically(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# Issue 14 item 3: checkpoints that are checked. Before, an empty/text/random/truncated file gave
+# checkpoints that are checked. Before, an empty/text/random/truncated file gave
 # torch's traceback (EOFError, KeyError, UnpicklingError, RuntimeError), and 64 flipped bytes in a
 # shipped checkpoint loaded silently with other weights.
 def _damaged(kind, tmp_path):

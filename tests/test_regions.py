@@ -253,7 +253,7 @@ def test_bad_region_arguments(kw, exc, word):
         WeightedLpBall(**kw)
 
 
-# -- soundness at the float edges (issue 12 item 6) ---------------------------------------------
+# -- soundness at the float edges ---------------------------------------------
 _EDGE = [0.0, 5e-324, 1e-310, 2.2250738585072014e-308, 1e-160, 1e-30, 1.0, 1e30, 1e160, 1e300,
          float(np.finfo(float).max)]
 _edge_floats = st.one_of(st.sampled_from(_EDGE),

@@ -1,4 +1,4 @@
-"""Sound randomized smoothing in floating point (Voracek & Hein, ICLR 2023; issue 15 item 4).
+"""Sound randomized smoothing in floating point (Voracek & Hein, ICLR 2023).
 
 The float sampler draws ``z = fl32(sigma * n)`` with ``n`` a float32 normal: a finite set of
 values, and for sigma = 1.5 the product leaves about a third of the float32 grid of ``[1.5, 2)``

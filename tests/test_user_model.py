@@ -1,4 +1,4 @@
-"""Your own model on your own data (issue 14 item 1): entry points, TorchScript and torch.export
+"""Your own model on your own data: entry points, TorchScript and torch.export
 files, ImageFolder / .npz / .npy / idx data, and one-line shape errors from a probe."""
 
 import json
@@ -173,7 +173,7 @@ def test_npy_needs_labels_and_text_is_not_idx(tmp_path):
         load_user_data(tmp_path / "x.txt", labels=tmp_path / "x.npy")
 
 
-# Issue 14: "a 28x28 input without a channel reports 'got 10 channels', and a 1x32x32 input runs
+# "a 28x28 input without a channel reports 'got 10 channels', and a 1x32x32 input runs
 # and silently abstains". The old CLI read only Fashion-MNIST; through the API the 32x32 image ran
 # the 28x28 net's global pooling and abstained or guessed. Now one line names both shapes.
 @pytest.mark.parametrize("model, images, match", [

@@ -1,4 +1,4 @@
-"""The noise zoo of Yang et al. 2020 (issue 16): norm conversion and the uniform l2-ball radius.
+"""The noise zoo of Yang et al. 2020: norm conversion and the uniform l2-ball radius.
 
 Every radius is pinned against a value computed here by a method that shares no code with the
 implementation (mpmath quadrature of the defining volume, closed-form lens volumes, exact norms of

@@ -1,4 +1,4 @@
-"""Yang et al. 2020's exponential and power families (issue 16): Exp2 (l2), ExpInf (l1, l_inf)
+"""Yang et al. 2020's exponential and power families: Exp2 (l2), ExpInf (l1, l_inf)
 and PowInf (l1).
 
 Every radius is pinned against a value computed here by a method that shares no code with the

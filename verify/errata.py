@@ -1,4 +1,4 @@
-"""Errata report: printed statements that are loose, inconsistent or mislabeled (issue 4, item 5).
+"""Errata report: printed statements that are loose, inconsistent or mislabeled.
 
 Each entry states what the paper prints, what the verifier finds, and the evidence (exact
 witness probabilities, sympy integrals, ratios on the registered certificates).

@@ -1,4 +1,4 @@
-"""Monte Carlo validation of the theorem statements (issue 4, item 3).
+"""Monte Carlo validation of the theorem statements.
 
 For random base classifiers in low dimension (random half-spaces, quadratic boundaries, small
 random ReLU networks, all numpy) and the certificate's own noise:
@@ -42,8 +42,8 @@ def cp_upper(k, n, level):
 
 
 # ------------------------------------------------------------------------------------------
-# noise samplers (numpy, independent of gpu_sampler), one registered per family of DESIGN
-# section 3: ``sampler(params, d, n, rng) -> (n, d)`` draws of the family's law in R^d.
+# noise samplers (numpy, independent of gpu_sampler), one registered per noise family
+# (verify/registry.py): ``sampler(params, d, n, rng) -> (n, d)`` draws of the family's law in R^d.
 def _vec(params, key, d):
     return np.broadcast_to(np.asarray(params[key], dtype=float).reshape(-1)
                            if np.ndim(params[key]) else float(params[key]), (d,))
@@ -161,7 +161,8 @@ def sample_zhang_linf(p, d, n, rng):
 
 
 def _sample_zhang_linf(sigma, d, k, n, rng):
-    """Exact construction of DESIGN section 3: s = ||z||_inf by inverse CDF on a fine grid of
+    """Exact construction (docs/contributing.md, Theorem catalog conventions): s = ||z||_inf by
+    inverse CDF on a fine grid of
     ``s^-k exp(-s^2/(2 sigma^2)) erf(s/(sigma sqrt 2))^(d-1)``, one coordinate +-s, the others
     N(0, sigma^2) truncated to (-s, s) by inverse CDF."""
     from scipy.special import erf, ndtr, ndtri

@@ -1,4 +1,4 @@
-"""Symbolic identities (sympy) and volume checks (issue 4, item 4).
+"""Symbolic identities (sympy) and volume checks.
 
 Each identity is proved with sympy on the formula and then confirmed numerically on the
 registered certificate, so a certificate that drifts from its formula fails here too. The
@@ -329,7 +329,7 @@ def zhang_linf_k0(inst: Instance) -> Check:
 
 def _zhang_l1_vs_teng(inst):
     """Zhang l1 at k = 0 (Neyman-Pearson multi-class) must never be below Teng et al. Thm 1;
-    the ratio shows by how much it is above (DESIGN section 3)."""
+    the ratio shows by how much it is above (docs/contributing.md, Theorem catalog conventions)."""
     teng = get("teng-laplace-l1", scale=float(inst.cert.noise.params["scale"]))
     rows, worse = [], 0
     rtol = max(getattr(inst.cert, "twin_rtol", 1e-12), 1e-12)  # equal where Teng is tight

@@ -1,13 +1,13 @@
-"""Twin sweep: every float radius against its mpmath twin (issue 4, item 1).
+"""Twin sweep: every float radius against its mpmath twin.
 
 For a point (p_a, p_b) the float result ``r = cert.radius(p_a, p_b)`` must satisfy
-``r <= R_exact`` (DESIGN section 5: a radius is a promise) and ``|r - R| <= twin_rtol * R``.
+``r <= R_exact`` (docs/contributing.md, Soundness: a radius is a promise) and ``|r - R| <= twin_rtol * R``.
 ``R_exact`` is ``cert.radius_mp`` at 50 digits, evaluated at the same float inputs, so the
 comparison ``mpf(r) > R`` is exact up to 1e-50 relative: any positive excess is an over-report.
 
 Points come from three sources:
 
-* the extremes of DESIGN section 5 (p_a within 1e-15 of 1, p_a = 1, p_b near 1e-300, subnormal
+* the extremes of docs/contributing.md, Soundness (p_a within 1e-15 of 1, p_a = 1, p_b near 1e-300, subnormal
   p_b, p_a = p_b, p_a + p_b = 1, p_a at and just above 1/2);
 * a seeded grid in log-odds (so the tails are as dense as the middle);
 * a hypothesis search that *targets* the relative excess ``(r - R)/R``: hypothesis keeps the
@@ -62,7 +62,7 @@ EXPENSIVE_QUICK = [(0.5, None), (0.9, None), (1.0, None), (0.5, 0.5), (1.0, 0.0)
 
 
 def extreme_points(quick: bool = False, expensive: bool = False):
-    """The DESIGN section 5 extremes; ``quick`` keeps four of the deep-tail pairs (p_b < 1e-20),
+    """The extremes of docs/contributing.md, Soundness; ``quick`` keeps four of the deep-tail pairs (p_b < 1e-20),
     and only :data:`EXPENSIVE_QUICK` for certificates marked ``expensive``."""
     if quick and expensive:
         return list(EXPENSIVE_QUICK)
@@ -269,7 +269,7 @@ HUGE_DIM = 1_000_000
 
 
 def huge_dim_check(cert_class) -> dict | None:
-    """DESIGN section 5 "huge d": an anisotropic instance with 10^6 coordinates stays finite,
+    """Huge d (docs/contributing.md, Soundness): an anisotropic instance with 10^6 coordinates stays finite,
     below its twin, and its region keeps a finite log-volume. None for isotropic classes."""
     if not (cert_class.isotropic_counterpart or cert_class.scale_param == "sigmas"):
         return None

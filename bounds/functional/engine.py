@@ -3,7 +3,8 @@ sound error bounds, the dual bound L(p, r), and the certified radius (Zhang, Yu,
 Hsieh 2020, "Black-box certification with randomized smoothing: a functional optimization based
 framework", NeurIPS 2020).
 
-Framework (their Sec. 3, Eq. 4-6; DESIGN section 3). With F = all functions into [0, 1], the
+Framework (their Sec. 3, Eq. 4-6; docs/contributing.md, Theorem catalog conventions). With
+F = all functions into [0, 1], the
 smallest possible probability of class A at x + delta given ``P_{pi0}(A) >= p`` is bounded below by
 the Lagrangian dual
 
@@ -27,7 +28,8 @@ the event {Lambda < x} is {||z - delta|| > rho'*(rho, x)}: an exact one-dimensio
 probability (a Beta CDF for l2, a power for l1), integrated against the law of rho by tanh-sinh
 quadrature split at the kinks (:mod:`.radial`). The quadrature error is estimated by
 comparing two nested orders, the truncated radial mass is added, and every comparison uses the
-resulting upper/lower bounds (DESIGN section 3, "numerical integration is part of the promise").
+resulting upper/lower bounds (docs/contributing.md, Theorem catalog conventions: numerical
+integration is part of the promise).
 
 Any x gives a valid lower bound in (*), feasible or not; ``lower_bound`` takes the largest x whose
 upper CDF bound is <= p (the Neyman-Pearson quantile, found by a bracketing Illinois search on a

@@ -3,7 +3,7 @@ against l_inf balls (Thm 3), with D estimated by Monte Carlo and a DKW bound.
 
 pi0(z) proportional to ||z||_inf^-k exp(-||z||_2^2 / (2 sigma^2)); the worst delta in the l_inf ball of
 radius r is r (1, ..., 1) (their Thm 3). D has no low-dimensional closed form, so it is estimated by
-Monte Carlo as in their Sec. 4.2, with two corrections (DESIGN section 3):
+Monte Carlo as in their Sec. 4.2, with two corrections (docs/contributing.md, Theorem catalog conventions):
 
 * a bound uniform in lambda: D(lambda) = int_0^lambda P(R < t) dt, so the one-sided DKW bound on the
   CDF of R gives ``D <= D_n + lambda eps`` for all lambda at once (lambda is chosen on the samples);
@@ -14,7 +14,8 @@ Monte Carlo as in their Sec. 4.2, with two corrections (DESIGN section 3):
 
 With probability >= 1 - alpha_mc over the Monte Carlo samples every reported radius is certified;
 combined with counts bounded at level alpha the statement holds at 1 - alpha - alpha_mc (attribute
-``confidence`` is 1 - alpha_mc). Exact sampler (DESIGN section 3): s = ||z||_inf has density
+``confidence`` is 1 - alpha_mc). Exact sampler (docs/contributing.md, Theorem catalog
+conventions): s = ||z||_inf has density
 proportional to s^-k exp(-s^2/(2 sigma^2)) erf(s/(sigma sqrt 2))^(d-1) (rejection from a piecewise-
 constant envelope that provably dominates it, see :func:`_sample_sup_norm`); one uniformly chosen
 coordinate is +-s and the others are N(0, sigma^2) truncated to (-s, s). R depends on z only through
@@ -124,7 +125,7 @@ def _sample_sup_norm(n, k, d, rng, cells: int = 4096):
 
 
 def sample_statistics(n, k, d, seed, chunk_elems: int = 4_000_000):
-    """(t, sum z, max z, min z) of n exact draws z ~ pi0 with sigma = 1 (DESIGN section 3 sampler)."""
+    """(t, sum z, max z, min z) of n exact draws z ~ pi0 with sigma = 1 (the exact sampler above)."""
     rng = np.random.default_rng(seed)
     t = _sample_sup_norm(n, k, d, rng)
     sign = np.where(rng.random(n) < 0.5, -1.0, 1.0)

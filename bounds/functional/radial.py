@@ -3,7 +3,7 @@
 For the radial families pi0(z) proportional to ||z||^-k exp(-||z||^q / (q s^q)) (q = 2: the l2
 family with s = sigma; q = 1: the l1 family with s = b), the normalized radius ``u = ||z|| / s``
 has the density ``c u^(nu-1) exp(-u^q / q)`` with ``nu = d - k``: u is chi(nu) for q = 2
-(u^2 ~ chi-square(nu)) and Gamma(nu, 1) for q = 1 (DESIGN section 3).
+(u^2 ~ chi-square(nu)) and Gamma(nu, 1) for q = 1 (docs/contributing.md, Theorem catalog conventions).
 
 This module holds the pieces that do not depend on the family: the radial law (:class:`RadialLaw`),
 a nested tanh-sinh rule (:func:`tanh_sinh_rule`) with its error estimate, a vectorized monotone root
