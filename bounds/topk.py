@@ -107,7 +107,8 @@ def unit_radius(p_l: np.ndarray, sums: np.ndarray) -> np.ndarray:
         a, b = ndtri(pl), ndtri(s)
         lo = np.where(live, gaussian_gap(pl, s), 0.0)
         hi = np.where(live, np.maximum(a - ndtri(s / t), lo) * (1 + 1e-6) + 1e-300, 0.0)
-    a_lo, b_hi, log_t = _down(a), _up(b), np.log(t) * (1 + 4 * EPS)
+    with np.errstate(invalid="ignore"):  # inf - inf = nan only where the entry is not live
+        a_lo, b_hi, log_t = _down(a), _up(b), np.log(t) * (1 + 4 * EPS)
     for _ in range(_BISECTION_STEPS):
         mid = 0.5 * (lo + hi)
         moving = live & (mid > lo) & (mid < hi) & (hi - lo > 2.0**-52 * hi)
