@@ -134,6 +134,24 @@ def test_bad_input():
         WeightedLpBall(2, np.array([1.0, -1.0]), 1.0)
 
 
+@pytest.mark.parametrize("p", [1, 2, math.inf])
+@pytest.mark.parametrize("gap, scale", [(math.inf, 1.0), (1e300, 1e10)])
+def test_region_with_infinite_semi_axes_is_refused(p, gap, scale):
+    # an infinite gap (p_a = 1) or an overflowing gap * scales used to reach linprog (p = 1) or
+    # give a NaN gap (0 * inf) when shrunk against another class's region; now one ValueError
+    m = MemoryCertifier()
+    m.certify(np.zeros(3), 0, WeightedLpBall(p, 1.0, 1.0))
+    with pytest.raises(ValueError, match="region must have finite semi-axes"):
+        m.certify(np.array([5.0, 0.0, 0.0]), 1, WeightedLpBall(p, scale, gap))
+    assert len(m) == 1 and m.consistent()
+
+
+def test_isotropic_region_of_another_dim_is_refused():
+    m = MemoryCertifier()
+    with pytest.raises(ValueError, match="dim=5"):
+        m.certify(np.zeros(3), 0, WeightedLpBall(2, 1.0, 1.0, dim=5))
+
+
 def test_checkpoint_roundtrip_and_atomic_text(tmp_path):
     path = tmp_path / "ck.npz"
     ck = ParameterCheckpoint(path)

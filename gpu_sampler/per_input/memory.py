@@ -256,6 +256,13 @@ class MemoryCertifier:
             raise TypeError(f"region must be a WeightedLpBall or None, got {type(region).__name__}")
         if not region.isotropic and region.scales.size != self._dim:
             raise ValueError(f"region has {region.scales.size} coordinates, x has {self._dim}")
+        if region.isotropic and region.dim is not None and region.dim != self._dim:
+            raise ValueError(f"region has dim={region.dim}, x has {self._dim} entries")
+        with np.errstate(over="ignore"):
+            finite = bool(np.all(np.isfinite(region.gap * np.asarray(region.scales, dtype=np.float64))))
+        if not finite:  # an infinite gap (p_a = 1) or an overflowing product: no separation is computable
+            raise ValueError(f"region must have finite semi-axes gap * scales, got gap={region.gap!r} "
+                             f"(largest scale {float(np.max(region.scales))!r})")
         return region
 
     def _covering(self, x):
