@@ -60,18 +60,6 @@ def nonnegative_real(name: str, value) -> float:
     return x
 
 
-def probability_vector(name: str, value) -> np.ndarray:
-    """Mixture weights: a non-empty 1-D array of values >= 0 summing to 1 (to 1e-9)."""
-    arr = as_float_array(name, value)
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {arr.shape}")
-    if not np.isfinite(arr).all() or (arr < 0).any():
-        raise ValueError(f"{name} must be finite and >= 0, got {arr.tolist()!r}")
-    if abs(float(arr.sum()) - 1.0) > 1e-9:
-        raise ValueError(f"{name} must sum to 1, got sum {float(arr.sum())!r}")
-    return arr
-
-
 @dataclass(frozen=True)
 class Param:
     """One declared parameter of a noise family.
@@ -273,7 +261,6 @@ __all__ = [
     "positive",
     "positive_int",
     "positive_scalar",
-    "probability_vector",
     "register_family",
     "unregister_family",
 ]
