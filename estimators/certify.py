@@ -220,7 +220,7 @@ def _radius_of(cert, lower: np.ndarray, upper: np.ndarray, label: np.ndarray):
     rows = np.arange(upper.shape[0])
     keep = np.ones(upper.shape, dtype=bool)
     keep[rows, label] = False
-    others = upper[keep].reshape(upper.shape[0], -1)
+    others = upper[keep].reshape(upper.shape[0], upper.shape[1] - 1)  # -1 fails on zero rows
     return np.asarray(cert.radius(lower, others), dtype=float), others.max(axis=1)
 
 
@@ -269,9 +269,10 @@ def certify_topk_counts(counts, cert, top_k, alpha=0.001, select=None, labels=No
         out = out if return_bounds else out[:2]
         return tuple(x[0].item() for x in out) if scalar else out
     if select is not None:
-        select = _check_count_matrix("select", select).reshape(-1, classes)
-        if select.shape != counts.shape:
+        select = _check_count_matrix("select", select)
+        if select.reshape(-1, select.shape[-1]).shape != counts.shape:
             raise ValueError(f"select must have the shape of counts {counts.shape}, got {select.shape}")
+        select = select.reshape(counts.shape)
     chooser = counts if select is None else select
     cand = np.argsort(-chooser, axis=1, kind="stable")[:, :top_k]
     level = alpha / (2 * classes) if select is None else alpha / (top_k + classes)

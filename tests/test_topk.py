@@ -247,6 +247,16 @@ def test_topk_counts_shapes_and_scalars():
     assert cset.shape == radii.shape == (2,) and list(cset) == [0, 1]
 
 
+def test_topk_counts_zero_rows():
+    """(0, c) counts give empty results, as the plain mode does (was an internal reshape error)."""
+    cert = sc.get(NAME, sigma=0.5, k=2)
+    empty = np.zeros((0, 4), dtype=np.int64)
+    cset, radii = certify_counts(empty, cert, 0.001, top_k=2)
+    assert cset.shape == radii.shape == (0, 2)
+    label, radius = certify_counts(empty, cert, 0.001, top_k=2, labels=np.zeros(0, np.int64))
+    assert label.shape == radius.shape == (0,)
+
+
 @pytest.mark.parametrize("kwargs, exc, word", [
     ({"top_k": 3}, ValueError, "k=3"),                        # cert has k = 2
     ({"top_k": 0}, ValueError, "top_k"),
@@ -255,6 +265,7 @@ def test_topk_counts_shapes_and_scalars():
     ({"top_k": 2, "labels": [0, 1]}, ValueError, "labels"),
     ({"top_k": 2, "labels": [0], "select": [[1, 2, 3, 4]]}, ValueError, "select"),
     ({"labels": [0]}, ValueError, "top_k"),
+    ({"top_k": 2, "select": [1, 2, 3]}, ValueError, "select"),  # was numpy's reshape error
 ])
 def test_topk_counts_bad_input(kwargs, exc, word):
     cert = sc.get(NAME, sigma=0.5, k=2)
