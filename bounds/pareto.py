@@ -51,7 +51,7 @@ from functools import lru_cache
 import mpmath as mp
 import numpy as np
 
-from ..core.rounding import shrink
+from ..core.rounding import MAX, shrink
 from .base import GapCertificate
 from .family import NoiseFamily, Param, positive_scalar, register_family
 from .registry import register
@@ -63,6 +63,8 @@ TERMS = 48
 ULPS = 256
 #: Digits of the coefficient tables (rounded down to doubles).
 _TABLE_DPS = 40
+#: The largest gap returned for pA < 1 (an overflowed quotient, the exact value above it).
+_LARGEST = float(shrink(MAX, ULPS))
 
 
 def tail_index(name: str, value) -> float:
@@ -136,7 +138,9 @@ def pareto_gap(p_a: np.ndarray, a: float) -> np.ndarray:
         w = -np.expm1(x[~lo])
         series[~lo] = _horner(far_s, w) - np.log(w) * _horner(far_t, w)
         val = shrink(y * series / a, ULPS)
-    val = np.where(y >= 1.0, np.inf, val)
+    # y < 1 has a finite radius: a quotient that overflowed (a tiny, e.g. subnormal) stands for
+    # an exact value of at least MAX (1 - ULPS eps), never inf
+    val = np.where(y >= 1.0, np.inf, np.minimum(val, _LARGEST))
     return np.where(y > 0, val, 0.0)
 
 

@@ -162,3 +162,15 @@ def test_torch_and_verifier_samplers_draw_the_pareto_law(a):
     for draws in (x, y):
         assert stats.kstest(draws, pareto_cdf(0.7, a)).pvalue > 1e-4
         assert stats.kstest(draws, pareto_cdf(0.7 * 1.1, a)).pvalue < 1e-6  # a 10% scale error fails
+
+
+@pytest.mark.parametrize("a", [5e-324, 1e-310])
+def test_overflowing_gap_is_finite_below_one(a):
+    """A subnormal tail index makes the float quotient y series / a overflow: pA < 1 has a finite
+    exact radius (above every double), so the certificate returns at most MAX, never inf."""
+    cert = PARETO(1.0, tail_index=a)
+    p = np.array([0.5 + 2.0**-40, 0.9, 1 - 2.0**-52])
+    r = cert.radius(p)
+    assert np.all(np.isfinite(r)) and np.all(r > 0)
+    assert all(x <= cert.radius_mp(float(pa)) for x, pa in zip(r, p))
+    assert cert.radius(1.0) == math.inf
