@@ -99,7 +99,7 @@ def radius_in_norm(cert, norm, p_a, p_b=None, dim=None):
         if own is None:
             raise ValueError(f"dim is needed to convert {cert.name}'s {cert.norm} radius to {norm!r}")
         dim = own
-    elif own is not None and int(dim) != int(own):
+    elif own is not None and check_int("dim", dim, minimum=1) != int(own):
         raise ValueError(f"dim={dim!r} differs from the certificate's own dim={own!r}")
     return convert_radius(cert.radius(p_a, p_b), cert.norm, norm, dim)
 

@@ -100,6 +100,8 @@ def test_radius_in_norm_uses_the_certificate_norm_and_dim():
         radius_in_norm(cert, "linf", 0.9)
     with pytest.raises(ValueError, match="dim"):
         radius_in_norm(ball, "linf", 0.9, dim=3)
+    with pytest.raises(TypeError, match="dim"):  # was int('abc')'s message, not naming dim
+        radius_in_norm(ball, "linf", 0.9, dim="abc")
 
 
 @pytest.mark.parametrize("args, exc, word", [
