@@ -347,18 +347,24 @@ def _all_ones(p, d, norm):
     return [np.ones(d)]
 
 
+def _axis_half_space(u, cdf, quantile, p_a, p_b, neyman_pearson=True) -> list[Witness]:
+    """The half-space ``{z_i <= t}`` on the coordinate i where the direction u is largest, with
+    the exact marginal ``cdf``/``quantile`` of z_i."""
+    i = int(np.argmax(np.abs(u)))
+    return [Witness(f"half-space {{z_{i} <= t}}", cdf, quantile, abs(u[i]), p_a, p_b,
+                    neyman_pearson=neyman_pearson)]
+
+
 @registry.register("witness", "zhang-l2", directions=_first_axis)
 def zhang_l2_witnesses(p, u, p_a, p_b):
     """k = 0: the Gaussian half-space; k > 0: ``{z_i <= t}`` with the exact marginal of z_i
     (quadrature), not a Neyman-Pearson set (soundness and a ratio only)."""
     k, dim, sigma = float(p["k"]), int(p["dim"]), float(p["sigma"])
-    i = int(np.argmax(np.abs(u)))
     if k == 0:
-        return [Witness(f"half-space {{z_{i} <= t}}", normal_cdf(sigma), normal_quantile(sigma),
-                        abs(u[i]), p_a, p_b)]
+        return _axis_half_space(u, normal_cdf(sigma), normal_quantile(sigma), p_a, p_b)
     cdf = zhang_l2_marginal_cdf(sigma, dim, k)
-    return [Witness(f"half-space {{z_{i} <= t}}", cdf, bisect_quantile(cdf, -sigma, sigma, iters=80),
-                    abs(u[i]), p_a, p_b, neyman_pearson=False)]
+    return _axis_half_space(u, cdf, bisect_quantile(cdf, -sigma, sigma, iters=80), p_a, p_b,
+                            neyman_pearson=False)
 
 
 @registry.register("witness", "zhang-l1", directions=_first_axis)
@@ -366,13 +372,11 @@ def zhang_l1_witnesses(p, u, p_a, p_b):
     """k = 0: Teng's one-dimensional Laplace set; k > 0: ``{z_i <= t}`` with the exact marginal
     of z_i (quadrature), not a Neyman-Pearson set (soundness and a ratio only)."""
     k, dim, b = float(p["k"]), int(p["dim"]), float(p["scale"])
-    i = int(np.argmax(np.abs(u)))
     if k == 0:
-        return [Witness(f"half-space {{z_{i} <= t}}", laplace_cdf(b), laplace_quantile(b),
-                        abs(u[i]), p_a, p_b)]
+        return _axis_half_space(u, laplace_cdf(b), laplace_quantile(b), p_a, p_b)
     cdf = zhang_l1_marginal_cdf(b, dim, k)
-    return [Witness(f"half-space {{z_{i} <= t}}", cdf, bisect_quantile(cdf, -b, b, iters=80),
-                    abs(u[i]), p_a, p_b, neyman_pearson=False)]
+    return _axis_half_space(u, cdf, bisect_quantile(cdf, -b, b, iters=80), p_a, p_b,
+                            neyman_pearson=False)
 
 
 @registry.register("witness", "zhang-linf", directions=_all_ones)
