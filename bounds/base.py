@@ -25,16 +25,26 @@ import numpy as np
 import math
 
 from ..core.checks import check_int, check_probability_pair
+from ..core.errors import BadInput
 from ..core.rounding import DEFAULT_ULPS, MAX, as_output, shrink
 from .family import noise_family
 
 #: The fewest digits a twin may be asked for: below double precision a twin is no reference.
 MIN_DPS = 15
+#: The most digits a twin may be asked for. A reference for float64 needs ~17 digits (the default
+#: is 50, and :func:`twin_dps` adds at most ~330 for the deepest tails); at 10,000 digits one
+#: special-function call already takes seconds, and mpmath's precision arithmetic overflows
+#: (``OverflowError``) or never finishes long before ``dps = 2**70`` or ``10**6``.
+MAX_DPS = 10_000
 
 
 def check_dps(dps) -> int:
-    """The twin's precision in decimal digits: an integer >= :data:`MIN_DPS`."""
-    return check_int("dps", dps, minimum=MIN_DPS)
+    """The twin's precision in decimal digits: an integer with
+    :data:`MIN_DPS` <= dps <= :data:`MAX_DPS` (else a one-line error naming dps)."""
+    dps = check_int("dps", dps, minimum=MIN_DPS)
+    if dps > MAX_DPS:
+        raise BadInput(f"dps must be <= {MAX_DPS} (a twin needs ~50 digits), got {dps}")
+    return dps
 
 
 def twin_dps(p_a: float, p_b: float | None, dps: int) -> int:

@@ -418,9 +418,11 @@ def test_overflowing_radius_is_the_largest_double(name):
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("dps, exc", [(-5, ValueError), (0, ValueError), (14, ValueError),
                                       (2.5, TypeError), ("50", TypeError), (None, TypeError),
-                                      (True, TypeError)])
+                                      (True, TypeError), (10_001, ValueError),
+                                      (10**6, ValueError), (2**70, ValueError)])
 def test_bad_dps_raises_naming_dps(name, dps, exc):
-    """radius_mp(dps=-5) used to return inf (cohen) or 1.0 (uniform); dps must be an int >= 15."""
+    """radius_mp(dps=-5) used to return inf (cohen) or 1.0 (uniform); dps must be an int >= 15.
+    dps = 2**70 raised mpmath's OverflowError and 10**6 ran for ever: at most MAX_DPS = 10,000."""
     cert = make(name)
     with pytest.raises(exc, match="dps"):
         cert.radius_mp(0.9, dps=dps)
