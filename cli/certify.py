@@ -36,7 +36,12 @@ def add_certify(sub):
             "al.); the input shape comes from the data and is checked with one forward pass.\n"
             "The certificate's noise defaults to the model's training noise (matched by its\n"
             "per-coordinate std when --cert is another family); --sigma/--scale/--half-width override.\n"
-            "On a CPU, Cohen's protocol (n = 100,000) costs minutes per image: see docs/guide.md.\n\n"
+            "On a CPU, Cohen's protocol (n = 100,000) costs minutes per image: see docs/guide.md.\n"
+            "Double sampling (--cert dsrs-gaussian-l2, Li et al. 2022): n0 selection samples under P pick\n"
+            "the class, then --n fresh samples under P and --n under Q (P truncated to the ball of\n"
+            "P-mass --ball-mass); pA_lower (from P) and qA_lower (from Q) are Clopper-Pearson bounds at\n"
+            "alpha/2 EACH, so both hold at once with probability >= 1 - alpha; the TSV gains the\n"
+            "columns qA_lower and counts_q, mode = double, and <out>.json records the split.\n\n"
             "examples:\n"
             "  smoothcert certify --model mypkg.nets:make_net --weights net.pt --data test.npz \\\n"
             "      --cert cohen-gaussian-l2 --sigma 0.25 --n 10000 --out mine.tsv\n"
@@ -44,6 +49,8 @@ def add_certify(sub):
             "  smoothcert certify --model fmnist-gaussian-0.50 --n 10000 --skip 20 --out g050.tsv\n"
             "  smoothcert certify --model fmnist-laplace-0.50 --cert teng-laplace-l1 --split embedded \\\n"
             "      --n0 64 --n 1000 --max 50 --out lap.tsv\n"
+            "  smoothcert certify --model fmnist-gaussian-0.25 --cert dsrs-gaussian-l2 --ball-mass 0.5 \\\n"
+            "      --split embedded --n 50000 --max 20 --out dsrs.tsv\n"
             "  smoothcert certify --model my.pt --cert cohen-gaussian-l2 --sigma 0.25 --rule runner-up \\\n"
             "      --precision bfloat16 --out my.tsv\n"
             "  torchrun --standalone --nproc_per_node=2 -m smoothcert -- certify --model fmnist-gaussian-0.25 \\\n"
@@ -65,9 +72,14 @@ def add_certify(sub):
     p.add_argument("--sigma", type=float, default=None, help="Gaussian standard deviation")
     p.add_argument("--scale", type=float, default=None, help="Laplace scale b (std = sqrt(2) b)")
     p.add_argument("--half-width", type=float, default=None, help="uniform half-width lambda")
+    p.add_argument("--ball-mass", type=float, default=None,
+                   help="double sampling (dsrs-gaussian-l2): P-mass of the ball that truncates Q "
+                        "(default 0.5)")
     p.add_argument("--n0", type=int, default=100, help="selection samples per input")
-    p.add_argument("--n", type=int, default=100_000, help="estimation samples per input")
-    p.add_argument("--alpha", type=float, default=0.001, help="failure probability per input")
+    p.add_argument("--n", type=int, default=100_000,
+                   help="estimation samples per input (double sampling: under P and again under Q)")
+    p.add_argument("--alpha", type=float, default=0.001,
+                   help="failure probability per input (double sampling: alpha/2 for pA, alpha/2 for qA)")
     p.add_argument("--batch", type=int, default=1000, help="noisy samples per model call")
     p.add_argument("--skip", type=int, default=1, help="certify every skip-th input")
     p.add_argument("--max", type=int, default=None, help="certify at most this many inputs")
@@ -109,6 +121,7 @@ def _check_certify_args(args) -> None:
         check_int("--" + flag, getattr(args, flag), 1)
     check_int("--seed", args.seed, 0)
     check_unit("--alpha", args.alpha)
+    check_unit("--ball-mass", args.ball_mass)
 
 
 def _certify_data(args) -> dict:
@@ -167,7 +180,13 @@ def _run_certify(args) -> int:
                          "or --half-width")
     cls = user_value("--cert", certificate_class, cert_name)
     dim = math.prod(data["shape"])
+    if args.ball_mass is not None:
+        explicit["ball_mass"] = args.ball_mass
     cert = user_value(f"--cert {cert_name}", cls.from_std, info.get("std"), dim=dim, **explicit)
+    if args.ball_mass is not None and "ball_mass" not in cert.params:
+        raise BadInput(f"--ball-mass {args.ball_mass} is a double-sampling option; {cert_name} "
+                       "smooths with one distribution")
+    _check_double(args, cert)
     if args.top_k is not None:
         return _run_certify_topk(args, cert, model, data, device)
     print(f"certify {data['source']} {data['shape']} with {info['name']} under {cert!r}: n0={args.n0}, "
@@ -183,6 +202,21 @@ def _run_certify(args) -> int:
                           compile={"auto": "auto", "on": True, "off": False}[args.compile])
     print(f"wrote {out}", file=sys.stderr)
     return EXIT_OK
+
+
+def _check_double(args, cert) -> None:
+    """A double-sampling certificate (two count sets, fixed n each, binary) with the options
+    that fit it (exit 2 before any sample is drawn)."""
+    from ..gpu_sampler.double_sampling import takes_second_sample
+
+    if not takes_second_sample(cert):
+        return
+    for flag, value, ok in (("--mode", args.mode, "fixed"), ("--rule", args.rule, "binary")):
+        if value != ok:
+            raise BadInput(f"{flag} {value} does not apply to {cert.name} (double sampling: "
+                           f"{flag} {ok})")
+    if args.top_k is not None:
+        raise BadInput(f"--top-k does not apply to {cert.name} (double sampling)")
 
 
 def _run_certify_topk(args, cert, model, data, device) -> int:

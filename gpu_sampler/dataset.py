@@ -4,7 +4,10 @@ Output format (Cohen et al. 2019, code ``certify.py``): a tab-separated file wit
 ``idx label predict radius correct time`` and one row per input, followed here by extra columns
 (see :data:`COLUMNS`): the certificate name, the confidence bounds ``pA_lower`` / ``pB_upper``
 handed to it, the estimation and selection counts (comma-separated, one per class) and the run
-parameters ``n0 n alpha rule precision seed``. Floats are written with ``repr`` (full precision;
+parameters ``n0 n alpha rule precision seed``; a double-sampling run (a certificate whose noise has a
+second distribution Q, Li et al. 2022: ``mode = double``, :mod:`.double_sampling`) adds the
+columns ``qA_lower`` and ``counts_q`` (the Q estimation counts) at the end, and its ``pA_lower``
+and ``qA_lower`` are at alpha/2 each. Floats are written with ``repr`` (full precision;
 Cohen printed 3 digits); ``time`` is ``h:mm:ss.ffffff`` as in Cohen's files. An abstention has
 ``predict = -1``, ``radius = 0.0`` and ``correct = 0``.
 
@@ -52,11 +55,15 @@ import torch.distributed
 from ..core.atomic import atomic_path, atomic_write_text
 from ..core.checks import check_alpha, check_int
 from ..core.errors import BadInput
+from .double_sampling import ALPHA_SPLIT, takes_second_sample
+from .double_sampling import COLUMNS as DOUBLE_COLUMNS
 
 COLUMNS = ("idx", "label", "predict", "radius", "correct", "time", "certificate", "pA_lower",
            "pB_upper", "counts", "counts_select", "n0", "n", "alpha", "rule", "precision", "seed",
            "mode", "samples")
 HEADER = "\t".join(COLUMNS) + "\n"
+#: The header of a double-sampling run (the Q columns appended).
+DOUBLE_HEADER = "\t".join(COLUMNS + DOUBLE_COLUMNS) + "\n"
 #: The columns that must agree between the rows already in a file and the run resuming it.
 RUN_COLUMNS = ("certificate", "n0", "n", "alpha", "rule", "precision", "seed", "mode")
 
@@ -100,8 +107,13 @@ def _fmt_counts(c) -> str:
     return ",".join(str(int(v)) for v in np.asarray(c).ravel())
 
 
+def _header(run: dict) -> str:
+    return DOUBLE_HEADER if run.get("mode") == "double" else HEADER
+
+
 def format_row(idx, label, result, seconds, run: dict) -> str:
-    """One TSV line (with newline) for a :class:`~smoothcert.gpu_sampler.sampler.CertifyResult`."""
+    """One TSV line (with newline) for a :class:`~smoothcert.gpu_sampler.sampler.CertifyResult`
+    (a :class:`~.double_sampling.DoubleCertifyResult` in a ``mode = double`` run)."""
     predict = int(result.prediction)
     fields = {
         "idx": str(int(idx)),
@@ -118,7 +130,9 @@ def format_row(idx, label, result, seconds, run: dict) -> str:
         "mode": "fixed",  # runs described before the sequential modes existed
         **{k: str(v) for k, v in run.items()},
     }
-    return "\t".join(fields[c] for c in COLUMNS) + "\n"
+    if run.get("mode") == "double":
+        fields.update(qA_lower=_fmt_float(result.q_a_lower), counts_q=_fmt_counts(result.counts_q))
+    return "\t".join(fields[c] for c in _header(run).rstrip("\n").split("\t")) + "\n"
 
 
 @dataclass
@@ -156,21 +170,21 @@ def recover(path, run: dict) -> ShardState:
     if not data:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            _write_all(fd, HEADER.encode())
+            _write_all(fd, _header(run).encode())
             os.fsync(fd)
         finally:
             os.close(fd)
         return ShardState({})
     lines = data.decode().splitlines(keepends=True)
-    if lines[0] != HEADER:
+    if lines[0] != _header(run):
         raise BadInput(f"out_path={path!r} exists with another header ({lines[0].strip()!r}); "
                          "delete it or choose another out_path")
-    rows = {}
+    rows, names = {}, lines[0].rstrip("\n").split("\t")
     for number, line in enumerate(lines[1:], start=2):
         fields = line.rstrip("\n").split("\t")
-        if len(fields) != len(COLUMNS) or not fields[0].isdigit():
+        if len(fields) != len(names) or not fields[0].isdigit():
             raise ValueError(f"out_path={path!r}: line {number} is not a result row: {line!r}")
-        rec = dict(zip(COLUMNS, fields))
+        rec = dict(zip(names, fields))
         for key in RUN_COLUMNS:
             if rec[key] != str(run[key]):
                 raise BadInput(
@@ -191,15 +205,16 @@ def merge_shards(out_path, world_size: int, expected=None) -> str:
     temporary file in the same folder, then ``os.replace``: ``out_path`` is never half-written.
     """
     world_size = check_int("world_size", world_size, minimum=1)
-    rows = {}
+    rows, header = {}, None
     for rank in range(world_size):
         path = shard_path(out_path, rank)
         if not os.path.exists(path):
             raise ValueError(f"shard {path!r} (rank {rank} of {world_size}) does not exist")
         with open(path) as f:
             lines = f.readlines()
-        if not lines or lines[0] != HEADER:
-            raise ValueError(f"shard {path!r} has no result header")
+        if not lines or lines[0] not in (HEADER, DOUBLE_HEADER) or header not in (None, lines[0]):
+            raise ValueError(f"shard {path!r} has no result header (or another shard's)")
+        header = lines[0]
         for line in lines[1:]:
             if not line.endswith("\n"):
                 raise ValueError(f"shard {path!r} ends in a partial line: resume the run first")
@@ -215,7 +230,7 @@ def merge_shards(out_path, world_size: int, expected=None) -> str:
                              f"missing idx {missing[:10]}, unexpected idx {extra[:10]}")
     out = os.fspath(out_path)
     with atomic_path(out) as tmp, open(tmp, "w") as f:
-        f.write(HEADER)
+        f.write(header)
         f.writelines(rows[i] for i in sorted(rows))
         f.flush()
         os.fsync(f.fileno())
@@ -379,6 +394,7 @@ def certify_dataset(model, cert, images, labels, out_path, n0=100, n=100_000, al
     from tqdm import tqdm
 
     from ..estimators import certify_counts
+    from .double_sampling import certify_double
     from .sampler import PRECISIONS, certify
     from .sequential import MODES, certify_sequential
 
@@ -393,6 +409,10 @@ def certify_dataset(model, cert, images, labels, out_path, n0=100, n=100_000, al
     seed = check_int("seed", seed, minimum=0)
     if mode not in ("fixed",) + MODES:
         raise ValueError(f"mode must be one of {('fixed',) + MODES}, got {mode!r}")
+    double = takes_second_sample(cert)
+    if double and mode != "fixed":
+        raise ValueError(f"mode={mode!r} draws one count set; {cert.name} certifies from two "
+                         "(P and Q, fixed n each): use mode='fixed'")
     if len(images) != len(labels):
         raise ValueError(f"images and labels must have the same length, got {len(images)} and {len(labels)}")
     labels = np.asarray(labels)
@@ -406,6 +426,8 @@ def certify_dataset(model, cert, images, labels, out_path, n0=100, n=100_000, al
 
         data_info = {"source": "arrays", "sha256": array_sha256(images, labels)}
     extra = {} if mode == "fixed" else {"radii": list(radii)} if mode == "target" else {"tol": tol}
+    if double:
+        mode, extra = "double", {"n_q": n, "alpha_split": ALPHA_SPLIT}
     rank, world, local_rank = dist_context()
     device = _run_device(model, device, local_rank, world)
     if isinstance(model, torch.nn.Module):
@@ -436,6 +458,9 @@ def certify_dataset(model, cert, images, labels, out_path, n0=100, n=100_000, al
                         precision=precision, batched=False)
             if mode == "fixed":  # compile: the sampler's option (gpu_sampler/sampler.py)
                 res = certify(model, _input_tensor(images, i, device), cert, compile=compile, **opts)
+            elif mode == "double":
+                del opts["rule"]  # binary (checked above): DSRS is a binary theorem
+                res = certify_double(model, _input_tensor(images, i, device), cert, compile=compile, **opts)
             else:
                 res = certify_sequential(model, _input_tensor(images, i, device), cert, mode,
                                          radii=radii, tol=tol, **opts)
@@ -463,6 +488,7 @@ def read_rows(path) -> list[dict]:
     """The rows of a result file as dicts of strings (header names as keys)."""
     with open(path) as f:
         lines = f.read().splitlines()
-    if not lines or lines[0] + "\n" != HEADER:
+    if not lines or lines[0] + "\n" not in (HEADER, DOUBLE_HEADER):
         raise ValueError(f"{os.fspath(path)!r} is not a smoothcert result file")
-    return [dict(zip(COLUMNS, line.split("\t"))) for line in lines[1:]]
+    names = lines[0].split("\t")
+    return [dict(zip(names, line.split("\t"))) for line in lines[1:]]
