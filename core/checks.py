@@ -11,6 +11,8 @@ import numbers
 
 import numpy as np
 
+from .errors import BadInput
+
 #: Slack allowed on p_a + p_b <= 1 for rounding in the caller's own arithmetic (a few ulps).
 SUM_SLACK = 8 * np.finfo(float).eps
 
@@ -115,14 +117,36 @@ def check_finite(name: str, arr: np.ndarray, value) -> None:
         raise ValueError(f"{name} must be finite, got {first!r} in {_describe(value)}")
 
 
+def _holds_bool(value) -> bool:
+    """Whether ``value`` is a bool (Python or numpy) or an array/list/tuple holding one."""
+    if isinstance(value, (bool, np.bool_)):
+        return True
+    if isinstance(value, np.ndarray):
+        return value.dtype == bool or (value.dtype == object
+                                       and any(isinstance(x, (bool, np.bool_)) for x in value.flat))
+    if isinstance(value, (list, tuple)):
+        return any(_holds_bool(v) for v in value)
+    return False
+
+
+def _refuse_bool(name: str, value) -> None:
+    """:class:`~.errors.BadInput` when ``value`` holds a boolean. ``bool`` is an ``int`` subclass
+    and numpy converts it to 0.0 / 1.0, so ``p_a=True`` would silently be p_A = 1 (an infinite
+    radius) and ``alpha=True`` the level 1: a probability or a level is never a truth value.
+    Counts and other integers keep their own rule (:func:`check_int`, :func:`check_counts`)."""
+    if _holds_bool(value):
+        raise BadInput(f"{name} must be a number, not a boolean, got {_describe(value)}")
+
+
 def check_probability(name: str, value, rounding: str = "nearest") -> np.ndarray:
-    """A probability (or array of them) in [0, 1]; NaN is an error.
+    """A probability (or array of them) in [0, 1]; NaN and booleans are errors.
 
     The range is checked on the exact input (a Fraction just above 1 is refused even though its
     nearest double is 1.0): ``x >= 0`` iff its downward rounding is ``>= 0`` and ``x <= 1`` iff
     its upward rounding is ``<= 1`` (0 and 1 are doubles). ``rounding`` as in
     :func:`as_float_array`: a lower bound such as p_A goes ``"down"``, an upper bound ``"up"``.
     """
+    _refuse_bool(name, value)
     f, exact = _parse(name, value)
     if np.isnan(f).any():
         raise ValueError(f"{name} must be a probability in [0, 1], got NaN in {_describe(value)}")
@@ -183,7 +207,8 @@ def check_positive(name: str, value, allow_array: bool = True) -> np.ndarray:
 
 def check_alpha(alpha, name: str = "alpha") -> float:
     """A significance level strictly between 0 and 1, rounded down to float64 (a smaller level is
-    the safe side); one that rounds down to 0 is refused."""
+    the safe side); one that rounds down to 0 is refused, and so is a boolean."""
+    _refuse_bool(name, alpha)
     f, exact = _parse(name, alpha)
     if f.ndim != 0:
         raise ValueError(f"{name} must be a scalar, got {_describe(alpha)}")
