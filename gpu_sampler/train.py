@@ -106,12 +106,15 @@ def _merge_metrics(path, name, entry) -> None:
 
 
 def train_model(family, param, out_path, epochs=3, subset=None, batch_size=128, lr=0.1,
-                weight_decay=5e-4, seed=0, root=None, threads=2, log=print, progress=True):
+                weight_decay=5e-4, seed=0, root=None, threads=2, log=print, progress=True,
+                device="cpu"):
     """Train ``fmnist_resnet`` with noise-augmented inputs; write the checkpoint; return metrics.
 
     Resumes from ``out_path + ".state.pt"`` (written after every epoch) when it exists.
     ``subset`` uses the first ``subset`` training images. The checkpoint stores float16 weights
-    (half the size); the returned accuracies are those of the reloaded, shipped model.
+    (half the size); the returned accuracies are those of the reloaded, shipped model (on the CPU).
+    ``device`` is where the steps run (e.g. ``"cuda"``); the noise and the permutation are drawn
+    on the CPU generator whatever the device, so a seed gives the same batches everywhere.
     """
     from tqdm import tqdm
 
@@ -122,7 +125,7 @@ def train_model(family, param, out_path, epochs=3, subset=None, batch_size=128, 
         images, labels = images[:subset], labels[:subset]
     x_all, y_all = to_tensor(images), torch.from_numpy(labels)
     noise = training_sampler(family, param, x_all.shape[1:])
-    model = fmnist_resnet()
+    model = fmnist_resnet().to(device)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True,
                           weight_decay=weight_decay)
     steps_per_epoch = math.ceil(len(x_all) / batch_size)
@@ -138,7 +141,7 @@ def train_model(family, param, out_path, epochs=3, subset=None, batch_size=128, 
         if st.get("config") != config:
             raise ValueError(f"{state_path} was written by a run with {st.get('config')}, this run "
                              f"has {config}; delete it to start over")
-        model.load_state_dict(st["model"])
+        model.load_state_dict({k: v.to(device) for k, v in st["model"].items()})
         opt.load_state_dict(st["opt"])
         sched.load_state_dict(st["sched"])
         gen.set_state(st["gen"])
@@ -157,7 +160,7 @@ def train_model(family, param, out_path, epochs=3, subset=None, batch_size=128, 
             flip = torch.rand(len(x), generator=gen) < 0.5
             x = torch.where(flip[:, None, None, None], x.flip(3), x)
             x = x + noise.sample(len(x), generator=gen)
-            loss = F.cross_entropy(model(x), y)
+            loss = F.cross_entropy(model(x.to(device)), y.to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -185,6 +188,51 @@ def train_model(family, param, out_path, epochs=3, subset=None, batch_size=128, 
     return meta
 
 
+def train_ars_bundle(out_path, base="fmnist-gaussian-0.25", epochs=1, subset=None, seed=0, root=None,
+                     threads=2, device="cpu", progress=True, log=print) -> dict:
+    """Train the shipped ARS bundle (Hong & Hong 2022, Sec. 5; :mod:`.per_input.ars_generator`).
+
+    Both variants -- the per-input generator and the dataset-wise maps -- are trained jointly with
+    their own copy of the shipped ``base`` classifier (Eqs. 9-12, :class:`ARSTrainConfig` defaults:
+    sigma0 = 0.25, two noise draws per image, Adam) on the first ``subset`` training images (all
+    60,000 by default) for ``epochs`` epochs; the bundle is written atomically with its metadata
+    (the settings, the loss history and the command) and the trained variants' states resume from
+    ``out_path + ".generator.pt"`` / ``".dataset.pt"``, removed at the end.
+    """
+    import copy
+
+    from .models import shipped_model
+    from .per_input.ars_generator import (ARSTrainConfig, DatasetNoise, NoiseGenerator,
+                                          save_ars_bundle, train_ars)
+
+    torch.set_num_threads(threads)
+    images, labels = load_fashion_mnist("train", root)
+    if subset is not None:
+        images, labels = images[:subset], labels[:subset]
+    x, y = to_tensor(images, device), torch.from_numpy(labels).to(device)
+    base_model = shipped_model(base, device)
+    sigma0 = float(SHIPPED[base][2])
+    cfg = ARSTrainConfig(sigma0=sigma0, epochs=epochs)
+    pairs, history, t0 = {}, {}, time.time()
+    for key, noise in (("generator", NoiseGenerator(channels=x.shape[1], sigma0=sigma0)),
+                       ("dataset", DatasetNoise(tuple(x.shape[1:]), sigma0=sigma0))):
+        clf, noise = copy.deepcopy(base_model), noise.to(device)
+        gen = torch.Generator(device=device).manual_seed(seed + (key == "dataset"))
+        state = os.fspath(out_path) + f".{key}.pt"
+        history[key] = train_ars(clf, noise, x, y, cfg, generator=gen, checkpoint=state, progress=progress)
+        pairs[key] = (clf.cpu(), noise.cpu())
+        log(f"ARS {key}: {history[key][-1]}")
+    meta = {"base_model": base, "training": {**cfg.__dict__}, "history_generator": history["generator"],
+            "history_dataset": history["dataset"], "train_images": len(x), "seed": seed,
+            "train_seconds": round(time.time() - t0, 1),
+            "command": f"python -m smoothcert.gpu_sampler.train --ars-bundle --epochs {epochs}"
+                       + (f" --subset {subset}" if subset is not None else "")}
+    save_ars_bundle(out_path, pairs["generator"], pairs["dataset"], **meta)
+    for key in pairs:
+        os.remove(os.fspath(out_path) + f".{key}.pt")
+    return meta
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m smoothcert.gpu_sampler.train",
@@ -197,6 +245,8 @@ def main(argv=None) -> int:
         "  python -m smoothcert.gpu_sampler.train --family laplace --param 0.3 --out my.pt",
     )
     p.add_argument("--all", action="store_true", help="train every shipped model into --assets")
+    p.add_argument("--ars-bundle", action="store_true",
+                   help="train the shipped ARS bundle from the shipped fmnist-gaussian-0.25 (--epochs, --subset)")
     p.add_argument("--name", choices=sorted(SHIPPED), action="append", help="train this shipped model")
     p.add_argument("--family", choices=trainable_families(), help="custom noise family")
     p.add_argument("--param", type=float,
@@ -211,9 +261,20 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (1 is fastest when the CPU is shared; run models in parallel instead)")
     p.add_argument("--data-root", default=None, help="folder with the Fashion-MNIST idx files")
+    p.add_argument("--device", default="cpu", help="torch device of the training steps (cpu, cuda, cuda:1, ...)")
     args = p.parse_args(argv)
+    if args.ars_bundle:
+        from .per_input.ars_generator import SHIPPED_BUNDLE
+
+        os.makedirs(args.assets, exist_ok=True)
+        meta = train_ars_bundle(os.path.join(args.assets, SHIPPED_BUNDLE), epochs=args.epochs,
+                                subset=args.subset, seed=args.seed, root=args.data_root,
+                                threads=args.threads, device=args.device)
+        write_manifest(args.assets)
+        print(json.dumps({k: meta[k] for k in ("train_images", "train_seconds", "command")}))
+        return 0
     common = dict(epochs=args.epochs, subset=args.subset, batch_size=args.batch, lr=args.lr,
-                  seed=args.seed, root=args.data_root, threads=args.threads)
+                  seed=args.seed, root=args.data_root, threads=args.threads, device=args.device)
     if args.family or args.param or args.out:
         if not (args.family and args.param and args.out):
             p.error("--family, --param and --out go together")

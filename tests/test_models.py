@@ -415,6 +415,26 @@ def test_train_writes_checkpoint_and_resumes_identically(tmp_path):
     assert meta_a["training"]["family"] == "laplace" and meta_a["arch"] == "fmnist_resnet"
 
 
+def test_ars_bundle_training_writes_a_loadable_bundle_with_its_command(tmp_path):
+    # the shipped ARS bundle has a command that rebuilds it (docs/models.md), not a copy by hand
+    from smoothcert.gpu_sampler.per_input.ars_generator import SHIPPED_BUNDLE, load_ars_bundle
+    from smoothcert.gpu_sampler.train import main
+
+    _tiny_fmnist(tmp_path)
+    assets = tmp_path / "assets"
+    assert main(["--ars-bundle", "--epochs", "1", "--subset", "32", "--data-root", str(tmp_path),
+                 "--assets", str(assets), "--threads", "1"]) == 0
+    bundle = load_ars_bundle(assets / SHIPPED_BUNDLE)
+    meta = bundle["meta"]
+    assert meta["base_model"] == "fmnist-gaussian-0.25" and meta["train_images"] == 32
+    assert meta["command"] == "python -m smoothcert.gpu_sampler.train --ars-bundle --epochs 1 --subset 32"
+    assert len(meta["history_generator"]) == len(meta["history_dataset"]) == 1
+    assert sorted(os.listdir(assets)) == sorted(["manifest.json", SHIPPED_BUNDLE])  # no state files left
+    clf, noise = bundle["dataset"]
+    mu, sigma = noise.maps()
+    assert mu.shape == sigma.shape == (1, 28, 28) and sigma.min() > 0
+
+
 # ---------------------------------------------------------------------------------------------
 # checkpoints that are checked. Before, an empty/text/random/truncated file gave
 # torch's traceback (EOFError, KeyError, UnpicklingError, RuntimeError), and 64 flipped bytes in a
