@@ -363,6 +363,13 @@ def _check_radii(radii) -> np.ndarray:
     return r
 
 
+def _check_tol(tol) -> float:
+    tol = float(as_float_array("tol", tol))
+    if not (tol >= 0 and math.isfinite(tol)):
+        raise ValueError(f"tol must be a finite radius tolerance >= 0, got {tol!r}")
+    return tol
+
+
 class _NoBar:
     """The stages without a progress bar: what ``tqdm`` gives with ``disable=True``."""
 
@@ -469,9 +476,7 @@ def certify_budget(draw, num_inputs, cert, tol, alpha=0.001, n0=100, n_max=100_0
     Arguments as :func:`certify_target`; ``tol`` is in the certificate's radius units.
     """
     num_inputs, alpha, n0, rule = _check_common(num_inputs, cert, alpha, n0, rule)
-    tol = float(as_float_array("tol", tol))
-    if not (tol >= 0 and math.isfinite(tol)):
-        raise ValueError(f"tol must be a finite radius tolerance >= 0, got {tol!r}")
+    tol = _check_tol(tol)
     projection_alpha = check_alpha(projection_alpha, "projection_alpha")
     schedule = _schedule_for(schedule, alpha, n_max, n_first, growth, final_share)
     run = _Run(draw, num_inputs, cert, schedule, n0, rule)

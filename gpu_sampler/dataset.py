@@ -53,7 +53,7 @@ import torch
 import torch.distributed
 
 from ..core.atomic import atomic_path, atomic_write_text
-from ..core.checks import check_alpha, check_int
+from ..core.checks import check_alpha, check_counts, check_int
 from ..core.errors import BadInput
 from .double_sampling import ALPHA_SPLIT, takes_second_sample
 from .double_sampling import COLUMNS as DOUBLE_COLUMNS
@@ -394,8 +394,9 @@ def certify_dataset(model, cert, images, labels, out_path, n0=100, n=100_000, al
     from tqdm import tqdm
 
     from ..estimators import certify_counts
+    from ..estimators.sequential import _check_radii, _check_tol
     from .double_sampling import certify_double
-    from .sampler import PRECISIONS, certify
+    from .sampler import PRECISIONS, _check_compile, certify
     from .sequential import MODES, certify_sequential
 
     if precision not in PRECISIONS:
@@ -409,6 +410,16 @@ def certify_dataset(model, cert, images, labels, out_path, n0=100, n=100_000, al
     seed = check_int("seed", seed, minimum=0)
     if mode not in ("fixed",) + MODES:
         raise ValueError(f"mode must be one of {('fixed',) + MODES}, got {mode!r}")
+    # Every option the sampler would check only at the first input is checked here, before the
+    # run record or the header is written (a refused run leaves no file behind).
+    check_int("batch_size", batch_size, minimum=1)
+    _check_compile(compile)
+    if compile is True and mode == "fixed" and not isinstance(model, torch.nn.Module):
+        raise TypeError(f"compile=True needs a torch.nn.Module model, got {type(model).__name__}")
+    if mode == "target":
+        _check_radii(radii)
+    elif mode == "budget":
+        _check_tol(tol)
     double = takes_second_sample(cert)
     if double and mode != "fixed":
         raise ValueError(f"mode={mode!r} draws one count set; {cert.name} certifies from two "
@@ -416,6 +427,7 @@ def certify_dataset(model, cert, images, labels, out_path, n0=100, n=100_000, al
     if len(images) != len(labels):
         raise ValueError(f"images and labels must have the same length, got {len(images)} and {len(labels)}")
     labels = np.asarray(labels)
+    check_counts("labels", labels)  # class indices: int() of each row's label must not fail later
     indices = select_indices(len(images), skip, max_count)
     if model_info is None:
         from .user_model import model_identity

@@ -383,3 +383,24 @@ def test_figures_refuse_radii_of_different_norms(script, tmp_path, capsys):
         assert named in capsys.readouterr().err
     assert "|" in F.certified_accuracy_table([gauss, gauss2], radii=[0.0, 0.25])  # one norm: fine
     assert cli.main(["figures", "--tsv", lap, "--norm", "l1", "--out", str(tmp_path / "fig")]) == 0
+
+
+@pytest.mark.parametrize("options, exc, word", [
+    (dict(compile="yes"), ValueError, "compile must be 'auto', True or False, got 'yes'"),
+    (dict(batch_size=0), ValueError, "batch_size must be >= 1, got 0"),
+    (dict(mode="target", radii=[0.5, -1.0]), ValueError, "radii must be finite and >= 0"),
+    (dict(mode="budget", tol=None), TypeError, "tol"),
+    (dict(labels=["cat"] * 4), TypeError, "labels"),
+])
+def test_every_argument_is_checked_before_any_file(script, tmp_path, options, exc, word):
+    """compile (and batch_size, radii, tol, labels) used to be checked only at the first input,
+    after the run record and the header were written: a refused run left both behind."""
+    import smoothcert as sc
+
+    images, labels = script.data(4)
+    labels = options.pop("labels", labels)
+    out = tmp_path / "never.tsv"
+    with pytest.raises(exc, match=word):
+        DS.certify_dataset(script.Tiny(), sc.get("cohen-gaussian-l2", sigma=0.5), images, labels,
+                           out, n=10, progress=False, **options)
+    assert not out.exists() and not os.path.exists(DS.record_path(out))
