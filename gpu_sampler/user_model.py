@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import math
 import os
 import re
 import zipfile
@@ -103,11 +104,25 @@ def _file_kind(path: str) -> str:
     return "checkpoint"
 
 
-def _noise_info(training) -> dict:
-    """Training noise recorded by our training script: ``family``, ``std``, ``certificate``."""
+def _noise_info(training, path: str) -> dict:
+    """Training noise recorded by our training script: ``family``, ``std``, ``certificate``.
+
+    A record that names a noise family must also hold its parameter ``param`` (a positive
+    number); a checkpoint whose record lacks it (hand-edited, or written by other code) is a
+    one-line :class:`BadInput` naming the key and the file, not a ``KeyError``."""
     if not (isinstance(training, dict) and training.get("family") in _CERT_OF_FAMILY):
         return {}
-    fam, val = training["family"], float(training["param"])
+    fam = training["family"]
+    if "param" not in training:
+        raise BadInput(f"model={path!r}: the checkpoint's 'training' record names family={fam!r} "
+                       "but has no 'param' key (the noise parameter)")
+    try:
+        val = float(training["param"])
+    except (TypeError, ValueError):
+        val = math.nan
+    if not (math.isfinite(val) and val > 0):
+        raise BadInput(f"model={path!r}: the checkpoint's 'training' record has param="
+                       f"{training['param']!r}, not a positive number")
     std = {"gaussian": val, "laplace": _SQRT2 * val, "uniform": val / _SQRT3}[fam]
     return {"family": fam, "std": std, "certificate": _CERT_OF_FAMILY[fam]}
 
@@ -159,7 +174,7 @@ def _model_file(path: str, device) -> tuple[nn.Module, dict]:
         raise BadInput(f"model={path!r}: not a readable {kind} file ({type(exc).__name__})") from exc
     if kind == "checkpoint":
         model, meta = load_checkpoint(path, device, return_meta=True)
-        info.update(arch=meta["arch"], **_noise_info(meta.get("training")))
+        info.update(arch=meta["arch"], **_noise_info(meta.get("training"), path))
     else:
         info["arch"] = kind
     return model, info

@@ -258,3 +258,26 @@ def test_guide_example_certifies_a_user_module_as_written(tmp_path, monkeypatch,
     assert re.fullmatch(r"\d+ of 10 certified correct\n", capsys.readouterr().out)
     rec = json.loads((tmp_path / "mine.tsv.json").read_text())
     assert rec["model"]["arch"] == "Sequential" and rec["certificate"]["params"] == {"sigma": 0.25}
+
+
+@pytest.mark.parametrize("training, word", [
+    ({"family": "gaussian", "epochs": 2}, "no 'param' key"),
+    ({"family": "laplace", "param": "half"}, "param='half', not a positive number"),
+    ({"family": "uniform", "param": float("nan")}, "not a positive number"),
+])
+def test_checkpoint_training_record_without_param_is_one_line_exit_2(tmp_path, monkeypatch, capsys,
+                                                                     training, word):
+    """A checkpoint whose training record names a family but lacks 'param' raised KeyError('param')
+    in user_model._noise_info (a traceback, exit 1)."""
+    from smoothcert.gpu_sampler.models import fmnist_resnet, save_checkpoint
+
+    monkeypatch.chdir(tmp_path)
+    save_checkpoint(fmnist_resnet(), "c.pt", "fmnist_resnet", training=training)
+    with pytest.raises(BadInput, match=word) as excinfo:
+        load_model("c.pt")
+    assert "c.pt" in str(excinfo.value)
+    np.savez("m.npz", images=np.zeros((2, 28, 28), np.uint8), labels=np.zeros(2, np.int64))
+    code = cli.main(["certify", "--model", "c.pt", "--data", "m.npz", "--out", "m.tsv", *RUN])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and word in err and "'c.pt'" in err, err
+    assert not (tmp_path / "m.tsv").exists()
