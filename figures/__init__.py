@@ -17,6 +17,9 @@ atomically (:mod:`.plot`). This module only re-exports the public names of its p
 * :mod:`.zhang` -- :func:`radial_density_figure` (Zhang et al. 2020 Fig. 1) and
   :func:`dual_landscape_figure` (their Sec. 3).
 * :mod:`.landscape` -- :func:`landscape_slice_figure` (ANCER Figs. 1 and 7; needs torch).
+* :mod:`.zoo` -- the noise zoo (Yang et al. 2020): :func:`zoo_radius_figure` (radius against pA
+  of every registered certificate of one norm at matched std, with its Markdown table) and
+  :func:`linf_dimension_figure` (l_inf radius against the input dimension).
 * :mod:`.jobs` -- :func:`docs_figures`, the set embedded in ``docs/guide.md``.
 """
 
@@ -56,6 +59,7 @@ from .zhang import (
     radial_log_density,
     zhang_log_ratio_samples,
 )
+from .zoo import linf_dimension_figure, zoo_radius_figure
 
 
 __all__ = [
@@ -99,4 +103,6 @@ __all__ = [
     "save_figure",
     "save_text",
     "zhang_log_ratio_samples",
+    "linf_dimension_figure",
+    "zoo_radius_figure",
 ]

@@ -21,6 +21,7 @@ from .radius import radius_vs_pa_figure, rops_figure
 from .regions import proxy_vs_l2_figure, region_radii, region_volume_figure
 from .results import COHEN_DATA
 from .zhang import dual_landscape_figure, radial_density_figure
+from .zoo import NORMS, linf_dimension_figure, zoo_radius_figure
 
 
 class MissingInput(Exception):
@@ -40,6 +41,7 @@ DOCS_GROUPS = {
     "zhang": ["zhang_radial_l2", "zhang_radial_l1", "zhang_dual_l2_k0", "zhang_dual_l2_k8"],
     "rops": ["laplace_vs_gaussian"],
     "landscape": ["landscape_random", "landscape_hessian"],
+    "zoo": [f"zoo_radius_{norm}" for norm in NORMS] + ["zoo_linf_vs_dim"],
 }
 
 
@@ -133,8 +135,20 @@ def _job_landscape(out: Path, data: Path, quick: bool, model_name: str) -> list[
                                   float(shipped_noise(model_name)["sigma"]), images[0], quick)
 
 
+def _job_zoo(out: Path, data: Path, quick: bool, model_name: str) -> list[str]:
+    """Yang et al. (2020): every registered certificate's radius against pA at std 0.5, one
+    figure and Markdown table per norm, and the l_inf radius against d up to 150,528."""
+    skipped = []
+    for norm in NORMS:
+        skipped += zoo_radius_figure(norm, std=0.5, dim=784, path=out / f"zoo_radius_{norm}").skipped
+    skipped += linf_dimension_figure(pa=0.99, std=0.5, path=out / "zoo_linf_vs_dim").skipped
+    for why in skipped:
+        print(f"zoo: skipped {why}", file=sys.stderr)
+    return DOCS_GROUPS["zoo"]
+
+
 _JOBS = {"cohen": _job_cohen, "radius": _job_radius, "regions": _job_regions, "zhang": _job_zhang,
-         "rops": _job_rops, "landscape": _job_landscape}
+         "rops": _job_rops, "landscape": _job_landscape, "zoo": _job_zoo}
 
 
 def docs_figures(out_dir, data_dir=None, model_name: str = "fmnist-gaussian-0.50",

@@ -13,6 +13,7 @@ import math
 import re
 from pathlib import Path
 
+import mpmath
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -20,6 +21,9 @@ from hypothesis import given, strategies as st
 from scipy import stats
 
 from smoothcert import figures as F
+from smoothcert.bounds import certificate_class, certificates
+from smoothcert.core.errors import BadInput
+from smoothcert.figures import zoo as Z
 
 from smoothcert.figures.results import _false_certificate_budget
 
@@ -806,3 +810,97 @@ def test_high_probability_accuracy_uses_each_files_own_alpha():
     assert f"| s | {own[0]:.2f} |" in table
     fig = F.certified_accuracy_figure([path], ["s"], variant="both")
     assert any("$\\alpha$=0.01" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
+
+
+# ---------------------------------------------------------------------------------------------
+# the noise zoo (figures/zoo.py): discovery, tables, the l_inf radius against d
+
+#: Certificates registered when the zoo figures were written: each must be drawn (not skipped).
+ZOO_NOW = {"l1": {"teng-laplace-l1-binary", "uniform-l1", "yang-expinf-l1", "yang-pareto-l1",
+                  "yang-powinf-l1", "zhang-l1"},
+           "l2": {"cohen-gaussian-l2", "yang-uniform-ball-l2", "yang-exp2-l2", "zhang-l2"},
+           "linf": {"yang-uniform-linf", "yang-laplace-linf", "yang-expinf-linf", "zhang-linf"}}
+
+
+def _phi_inv(p):
+    return mpmath.sqrt(2) * mpmath.erfinv(2 * mpmath.mpf(p) - 1)
+
+
+def _exact(name, p, d=784, std=0.5):
+    """Radii at per-coordinate std 0.5 from the papers' closed forms, in mpmath at 50 digits (no
+    smoothcert code)."""
+    with mpmath.workdps(50):
+        p, s = mpmath.mpf(p), mpmath.mpf(std)
+        lam = s * mpmath.sqrt(3)  # uniform half-width with std s
+        return +{"cohen-gaussian-l2": s * _phi_inv(p),                                       # Cohen Thm 1
+                 "teng-laplace-l1-binary": -(s / mpmath.sqrt(2)) * mpmath.log(2 * (1 - p)),  # Teng Thm 2
+                 "uniform-l1": lam * (2 * p - 1),                                            # Yang et al.
+                 "yang-uniform-linf": 2 * lam * (1 - (mpmath.mpf(3) / 2 - p) ** (mpmath.mpf(1) / d))}[name]
+
+
+@pytest.fixture(scope="module")
+def zoo_curves():
+    return {norm: Z.zoo_curves(norm, n_points=9, variants={}) for norm in Z.NORMS}
+
+
+def test_zoo_discovers_every_registered_certificate_once_per_norm(zoo_curves):
+    for norm, (curves, skipped) in zoo_curves.items():
+        drawn = [n for c in curves for n in c.names]
+        assert len(drawn) == len(set(drawn)) and {c.norm for c in curves} == {norm}
+        assert ZOO_NOW[norm] <= set(drawn), norm
+        mine = {n for n in certificates() if certificate_class(n).norm == norm}
+        reasons = [w.split(":")[0] for w in skipped]
+        assert mine == set(drawn) | set(reasons), norm  # every one drawn, or skipped with its reason
+    gauss = next(c for c in zoo_curves["l2"][0] if "cohen-gaussian-l2" in c.names)
+    assert {"ars-gaussian-l2", "yang-exp2-l2", "zhang-l2"} <= set(gauss.names)  # equal curves merged
+    assert "yang-uniform-ball-l2" not in gauss.names
+
+
+def test_zoo_table_pins_radii_to_closed_forms_and_never_exceeds_them(zoo_curves):
+    pas = (0.6, 0.99)
+    for norm, name in (("l2", "cohen-gaussian-l2"), ("l1", "teng-laplace-l1-binary"),
+                       ("l1", "uniform-l1"), ("linf", "yang-uniform-linf")):
+        curves = zoo_curves[norm][0]
+        table = Z.radius_table(curves, pas, std=0.5, dim=784)
+        assert f"Certified {norm} radius" in table and "**" not in table  # no "best" cell
+        row = next(line for line in table.splitlines() if line.startswith(f"| `{name}`"))
+        cells = [float(v) for v in row.split("|")[3:5]]
+        cert = next(c.cert for c in curves if c.names[0] == name)
+        for p, cell in zip(pas, cells):
+            exact, ours = _exact(name, p), cert.radius(p)
+            assert ours <= exact and float(abs(ours - exact) / exact) < 1e-12, (name, p)
+            assert cell == pytest.approx(float(exact), rel=5e-4), (name, p)  # 4 significant digits
+
+
+def test_radius_table_refuses_to_mix_norms(zoo_curves):
+    mixed = [zoo_curves["l1"][0][0], zoo_curves["l2"][0][0]]
+    with pytest.raises(BadInput, match="different norms"):
+        Z.radius_table(mixed, (0.9,))
+    with pytest.raises(BadInput, match="norm must be one of"):
+        Z.zoo_curves("l3")
+
+
+def test_linf_against_dimension_converts_and_builds_at_each_dimension():
+    curves, _ = Z.linf_dimension_curves(pa=0.99, dims=(16, 64))
+    by = {n: c for c in curves for n in c.names}
+    gauss, cube = by["cohen-gaussian-l2"], by["yang-uniform-linf"]
+    assert gauss.norm == "l2" and cube.norm == "linf" and by["teng-laplace-l1-binary"].norm == "l1"
+    for d, r in zip(gauss.dims, gauss.radius):  # l2 radius / sqrt(d), rounded down
+        exact = _exact("cohen-gaussian-l2", 0.99) / mpmath.sqrt(int(d))
+        assert r <= exact and float(abs(r - exact) / exact) < 1e-12
+    for d, r in zip(cube.dims, cube.radius):  # the direct certificate at that d, not its default 784
+        exact = _exact("yang-uniform-linf", 0.99, d=int(d))
+        assert r <= exact and float(abs(r - exact) / exact) < 1e-12
+    assert Z.slope(gauss) == pytest.approx(-0.5, abs=1e-9)
+    assert Z.slope(by["teng-laplace-l1-binary"]) == pytest.approx(-1.0, abs=1e-9)
+    thin, _ = Z.linf_dimension_curves(pa=0.99, dims=(16, 32, 64), seconds_per_dim=0.0)
+    assert all(list(c.dims) == [16, 64] and "2 dims" in c.note for c in thin)
+
+
+def test_zoo_figure_writes_png_pdf_and_its_table(tmp_path):
+    fig = Z.zoo_radius_figure("linf", n_points=9, variants={}, path=tmp_path / "zoo_radius_linf")
+    assert {c.norm for c in fig.curves} == {"linf"}
+    for ext in ("png", "pdf", "md"):
+        assert (tmp_path / f"zoo_radius_linf.{ext}").stat().st_size > 0
+    assert "| `yang-uniform-linf` |" in (tmp_path / "zoo_radius_linf.md").read_text()
+    assert F.DOCS_GROUPS["zoo"] == ["zoo_radius_l1", "zoo_radius_l2", "zoo_radius_linf", "zoo_linf_vs_dim"]
