@@ -118,14 +118,19 @@ def check_finite(name: str, arr: np.ndarray, value) -> None:
 
 
 def _holds_bool(value) -> bool:
-    """Whether ``value`` is a bool (Python or numpy) or an array/list/tuple holding one."""
+    """Whether ``value`` is a bool (Python or numpy) or an array/list/tuple holding one (a list
+    is read as an object array, so ``[0.5, True]`` is caught before numpy makes it 1.0)."""
     if isinstance(value, (bool, np.bool_)):
         return True
-    if isinstance(value, np.ndarray):
-        return value.dtype == bool or (value.dtype == object
-                                       and any(isinstance(x, (bool, np.bool_)) for x in value.flat))
     if isinstance(value, (list, tuple)):
-        return any(_holds_bool(v) for v in value)
+        try:
+            value = np.asarray(value, dtype=object)
+        except ValueError:  # ragged: _parse reports it
+            return False
+    if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            return not {bool, np.bool_}.isdisjoint(map(type, value.flat))
+        return value.dtype == bool
     return False
 
 
