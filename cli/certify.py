@@ -187,12 +187,12 @@ def _run_certify(args) -> int:
         raise BadInput(f"--ball-mass {args.ball_mass} is a double-sampling option; {cert_name} "
                        "smooths with one distribution")
     _check_double(args, cert)
+    data_info = {k: (list(v) if k == "shape" else v) for k, v in data.items() if k not in ("images", "labels")}
     if args.top_k is not None:
-        return _run_certify_topk(args, cert, model, data, device)
+        return _run_certify_topk(args, cert, model, data, device, info, data_info)
     print(f"certify {data['source']} {data['shape']} with {info['name']} under {cert!r}: n0={args.n0}, "
           f"n={args.n}, alpha={args.alpha}, rule={args.rule}, precision={args.precision}, device={device}",
           file=sys.stderr)
-    data_info = {k: (list(v) if k == "shape" else v) for k, v in data.items() if k not in ("images", "labels")}
     out = certify_dataset(model, cert, data["images"], data["labels"], args.out, n0=args.n0, n=args.n,
                           alpha=args.alpha, batch_size=args.batch, skip=args.skip,
                           max_count=args.max, rule=args.rule, precision=args.precision,
@@ -219,8 +219,9 @@ def _check_double(args, cert) -> None:
         raise BadInput(f"--top-k does not apply to {cert.name} (double sampling)")
 
 
-def _run_certify_topk(args, cert, model, data, device) -> int:
-    """``certify --top-k K``: the Gaussian noise of ``cert`` under jia-gaussian-topk-l2."""
+def _run_certify_topk(args, cert, model, data, device, model_info, data_info) -> int:
+    """``certify --top-k K``: the Gaussian noise of ``cert`` under jia-gaussian-topk-l2, resumable
+    with a run record as the other runs (gpu_sampler/topk_dataset.py)."""
     import numpy as np
 
     from ..bounds import get
@@ -235,6 +236,7 @@ def _run_certify_topk(args, cert, model, data, device) -> int:
     out = certify_topk_dataset(model, topk, data["images"], data["labels"], args.out, n0=args.n0,
                                n=args.n, alpha=args.alpha, batch_size=args.batch, skip=args.skip,
                                max_count=args.max, precision=args.precision, seed=args.seed,
-                               device=device, progress=not args.no_progress)
+                               device=device, progress=not args.no_progress,
+                               model_info=model_info, data_info=data_info)
     print(f"wrote {out}", file=sys.stderr)
     return EXIT_OK

@@ -148,14 +148,17 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def recover(path, run: dict) -> ShardState:
+def recover(path, run: dict, header: str | None = None) -> ShardState:
     """Open ``path`` for resuming: create it with the header, or read its complete rows.
 
     A trailing partial line (no newline: the run was killed inside a write) is truncated away.
-    Rows made with other run parameters (:data:`RUN_COLUMNS`), a foreign header, malformed or
-    duplicated rows raise ``ValueError`` naming the file: delete it or choose another ``out_path``.
+    Rows made with other run parameters (every key of ``run``: :data:`RUN_COLUMNS` here), a
+    foreign header, malformed or duplicated rows raise ``ValueError`` naming the file: delete it
+    or choose another ``out_path``. ``header`` (with newline) is this module's unless given
+    (another runner's columns, e.g. :mod:`.topk_dataset`).
     """
     path = os.fspath(path)
+    header = header or _header(run)
     data = b""
     if os.path.exists(path):
         with open(path, "rb") as f:
@@ -170,13 +173,13 @@ def recover(path, run: dict) -> ShardState:
     if not data:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            _write_all(fd, _header(run).encode())
+            _write_all(fd, header.encode())
             os.fsync(fd)
         finally:
             os.close(fd)
         return ShardState({})
     lines = data.decode().splitlines(keepends=True)
-    if lines[0] != _header(run):
+    if lines[0] != header:
         raise BadInput(f"out_path={path!r} exists with another header ({lines[0].strip()!r}); "
                          "delete it or choose another out_path")
     rows, names = {}, lines[0].rstrip("\n").split("\t")
@@ -185,7 +188,7 @@ def recover(path, run: dict) -> ShardState:
         if len(fields) != len(names) or not fields[0].isdigit():
             raise ValueError(f"out_path={path!r}: line {number} is not a result row: {line!r}")
         rec = dict(zip(names, fields))
-        for key in RUN_COLUMNS:
+        for key in run:
             if rec[key] != str(run[key]):
                 raise BadInput(
                     f"out_path={path!r} holds rows with {key}={rec[key]!r}, this run has "
@@ -307,6 +310,52 @@ def _has_rows(path: str) -> bool:
         return b"\n" in f.read().split(b"\n", 1)[-1]
 
 
+def identities(model, images, labels, model_info=None, data_info=None) -> tuple[dict, dict]:
+    """``(model_info, data_info)`` for a run record: the given ones, else the model's class and
+    tensor hash (:func:`~.user_model.model_identity`) and the arrays' hash."""
+    if model_info is None:
+        from .user_model import model_identity
+
+        model_info = model_identity(model)
+    if data_info is None:
+        from .data import array_sha256
+
+        data_info = {"source": "arrays", "sha256": array_sha256(images, labels)}
+    return model_info, data_info
+
+
+def append_rows(path, run: dict, record: dict, selected, make_row, desc: str, progress=True,
+                header: str | None = None) -> None:
+    """The resumable part of a dataset run, shared by every runner (this module's
+    :func:`certify_dataset`, :func:`.topk_dataset.certify_topk_dataset`).
+
+    Writes the run record next to ``path`` or refuses a resume made by another run
+    (:func:`check_record`), recovers the rows already in ``path`` (:func:`recover`, with
+    ``header``), refuses rows outside ``selected``, then for each selected idx without a row
+    appends ``make_row(idx)`` (one whole line) with one ``os.write`` on an ``O_APPEND``
+    descriptor and ``os.fsync`` (module docstring, crash safety), with a progress bar."""
+    from tqdm import tqdm
+
+    check_record(path, record, _has_rows(path))
+    state = recover(path, run, header)
+    stray = sorted(set(state.rows) - set(selected))
+    if stray:
+        raise ValueError(f"out_path={path!r} holds rows for idx {stray[:10]} outside this run's "
+                         "selection (other skip/max_count/world size?); delete it or choose another out_path")
+    todo = [i for i in selected if i not in state.rows]
+    bar = tqdm(total=len(selected), initial=len(selected) - len(todo), disable=not progress,
+               desc=desc, unit="input", file=sys.stderr, dynamic_ncols=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        for i in todo:
+            _write_all(fd, make_row(i).encode())
+            os.fsync(fd)
+            bar.update(1)
+    finally:
+        os.close(fd)
+        bar.close()
+
+
 # ---------------------------------------------------------------------------------------------
 # distributed context
 def dist_context():
@@ -391,8 +440,6 @@ def certify_dataset(model, cert, images, labels, out_path, n0=100, n=100_000, al
     rank and (``merge=True``) rank 0 merges them. Returns the path written by this process
     (``out_path``, or the rank's shard when this rank does not merge).
     """
-    from tqdm import tqdm
-
     from ..estimators import certify_counts
     from ..estimators.sequential import _check_radii, _check_tol
     from .double_sampling import certify_double
@@ -429,14 +476,7 @@ def certify_dataset(model, cert, images, labels, out_path, n0=100, n=100_000, al
     labels = np.asarray(labels)
     check_counts("labels", labels)  # class indices: int() of each row's label must not fail later
     indices = select_indices(len(images), skip, max_count)
-    if model_info is None:
-        from .user_model import model_identity
-
-        model_info = model_identity(model)
-    if data_info is None:
-        from .data import array_sha256
-
-        data_info = {"source": "arrays", "sha256": array_sha256(images, labels)}
+    model_info, data_info = identities(model, images, labels, model_info, data_info)
     extra = {} if mode == "fixed" else {"radii": list(radii)} if mode == "target" else {"tol": tol}
     if double:
         mode, extra = "double", {"n_q": n, "alpha_split": ALPHA_SPLIT}
@@ -452,36 +492,23 @@ def certify_dataset(model, cert, images, labels, out_path, n0=100, n=100_000, al
     if mine:
         _input_tensor(images, mine[0], device)  # bad pixels fail before any file is touched
     record = run_record(cert, model_info, data_info, run, extra)
-    check_record(path, record, _has_rows(path))
-    state = recover(path, run)
-    stray = sorted(set(state.rows) - set(mine))
-    if stray:
-        raise ValueError(f"out_path={path!r} holds rows for idx {stray[:10]} outside this run's "
-                         "selection (other skip/max_count/world size?); delete it or choose another out_path")
-    todo = [i for i in mine if i not in state.rows]
-    bar = tqdm(total=len(mine), initial=len(mine) - len(todo), disable=not progress,
-               desc=f"certify {cert.name}" + (f" [rank {rank}/{world}]" if world > 1 else ""),
-               unit="input", file=sys.stderr, dynamic_ncols=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-    try:
-        for i in todo:
-            gen = torch.Generator(device=device).manual_seed(input_seed(seed, i))
-            opts = dict(n0=n0, n=n, alpha=alpha, batch_size=batch_size, rule=rule, generator=gen,
-                        precision=precision, batched=False)
-            if mode == "fixed":  # compile: the sampler's option (gpu_sampler/sampler.py)
-                res = certify(model, _input_tensor(images, i, device), cert, compile=compile, **opts)
-            elif mode == "double":
-                del opts["rule"]  # binary (checked above): DSRS is a binary theorem
-                res = certify_double(model, _input_tensor(images, i, device), cert, compile=compile, **opts)
-            else:
-                res = certify_sequential(model, _input_tensor(images, i, device), cert, mode,
-                                         radii=radii, tol=tol, **opts)
-            _write_all(fd, format_row(i, labels[i], res, res.seconds, run).encode())
-            os.fsync(fd)
-            bar.update(1)
-    finally:
-        os.close(fd)
-        bar.close()
+
+    def row(i: int) -> str:
+        gen = torch.Generator(device=device).manual_seed(input_seed(seed, i))
+        opts = dict(n0=n0, n=n, alpha=alpha, batch_size=batch_size, rule=rule, generator=gen,
+                    precision=precision, batched=False)
+        if mode == "fixed":  # compile: the sampler's option (gpu_sampler/sampler.py)
+            res = certify(model, _input_tensor(images, i, device), cert, compile=compile, **opts)
+        elif mode == "double":
+            del opts["rule"]  # binary (checked above): DSRS is a binary theorem
+            res = certify_double(model, _input_tensor(images, i, device), cert, compile=compile, **opts)
+        else:
+            res = certify_sequential(model, _input_tensor(images, i, device), cert, mode,
+                                     radii=radii, tol=tol, **opts)
+        return format_row(i, labels[i], res, res.seconds, run)
+
+    append_rows(path, run, record, mine, row, progress=progress,
+                desc=f"certify {cert.name}" + (f" [rank {rank}/{world}]" if world > 1 else ""))
     if world == 1:
         return path
     try:

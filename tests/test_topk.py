@@ -308,3 +308,68 @@ def test_cli_top_k_refuses_non_gaussian_noise(tmp_path, capsys):
                "--n", "16", "--max", "1", "--top-k", "2", "--device", "cpu", "--no-progress",
                "--out", str(tmp_path / "x.tsv")])
     assert rc == 2 and "--top-k" in capsys.readouterr().err
+
+
+# -- resumable top-k runs (gpu_sampler/topk_dataset.py on dataset.py's machinery) -----------------
+def _topk_run(tmp_path, out, k=2, model=None, **options):
+    import torch
+
+    from smoothcert.gpu_sampler.topk_dataset import certify_topk_dataset
+
+    w = torch.randn(5, 16, generator=torch.Generator().manual_seed(11))
+    model = model or (lambda x: 4.0 * (x.flatten(1) - 0.5) @ w.T)
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, size=(5, 4, 4), dtype=np.uint8)
+    labels = rng.integers(0, 5, size=5)
+    kw = dict(n0=16, n=200, alpha=0.01, batch_size=256, seed=4, progress=False)
+    return certify_topk_dataset(model, sc.get(NAME, sigma=0.5, k=k), images, labels,
+                                tmp_path / out, **{**kw, **options})
+
+
+def _without_time(path):
+    lines = open(path).read().splitlines()
+    assert lines and len(lines) == len(set(lines))
+    return [line.split("\t")[:5] + line.split("\t")[6:] for line in lines]
+
+
+def test_topk_run_resumes_after_an_interruption_to_the_uninterrupted_file(tmp_path):
+    """The top-k TSV used to be written once at the end: an interruption lost every row. Now the
+    rows are appended as they are made; a run killed after two inputs (and inside a third row's
+    write) resumes to the file of one uninterrupted run, with its run record beside it."""
+    import json
+
+    whole = _topk_run(tmp_path, "whole.tsv")
+    calls = {"n": 0}
+    w = __import__("torch").randn(5, 16, generator=__import__("torch").Generator().manual_seed(11))
+
+    def dies_on_the_fifth_call(x):  # two calls per input (selection, estimation)
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return 4.0 * (x.flatten(1) - 0.5) @ w.T
+
+    out = tmp_path / "cut.tsv"
+    with pytest.raises(KeyboardInterrupt):
+        _topk_run(tmp_path, "cut.tsv", model=dies_on_the_fifth_call)
+    assert len(open(out).read().splitlines()) == 3  # header + 2 rows survived
+    with open(out, "a") as f:
+        f.write("2\t1\t-1\t0.0")  # a kill inside a write leaves a partial line
+    _topk_run(tmp_path, "cut.tsv")
+    assert _without_time(out) == _without_time(whole)
+    record = json.load(open(str(out) + ".json"))
+    assert record["mode"] == "top-k" and record["k"] == 2 and record["certificate"]["params"]["k"] == 2
+
+
+@pytest.mark.parametrize("change, named", [
+    (dict(k=3), "k: file 2, this run 3"),
+    (dict(n=300), "n: file 200, this run 300"),
+    (dict(precision="float64"), "precision: file 'float32', this run 'float64'"),
+])
+def test_topk_resume_with_another_setting_is_refused(tmp_path, change, named):
+    from smoothcert.core.errors import BadInput
+
+    _topk_run(tmp_path, "r.tsv", max_count=2)
+    before = open(tmp_path / "r.tsv").read()
+    with pytest.raises(BadInput, match=named):
+        _topk_run(tmp_path, "r.tsv", **change)
+    assert open(tmp_path / "r.tsv").read() == before
