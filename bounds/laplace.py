@@ -350,10 +350,11 @@ class YangLaplaceLinf(_IsotropicLaplace):
     c the upper q-quantile of S (rs4a's ``Phi_linf``). Phi is piecewise linear in q (slope c
     between atoms), so each piece integrates in closed form, ``log(Phi(E)/Phi(q0))/c`` (or
     ``(E - q0)/Phi`` for c = 0): no quadrature error at all; the pieces come from a 40-digit
-    table per d rounded outwards (d <= :data:`MAX_DIM`). Since ``Phi_inf <= d Phi_1`` (the l_inf unit ball lies in d
-    times the l1 one) and ``int dq/Phi_1 = -log(2(1 - pA))`` (Teng Thm 2), (D) is never below the
-    l1 radius divided by d; the float path returns the larger of the two bounds. pA = 1 gives
-    inf. Not flagged tight (the differential method is not shown tight for l_inf).
+    table per d rounded outwards (d <= :data:`MAX_DIM`). Since ``Phi_inf <= d Phi_1`` (the l_inf
+    unit ball lies in d times the l1 one) and ``int dq/Phi_1 = -log(2(1 - pA))`` (Teng Thm 2),
+    (D) is never below the l1 radius divided by d; the float path returns the larger of the two
+    bounds. pA = 1 gives inf. Not flagged tight (the differential method is not shown tight for
+    l_inf).
     """
 
     name = "yang-laplace-linf"

@@ -1,5 +1,16 @@
 """Top-k certification under Gaussian noise: Jia, Cao, Wang & Gong, ICLR 2020, Theorem 1.
 
+Sources: the statement below was written from the authors' released code (jjy1994/Certify_Topk,
+``topk.py``: the bisection on ``Phi(Phi^-1(p_l) - R/sigma) >= Phi(Phi^-1(p_{S_t}) + R/sigma) / t``
+over the t smallest of the k largest upper bounds, the maximum over t, ``p_{S_t}`` clipped to
+``1 - p_l``) and from recollection of the paper (arXiv 1912.09899). The stored copies of the
+paper that could be searched gave its title, authors, abstract ("a tight robustness in l2 norm
+for top-k predictions ... with Gaussian noise") and introduction only, not Section 3: the
+theorem numbers (Theorem 1 for the radius, Theorem 2 for tightness) are as the authors' code and
+recollection give them, NOT checked against the paper text, and no equation number is cited.
+The mathematics does not rest on them: the reduction below is proven here from the
+Neyman-Pearson lemma, and the radius is pinned in tests/test_topk.py against independent values.
+
 The smoothed top-k classifier ``g_k(x)`` returns the k labels with the largest probabilities
 ``p_i = Pr(f(x + eps) = i)``, ``eps ~ N(0, sigma^2 I)``. Theorem 1 (Certified radius for top-k
 predictions). Let ``p_l`` be a lower bound of ``Pr(f(x + eps) = l)`` and ``pbar_i`` upper bounds of
@@ -28,7 +39,6 @@ replaced by ``min(pbar_{S_t}, 1 - p_l)`` (as the authors' released code does).
 
 from __future__ import annotations
 
-import math
 
 import mpmath as mp
 import numpy as np
@@ -185,15 +195,18 @@ class JiaGaussianTopK(Certificate):
 
     Float radius: t = 1 in closed form, t >= 2 by a bounded bisection whose lower end provably
     certifies (:func:`unit_radius`), times sigma rounded down; ``radius_mp`` solves the same
-    equation in mpmath. Not flagged tight: Jia et al. Theorem 2 proves tightness only under an
-    extra condition on the bounds; for k = 1 the bound is Cohen's tight one.
+    equation in mpmath. Not flagged tight: Jia et al. prove tightness (their Theorem 2, numbering
+    unchecked: module docstring) only under an extra condition on the bounds; for k = 1 the bound
+    is Cohen's tight one.
     """
 
     name = "jia-gaussian-topk-l2"
     family = "gaussian"
     norm = "l2"
     tight = False
-    citation = "Jia, Cao, Wang & Gong, ICLR 2020, Theorem 1 (radius equation); k = 1: Cohen et al. 2019 Thm 1"
+    citation = ("Jia, Cao, Wang & Gong, ICLR 2020 (arXiv 1912.09899), Theorem 1 (radius equation; "
+                "numbering from the authors' code, not checked against the paper text); "
+                "k = 1: Cohen et al. 2019 Thm 1")
     formula = ("Phi(Phi^-1(pA) - R/sigma) = min_{t<=k} Phi(Phi^-1(pbar_{S_t}) + R/sigma) / t; "
                "k = 1: R = sigma/2 (Phi^-1(pA) - Phi^-1(pB))")
     scale_param = "sigma"

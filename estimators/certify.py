@@ -226,7 +226,8 @@ def _radius_of(cert, lower: np.ndarray, upper: np.ndarray, label: np.ndarray):
 
 def certify_topk_counts(counts, cert, top_k, alpha=0.001, select=None, labels=None,
                         return_bounds=False):
-    """Top-k CERTIFY (Jia, Cao, Wang & Gong, ICLR 2020, Sec. 3 with Theorem 1) from class counts.
+    """Top-k CERTIFY (Jia, Cao, Wang & Gong, ICLR 2020, Theorem 1; numbering unchecked, see
+    bounds/topk.py) from class counts.
 
     Every bound is a one-sided Clopper-Pearson bound; their union bound is the whole ``alpha``
     (with c classes):
