@@ -39,7 +39,6 @@ replaced by ``min(pbar_{S_t}, 1 - p_l)`` (as the authors' released code does).
 
 from __future__ import annotations
 
-
 import mpmath as mp
 import numpy as np
 from scipy.special import log_ndtr, ndtri
