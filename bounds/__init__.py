@@ -14,6 +14,7 @@ from . import dsrs  # noqa: E402,F401
 from . import norms, uniform_ball  # noqa: E402,F401
 from . import exp2, exp_inf  # noqa: E402,F401
 from . import pareto  # noqa: E402,F401
+from . import exp1, expp  # noqa: E402,F401
 from . import grid  # noqa: E402,F401
 
 __all__ = [

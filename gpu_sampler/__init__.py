@@ -4,7 +4,7 @@ CUDA when present, CPU otherwise, with the same code. Importing this package nee
 """
 
 from .noise import NoiseSampler, default_device, make_noise
-from . import noise_dsrs, noise_zoo  # noqa: F401  (register their samplers)
+from . import noise_dsrs, noise_l1, noise_zoo  # noqa: F401  (register their samplers)
 from .sampler import CertifyResult, certify, counts, predict
 
 __all__ = [

@@ -199,6 +199,33 @@ def powinf_instances(name, cls, base) -> list[Instance]:
             for dim, m in ((3, 10.0), (16, 10.0), (3, 3.0))]
 
 
+@registry.register("instances", "exp1")
+def exp1_instances(name, cls, base) -> list[Instance]:
+    """Yang et al.'s Exp1 in small dimensions: the default exp_power (2) at d = 3, a heavy one
+    (1/2) at d = 16 (the default d = 784 is pinned in tests/test_zoo_exp1_expp.py)."""
+    return [Instance(name, f"d={dim},p={power:g}", cls.from_std(ISO_STD, dim=dim, exp_power=power))
+            for dim, power in ((3, 2.0), (16, 0.5))]
+
+
+@registry.register("instances", "expp")
+def expp_instances(name, cls, base) -> list[Instance]:
+    """Yang et al.'s Expp: the default exp_power 1/2 (differential-method integral) and 2 (closed
+    form, tight), in d = 3."""
+    return [Instance(name, f"p={power:g}", cls.from_std(ISO_STD, exp_power=power)) for power in (0.5, 2.0)]
+
+
+@registry.register("quadrature", "exp1")
+def exp1_quadrature(params) -> bool:
+    """exp_power != 1 (1 is Laplace): the twin integrates incomplete gamma functions."""
+    return float(params["exp_power"]) != 1.0
+
+
+@registry.register("quadrature", "expp")
+def expp_quadrature(params) -> bool:
+    """exp_power < 1: the twin integrates the differential method's integrand."""
+    return float(params["exp_power"]) < 1.0
+
+
 @registry.register("quadrature", "exp2")
 def exp2_quadrature(params) -> bool:
     """k > 0: Zhang et al.'s l2 engine integrates over the radial law (as zhang-l2)."""

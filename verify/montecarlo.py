@@ -127,6 +127,25 @@ def sample_powinf(p, d, n, rng):
     return v * rad[:, None]
 
 
+@registry.register("monte_carlo", "exp1")
+def sample_exp1(p, d, n, rng):
+    """Yang et al. 2020 Exp1 ``exp(-(||z||_1/lambda)^p)``: ``||z||_1 = lambda G^(1/p)``,
+    ``G ~ Gamma(d/p)``, times i.i.d. Laplace coordinates over their l1 norm (the cone measure)."""
+    power = float(p["exp_power"])
+    rad = float(p["lambd"]) * rng.gamma(d / power, 1.0, n) ** (1.0 / power)
+    lap = rng.laplace(0.0, 1.0, (n, d))
+    return lap / np.abs(lap).sum(axis=1, keepdims=True) * rad[:, None]
+
+
+@registry.register("monte_carlo", "expp")
+def sample_expp(p, d, n, rng):
+    """Yang et al. 2020 Expp: i.i.d. ``exp(-|z_i/lambda|^p)``, ``|z_i/lambda|^p ~ Gamma(1/p)`` with
+    a fair sign."""
+    power = float(p["exp_power"])
+    mag = float(p["lambd"]) * rng.gamma(1.0 / power, 1.0, (n, d)) ** (1.0 / power)
+    return mag * rng.choice([-1.0, 1.0], (n, d))
+
+
 @registry.register("monte_carlo", "gaussian-mixture")
 def sample_mixture(p, d, n, rng):
     """``sum_k alpha_k N(0, diag(sigma_k^2))``: a component index, then its Gaussian."""

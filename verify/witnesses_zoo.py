@@ -1,8 +1,9 @@
 """Witnesses for Yang et al.'s noise zoo (Randomized Smoothing of All Shapes and Sizes, 2020):
 the uniform l2 ball (exact overlap volume), the spherical Exp family and the cubical ExpInf,
-PowInf and Pareto families (half-spaces ``{z_i <= t}`` with the exact marginal of z_i, by mpmath
-quadrature or in closed form). Registered per noise family like those of :mod:`.witnesses`,
-whose machinery they use; imported by the package so that the registry always holds them.
+PowInf and Pareto families and the l1 families Exp1 and Expp (half-spaces ``{z_i <= t}`` with the
+exact marginal of z_i, by mpmath quadrature or in closed form). Registered per noise family like
+those of :mod:`.witnesses`, whose machinery they use; imported by the package so that the registry
+always holds them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import mpmath as mp
 import numpy as np
 
 from . import registry
-from .witnesses import OverlapWitness, Witness, _first_axis, bisect_quantile, zhang_l2_witnesses
+from .witnesses import (OverlapWitness, Witness, _axis_half_space, _first_axis, bisect_quantile,
+                        laplace_cdf, laplace_quantile, zhang_l2_witnesses)
 
 class BallOverlapWitness(OverlapWitness):
     """Uniform l2-ball noise (Yang et al. 2020): ``P_A = pA - V``, ``P_B = pB + V`` with V the
@@ -153,3 +155,57 @@ def powinf_witnesses(p, u, p_a, p_b):
     cdf = powinf_marginal_cdf(lam, float(p["tail_excess"]), int(p["dim"]))
     return [Witness(f"half-space {{z_{i} <= t}}", cdf, bisect_quantile(cdf, -lam, lam, iters=80),
                     abs(u[i]), p_a, p_b, neyman_pearson=False)]
+
+
+def exp1_marginal_cdf(lambd, exp_power, dim):
+    """CDF of z_1 for Yang et al.'s Exp1 noise ``exp(-(||z||_1/lambda)^p)``: ``||z||_1 = lambda
+    G^(1/p)``, ``G ~ Gamma(d/p)``, and ``|z_1|/||z||_1 ~ Beta(1, d - 1)`` (CDF ``1 - (1 - v)^(d-1)``)
+    with a fair sign: ``P(z_1 <= y) = 1/2 + 1/2 E[1 - (1 - min(y/r, 1))^(d-1)]`` for y >= 0."""
+    lam, pw, shape, m = mp.mpf(lambd), mp.mpf(exp_power), mp.mpf(dim) / mp.mpf(exp_power), dim - 1
+
+    def cdf(y):
+        ay = abs(y)
+        if ay == 0:
+            return mp.mpf(1) / 2
+
+        def h(g):
+            v = min(ay / (lam * g ** (1 / pw)), mp.mpf(1))
+            return mp.exp((shape - 1) * mp.log(g) - g - mp.loggamma(shape)) * (1 - (1 - v) ** m)
+
+        kink = (ay / lam) ** pw
+        inside = mp.quad(h, [0, kink, kink + 4 * shape + 4, mp.inf])
+        return (1 + inside) / 2 if y > 0 else (1 - inside) / 2
+
+    return cdf
+
+
+@registry.register("witness", "exp1", directions=_first_axis)
+def exp1_witnesses(p, u, p_a, p_b):
+    """exp_power 1 is i.i.d. Laplace: Teng's one-dimensional set (Neyman-Pearson). Otherwise
+    ``{z_i <= t}`` with the exact marginal of z_i (quadrature, :func:`exp1_marginal_cdf`): not a
+    Neyman-Pearson set (soundness and a ratio only)."""
+    lam, power = float(p["lambd"]), float(p["exp_power"])
+    if power == 1.0:
+        return _axis_half_space(u, laplace_cdf(lam), laplace_quantile(lam), p_a, p_b)
+    cdf = exp1_marginal_cdf(lam, power, int(p["dim"]))
+    return _axis_half_space(u, cdf, bisect_quantile(cdf, -lam, lam, iters=80), p_a, p_b,
+                            neyman_pearson=False)
+
+
+def expp_cdf(lambd, exp_power):
+    """CDF of one Expp coordinate ``exp(-|z/lambda|^p)``: ``1/2 + sign(y)/2 P_{1/p}(|y/lambda|^p)``
+    (regularized lower incomplete gamma)."""
+    lam, pw = mp.mpf(lambd), mp.mpf(exp_power)
+    return lambda y: (1 + mp.sign(y) * mp.gammainc(1 / pw, 0, abs(y / lam) ** pw, regularized=True)) / 2
+
+
+@registry.register("witness", "expp", directions=_first_axis)
+def expp_witnesses(p, u, p_a, p_b):
+    """The half-space ``{z_i <= t}`` with the exact marginal (closed form). For exp_power >= 1 the
+    density is log-concave, the shifted likelihood ratio is monotone in z_i, and this is the
+    Neyman-Pearson set: the l1 radius is attained (tight). Below 1 it is not (soundness and a
+    ratio only)."""
+    lam, power = float(p["lambd"]), float(p["exp_power"])
+    cdf = expp_cdf(lam, power)
+    return _axis_half_space(u, cdf, bisect_quantile(cdf, -lam, lam, iters=80), p_a, p_b,
+                            neyman_pearson=power >= 1.0)
