@@ -1,5 +1,5 @@
-"""The spherical exponential family Exp2 of Yang et al. 2020 and its l2 certificate, as a mapping
-onto the Zhang et al. radial engine (one engine, not two).
+"""The spherical exponential family Exp2 of Yang et al. 2020 and its l2 certificate, on the Zhang
+et al. radial engine (one engine, not two).
 
 Yang, Duan, Hu, Salman, Razenshteyn & Li 2020, "Randomized Smoothing of All Shapes and Sizes"
 (ICML), Sec. 4-5 and their code (tonyduan/rs4a, ``noises.Exp2``): density
@@ -13,26 +13,21 @@ In polar form ``(||z|| / lambda)^p ~ Gamma((d - k) / p)`` with a uniform directi
 per-coordinate variance is ``lambda^2 Gamma((d + 2 - k)/p) / (d Gamma((d - k)/p))`` (rs4a
 ``Exp2._sigma``).
 
-The certificate (p = 2). ``exp(-||z||^2 / lambda^2) = exp(-||z||^2 / (2 sigma^2))`` with
-``sigma = lambda / sqrt 2``, so Exp2(lambda, p = 2, k) *is* Zhang et al.'s l2 family (their Eq. 9)
-with ``sigma = lambda / sqrt 2`` and the same k. The level-set radius of Yang et al. (their
-level-set method for spherical noise: the Neyman-Pearson sets are level sets of the density
-ratio) is the same optimization as Zhang et al.'s Thm 2, so
-``yang-exp2-l2`` delegates to :class:`~.functional.zhang.ZhangL2` at ``sigma = 1`` and scales the
-unit radius by ``lambda / sqrt 2`` rounded down (the engine's radius is linear in sigma). k = 0 is
-Gaussian noise with std ``lambda / sqrt 2``: Cohen's radius ``lambda Phi^-1(pA) / sqrt 2`` (the
-engine's closed form for k = 0, Zhang et al. Cor. 2, used directly), which is rs4a's
-``Normal(0, lambda/sqrt 2).icdf(pA)``.
+The certificate. With ``s = lambda p^(-1/p)``, ``(||z||/lambda)^p = (||z||/s)^p / p``: in units of
+s the radial law is ``u^p / p ~ Gamma((d - k)/p)`` and ``phi(u) = k log u + u^p / p``, the
+radial family the Zhang et al. l2 engine evaluates (:mod:`.functional.spherical`, ``ExpL2``;
+Yang et al.'s level-set method is the same Neyman-Pearson optimization as Zhang et al.'s Thm 2).
+``yang-exp2-l2`` computes the unit radius (s = 1) and scales it by s rounded down (the radius is
+linear in the scale). p = 2 *is* Zhang et al.'s l2 family with ``sigma = lambda / sqrt 2``
+(:class:`~.functional.zhang.ZhangL2` is used as it is); with k = 0 it is Gaussian noise with std
+``lambda / sqrt 2``: Cohen's radius ``lambda Phi^-1(pA) / sqrt 2`` (Zhang et al. Cor. 2, used
+directly), which is rs4a's ``Normal(0, lambda/sqrt 2).icdf(pA)``.
 
-Other exponents (p != 2) are refused by the certificate (the family and its sampler accept any
-p > 0). What the engine would need: with ``u = ||z|| / lambda`` the log-ratio is
-``Lambda = k log(s/u) + s^p - u^p`` (``s = ||z - r e_1|| / lambda``); the engine's ``_s_closed``
-inverts ``k log s + s^2/2`` by the Wright omega function, which serves p = 2 only (p = 1 with
-k > 0 has no closed inverse), its radial law is the chi law of ``u`` (a Gamma law of ``u^p``
-in general) and its quadrature kinks (``_pieces``) are the roots of the p = 2 derivative. A
-general p needs a monotone root-finder for ``s`` with error bounds, the Gamma((d - k)/p) law of
-``u^p`` and the kinks of ``k/s + p s^(p-1)``; not done here (rs4a tabulates these radii by
-Monte Carlo).
+p = 1, k = 0: rs4a's closed form ``lambda (d - 1) atanh(1 - 2 I^-1_{1 - pA}((d-1)/2, (d-1)/2))``
+is the *differential* method (Yang et al. Sec. 4: integrate 1 / (the largest derivative of a
+set's measure along delta); here the derivative of log q along e_1 is -z_1/||z||, whose law
+gives ``int dp / phi(p) = (d - 1) atanh(tau)``): sound, but below the level-set radius that this
+certificate returns (by 0.8 % at pA = 0.9, d = 10; tests/test_zoo_spherical.py).
 """
 
 from __future__ import annotations
@@ -46,6 +41,8 @@ from ..core.rounding import shrink
 from .base import Certificate
 from .family import NoiseFamily, Param, nonnegative_real, positive_scalar, register_family
 from .functional.engine import DEFAULT_DIM, check_k_dim
+from .functional.spherical import ExpL2
+from .functional.table import RadiusTable
 from .functional.zhang import ZhangL2, dimension
 from .gaussian import CohenGaussianL2
 from .registry import register
@@ -77,7 +74,7 @@ class Exp2Family(NoiseFamily):
     name = "exp2"
     params = (Param("lambd", "real", positive_scalar, "scale lambda of exp(-(||z||/lambda)^p) (> 0)"),
               Param("exp_power", "real", positive_exponent,
-                    "exponent p of exp(-(||z||/lambda)^p) (> 0; rs4a k; yang-exp2-l2 needs 2)", 2.0),
+                    "exponent p of exp(-(||z||/lambda)^p) (> 0; rs4a k)", 2.0),
               Param("k", "real", nonnegative_real,
                     "exponent k of the ||z||_2^-k factor (0 <= k < dim; rs4a j)", 0.0),
               Param("dim", "int", dimension, "input dimension d (>= 2)", DEFAULT_DIM))
@@ -98,33 +95,36 @@ class Exp2Family(NoiseFamily):
 
 @register
 class YangExp2L2(Certificate):
-    """Yang et al. 2020 (ICML), level-set method for spherical noise, Exp2 with p = 2: the l2
-    radius of Zhang et al. 2020 Thm 2 for ``sigma = lambda / sqrt 2`` and the same k (module
-    docstring). Tight (the Neyman-Pearson bound over all classifiers)."""
+    """Yang et al. 2020 (ICML), level-set method for spherical noise, Exp2 at any exponent p > 0:
+    the l2 radius of Zhang et al. 2020 Thm 2's optimization for the radial law of Exp2, computed at
+    scale ``lambda p^(-1/p)`` (module docstring; p = 2: ZhangL2 at sigma = lambda / sqrt 2).
+    Tight (the Neyman-Pearson bound over all classifiers)."""
 
     name = "yang-exp2-l2"
     family = "exp2"
     norm = "l2"
     tight = True
-    expensive = True  # k > 0: the quadrature engine
+    expensive = True  # the quadrature engine (except p = 2, k = 0: Cohen's closed form)
     twin_rtol = ZhangL2.twin_rtol
     scale_param = "lambd"
     citation = ("Yang et al. 2020, Randomized Smoothing of All Shapes and Sizes (ICML), level-set "
-                "method, Exp2 noise (rs4a Exp2.certify_l2); computed as Zhang et al. 2020 Thm 2 "
-                "with sigma = lambda / sqrt 2, same k")
-    formula = ("R = (lambda / sqrt 2) R_zhang-l2(pA, pB; sigma = 1, k, d), p = 2; k = 0: "
-               "R = lambda Phi^-1(pA) / sqrt 2 (binary)")
+                "method, Exp2 noise (rs4a Exp2.certify_l2); computed as Zhang et al. 2020 Eq. 4-6 "
+                "and Thm 2 for the radial law of Exp2 at scale lambda p^(-1/p)")
+    formula = ("R = lambda p^(-1/p) R_unit(pA, pB; phi(u) = k log u + u^p / p, d), the level-set "
+               "radius; p = 2, k = 0: R = lambda Phi^-1(pA) / sqrt 2 (binary)")
 
     def __init__(self, lambd, exp_power=2.0, k=0.0, dim=DEFAULT_DIM):
         self._params = Exp2Family.validate({"lambd": lambd, "exp_power": exp_power, "k": k, "dim": dim})
-        if self._params["exp_power"] != 2.0:
-            raise ValueError(f"yang-exp2-l2 certifies exp_power = 2 only (Zhang et al.'s l2 engine), "
-                             f"got exp_power={exp_power!r}")
-        k, dim = self._params["k"], self._params["dim"]
-        # k = 0: the engine's own closed form (Zhang et al. Cor. 2, Cohen's radius, tight) without
-        # its quadrature, which it would only confirm (50 ms a value at d = 784)
-        self.unit = CohenGaussianL2(sigma=1.0) if k == 0 else ZhangL2(sigma=1.0, k=k, dim=dim)
-        self._factor = float(shrink(self._params["lambd"] * _SQRT_HALF_DOWN, 1))
+        p, k, dim = self._params["exp_power"], self._params["k"], self._params["dim"]
+        if p == 2.0:
+            # k = 0: the engine's own closed form (Zhang et al. Cor. 2, Cohen's radius, tight)
+            # without its quadrature, which it would only confirm (50 ms a value at d = 784)
+            self.unit = CohenGaussianL2(sigma=1.0) if k == 0 else ZhangL2(sigma=1.0, k=k, dim=dim)
+            self._factor = float(shrink(self._params["lambd"] * _SQRT_HALF_DOWN, 1))
+        else:
+            self.unit = ExpL2(p, k=k, dim=dim)
+            # p^(-1/p): exp and log are within an ulp or two (4 ulps taken off)
+            self._factor = float(shrink(self._params["lambd"] * math.exp(-math.log(p) / p), 4))
 
     def _radius(self, p_a, p_b):
         r = self.unit._radius(p_a, p_b)
@@ -134,4 +134,21 @@ class YangExp2L2(Certificate):
         return self.unit._working_dps(p_a, p_b, dps)
 
     def _radius_mp(self, p_a, p_b):
-        return mp.mpf(self._params["lambd"]) / mp.sqrt(2) * self.unit._radius_mp(p_a, p_b)
+        p = mp.mpf(self._params["exp_power"])
+        return mp.mpf(self._params["lambd"]) * p ** (-1 / p) * self.unit._radius_mp(p_a, p_b)
+
+    def radius_table(self, n: int = 1000):
+        """A sound lookup table p_a -> binary radius (:class:`~.functional.table.RadiusTable`,
+        the fast path for many p_a): the unit engine's table with its radii times the scale
+        factor, rounded down (a certified unit radius times a factor below the exact scale is
+        certified). p = 2 with k = 0 has a closed form and no table (``radius`` is fast)."""
+        return scaled_table(self, n)
+
+
+def scaled_table(cert, n):
+    """``cert.unit``'s radius table with radii ``shrink(r * cert._factor, 1)``, under the name and
+    parameters of ``cert`` (:meth:`YangExp2L2.radius_table`)."""
+    if not hasattr(cert.unit, "radius_table"):
+        raise ValueError(f"{cert.name} at {cert.params} has a closed form: use radius()")
+    t = cert.unit.radius_table(n=n)
+    return RadiusTable(cert.name, cert.params, t.p, shrink(t.r * cert._factor, 1))

@@ -5,11 +5,12 @@ One module per job:
 
 * :mod:`.engine` -- the dual bound L(p, r) = max_lambda {lambda p - D(lambda)} (their Eq. 4-6)
   from the CDF of Lambda = log(pi_delta / pi0) with sound error bounds, and the certified radius;
-* :mod:`.radial` -- the radial law of ||z|| and the nested tanh-sinh quadrature;
+* :mod:`.radial` -- the radial laws of ||z|| (Gamma-type, BetaPrime) and the nested tanh-sinh quadrature;
 * :mod:`.solve` -- Newton-Broyden solve of the Neyman-Pearson boundary equations (fast path);
 * :mod:`.twin` -- the mpmath twin (``radius_mp``);
 * :mod:`.table` -- :class:`RadiusTable`, the sound lookup table p_a -> radius, and its file I/O;
 * :mod:`.zhang` -- the ``zhang-l2`` / ``zhang-l1`` noise families and theorems (Thm 2);
+* :mod:`.spherical` -- the same l2 engine for Yang et al.'s Exp2 (any exponent) and Pow2 laws;
 * :mod:`.linf` -- the ``zhang-linf`` family and theorem (Eq. 13, Thm 3, Monte Carlo with DKW).
 
 Importing this package registers the three families and their certificates.

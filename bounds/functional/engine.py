@@ -143,8 +143,12 @@ class FunctionalCertificate(NeymanPearsonSolve, QuadratureTwin, TableMixin, Cert
         self.k, self.dim = check_k_dim(k, dim)
         self.scale = float(s)
         self._params = {self._scale_name: self.scale, "k": k, "dim": self.dim}
-        self._law = RadialLaw(self.q, self.dim - self.k)
+        self._law = self._make_law()
         self._memo = {}
+
+    def _make_law(self):
+        """The law of ``u = ||z|| / scale``: density ``c u^(nu-1) exp(-u^q/q)``, nu = dim - k."""
+        return RadialLaw(self.q, self.dim - self.k)
 
     # ---- family pieces (normalized units) --------------------------------------------------
     def _F(self, delta, u, x):
@@ -284,9 +288,7 @@ class FunctionalCertificate(NeymanPearsonSolve, QuadratureTwin, TableMixin, Cert
         # which on a panel of half-width w changes that panel's integral by about ulp(u) / w (the
         # integrand varies on the panel's scale; its kinks are edges). Counted 4x: 2 EPS |u| / w.
         # It matters on the tiny panels around u = rt where far upper tails live (1e-9 there).
-        with np.errstate(divide="ignore", invalid="ignore"):
-            shift = np.minimum(2 * EPS * np.maximum(np.abs(a), np.abs(b)) / (0.5 * (b - a)), 1.0)
-        shift = np.where(np.isfinite(shift), shift, 1.0)
+        shift = law.node_shift(a, b)
         eN_pos = (shift * (wf * h).sum(2)).sum(1)
         eM_pos = (shift * (wf * g).sum(2)).sum(1)
         ez = (np.abs(Zf - Zc) + (shift * wf.sum(2)).sum(1)) / Zf
@@ -533,12 +535,17 @@ class FunctionalCertificate(NeymanPearsonSolve, QuadratureTwin, TableMixin, Cert
             rt = self._radius_rt(float(p_a[i]), pb)
             with np.errstate(over="ignore"):  # rt * scale above every double: the largest one
                 out[i] = rt if np.isinf(rt) else np.nextafter(rt * self.scale, 0.0) if rt > 0 else 0.0
-        if self.k == 0:
+        if self._closed_k0():
             # k = 0 is plain Gaussian / Laplace noise, for which the closed-form theorems are sound
             # too; both radii are certified, so their maximum is. It matters where the quadrature's
             # absolute error floor makes it loose (pA within ~1e-12 of 1, pB below ~1e-10).
             out = np.maximum(out, self._closed_form_k0(p_b is None).radius(p_a, p_b))
         return out
+
+    def _closed_k0(self) -> bool:
+        """Whether this member of the family has a closed-form radius (Zhang et al.'s k = 0:
+        Gaussian / Laplace noise), used by the float radius and the twin."""
+        return self.k == 0
 
     def _closed_form_k0(self, binary: bool):
         """A closed-form certificate for the k = 0 member of the family (same noise)."""

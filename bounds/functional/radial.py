@@ -12,6 +12,7 @@ finder and a safeguarded Newton solver. Everything is plain numpy/scipy.
 
 from __future__ import annotations
 
+import mpmath as mp
 import numpy as np
 from scipy import optimize, special
 
@@ -23,6 +24,8 @@ EPS = float(np.finfo(float).eps)
 TAIL = 1e-300
 #: The range never reaches u = 0 exactly (the family's log-ratio is singular there).
 U_MIN = 1e-300
+#: Nor past u = 1e300 (the power-law tail of :class:`BetaPrimeLaw`; the mass beyond is counted).
+U_MAX = 1e300
 #: Panel edges on each side of the mode where the radial log-density has dropped by these amounts:
 #: tanh-sinh panels where the mass is, up to the cut at TAIL.
 DROPS = (3.0, 30.0, 300.0)
@@ -31,16 +34,18 @@ DROPS = (3.0, 30.0, 300.0)
 class RadialLaw:
     """The law of ``u = ||z|| / scale`` with density ``c u^(nu-1) exp(-u^q/q)`` on (0, inf).
 
-    q = 2: ``u^2 / 2 ~ Gamma(nu/2)`` (chi with nu degrees of freedom); q = 1: ``u ~ Gamma(nu)``.
+    Any q > 0: ``u^q / q ~ Gamma(nu/q)``; q = 2: chi with nu degrees of freedom; q = 1:
+    ``u ~ Gamma(nu)`` (q = 1 and 2 keep their own closed forms below; other q serve Yang et al.'s
+    Exp2 noise, :mod:`.spherical`).
     ``lo``/``hi`` bound the integration range, leaving ``tail`` = P(u < lo) + P(u > hi) (about
     2 TAIL; more only for nu < 1, where P(u < U_MIN) is about U_MIN^nu). For nu < 1 the density
     is unbounded at 0 and the rule integrates in ``w = u^nu`` instead (``u^(nu-1) du = dw / nu``,
     a bounded integrand), see :meth:`rule`.
     """
 
-    def __init__(self, q: int, nu: float):
-        if q not in (1, 2):
-            raise ValueError(f"q must be 1 or 2, got {q!r}")
+    def __init__(self, q: float, nu: float):
+        if not (np.isfinite(q) and q > 0):
+            raise ValueError(f"q must be a finite number > 0, got {q!r}")
         self.q, self.nu = q, float(nu)
         self.shape = self.nu / q  # Gamma shape of u^q / q
         self.mode = max(self.nu - 1.0, 0.0) ** (1.0 / q)
@@ -52,11 +57,15 @@ class RadialLaw:
         self.edges = self._edges()
 
     def _from_gamma(self, g):
-        return np.sqrt(2.0 * g) if self.q == 2 else g
+        if self.q in (1, 2):
+            return np.sqrt(2.0 * g) if self.q == 2 else g
+        return (self.q * np.asarray(g, dtype=float)) ** (1.0 / self.q)
 
     def _to_gamma(self, u):
         u = np.asarray(u, dtype=float)
-        return 0.5 * u * u if self.q == 2 else u
+        if self.q in (1, 2):
+            return 0.5 * u * u if self.q == 2 else u
+        return u**self.q / self.q
 
     def cdf(self, u):
         return special.gammainc(self.shape, self._to_gamma(u))
@@ -69,7 +78,10 @@ class RadialLaw:
         underflows (lo = U_MIN)."""
         if self.lo > U_MIN:
             return float(self.cdf(self.lo))
-        log_g = np.log(self.lo) if self.q == 1 else 2.0 * np.log(self.lo) - np.log(2.0)
+        if self.q in (1, 2):
+            log_g = np.log(self.lo) if self.q == 1 else 2.0 * np.log(self.lo) - np.log(2.0)
+        else:
+            log_g = self.q * np.log(self.lo) - np.log(self.q)
         return float(min(1.0, np.exp(self.shape * log_g - special.gammaln(self.shape + 1.0))))
 
     def _edges(self):
@@ -92,7 +104,8 @@ class RadialLaw:
         """``log f(u) - log f(mode)`` written without cancellation for large nu.
 
         With m = mode, m^q = nu - 1: ``(nu-1) log(u/m) - (u^q - m^q)/q``; for u = m + x this is
-        ``(nu-1)(log1p(x/m) - x/m) - x^2/2`` (q = 2) or ``(nu-1)(log1p(x/m) - x/m)`` (q = 1).
+        ``(nu-1)(log1p(x/m) - x/m) - x^2/2`` (q = 2) or ``(nu-1)(log1p(x/m) - x/m)`` (q = 1);
+        other q: ``(nu-1)(log1p(y) - expm1(q log1p(y))/q)``, y = x/m (u^q - m^q = m^q expm1(...)).
         For nu < 2 the plain form is used (no large terms cancel).
         """
         u = np.asarray(u, dtype=float)
@@ -102,6 +115,9 @@ class RadialLaw:
                 return (nu - 1.0) * np.log(u) - u**self.q / self.q
             x = u - m
             y = x / m
+            if self.q not in (1, 2):
+                ly = np.log1p(y)
+                return (nu - 1.0) * (ly - np.expm1(self.q * ly) / self.q)
             core = (nu - 1.0) * (np.log1p(y) - y)
             return core - 0.5 * x * x if self.q == 2 else core
 
@@ -127,6 +143,145 @@ class RadialLaw:
         d = np.exp(logd)
         d = np.where(np.isfinite(d), d, 0.0)
         return u, half * _W_FINE * d, half * _W_COARSE * d
+
+    @staticmethod
+    def node_shift(a, b):
+        """Relative effect on a panel's integral of its nodes' float positions: a node sits up to
+        half an ulp of |u| off its point, on a panel of half-width (b - a)/2; counted 4x."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shift = np.minimum(2 * EPS * np.maximum(np.abs(a), np.abs(b)) / (0.5 * (b - a)), 1.0)
+        return np.where(np.isfinite(shift), shift, 1.0)
+
+    # ---- the twin's view (mpmath): integrate in w = u^power, as ``rule`` ----------------------
+    mp_ends = (0, "inf")
+
+    def mp_to_w(self, u):
+        return u ** min(mp.mpf(self.nu), 1)
+
+    def mp_point(self, w):
+        """(u, log of the unnormalized density of w) at w > 0, or None (w <= 0)."""
+        if w <= 0:
+            return None
+        nu, q = mp.mpf(self.nu), mp.mpf(self.q)
+        p = min(nu, 1)
+        u = w ** (1 / p)
+        return u, (nu - p) * mp.log(u) - u**q / q - mp.log(p)
+
+    def mp_log_norm(self):
+        """log of int_0^inf u^(nu-1) exp(-u^q/q) du = q^(nu/q - 1) Gamma(nu/q)."""
+        nu, q = mp.mpf(self.nu), mp.mpf(self.q)
+        return (nu / q - 1) * mp.log(q) + mp.loggamma(nu / q)
+
+
+class BetaPrimeLaw:
+    """The law of ``u = ||z|| / lambda`` for Yang et al.'s Pow2 noise (1 + (||z||/lambda)^p)^-a in
+    R^d: density ``c u^(d-1) (1 + u^p)^-a``, ``u^p ~ BetaPrime(d/p, a - d/p)`` (rs4a ``Pow2``), so
+    ``u^p / (1 + u^p) ~ Beta(d/p, a - d/p)``.
+
+    The same interface as :class:`RadialLaw` (``lo``, ``hi``, tails, ``edges``, ``rule``, the
+    twin's hooks), but the rule integrates in ``w = log u`` (``u^(d-1) du = u^d dw``): the tail is
+    a power law, and its mass spreads over decades of u that a rule in u would not resolve. In w
+    the log-density ``d w - a log1p(e^(p w))`` is concave with mode ``e^(p w) = d / (a p - d)``.
+    """
+
+    def __init__(self, p: float, dim: int, a: float):
+        self.p, self.dim, self.a = float(p), int(dim), float(a)
+        self.alpha, self.beta = self.dim / self.p, self.a - self.dim / self.p
+        if not self.beta > 0:
+            raise ValueError(f"a must exceed dim / p = {self.alpha!r} (a proper density), got a={a!r}")
+        self.w_mode = np.log(self.alpha / self.beta) / self.p  # alpha / beta = d / (a p - d)
+        # the cuts: Beta(alpha, beta) tails x^alpha / (alpha B) at the leading order (scipy's
+        # betaincinv returns NaN that deep); the mass cut off is bounded by _beta_tail_bound
+        lb = special.betaln(self.alpha, self.beta)
+        x = np.exp((np.log(TAIL) + np.log(self.alpha) + lb) / self.alpha)  # u^p / (1 + u^p)
+        self.lo = max(float(self._u_of(x / (1.0 - x))), U_MIN)
+        y = np.exp((np.log(TAIL) + np.log(self.beta) + lb) / self.beta)  # 1 / (1 + u^p)
+        with np.errstate(over="ignore", divide="ignore"):
+            self.hi = float(min(self._u_of((1.0 - y) / y), U_MAX))
+        log_x = -np.logaddexp(0.0, -self.p * np.log(self.lo))
+        log_y = -np.logaddexp(0.0, self.p * np.log(self.hi))
+        self.tail_lo = _beta_tail_bound(self.alpha, self.beta, log_x, lb)
+        self.tail_hi = _beta_tail_bound(self.beta, self.alpha, log_y, lb)
+        self.tail = self.tail_lo + self.tail_hi
+        self.edges = self._edges()
+
+    def _u_of(self, v):
+        return np.asarray(v, float) ** (1.0 / self.p)
+
+    def cdf(self, u):
+        with np.errstate(divide="ignore", over="ignore"):
+            return special.betainc(self.alpha, self.beta, 1.0 / (1.0 + np.asarray(u, float) ** -self.p))
+
+    def sf(self, u):
+        with np.errstate(over="ignore"):
+            return special.betainc(self.beta, self.alpha, 1.0 / (1.0 + np.asarray(u, float) ** self.p))
+
+    def log_density_w(self, w):
+        """``d w - a log1p(e^(p w))`` less its value at the mode (the log-density of w = log u)."""
+        w = np.asarray(w, float)
+        f = lambda t: self.dim * t - self.a * np.logaddexp(0.0, self.p * t)  # noqa: E731
+        return f(w) - f(self.w_mode)
+
+    def _edges(self):
+        """lo, hi, the mode and where the log-density of w has dropped by DROPS on each side."""
+        wlo, whi = np.log(self.lo), np.log(self.hi)
+        pts = [wlo, whi]
+        if wlo < self.w_mode < whi:
+            pts.append(self.w_mode)
+            for drop in DROPS:
+                g = lambda t: float(self.log_density_w(t)) + drop  # noqa: E731
+                for a, b in ((wlo, self.w_mode), (self.w_mode, whi)):
+                    if g(a) * g(b) < 0:
+                        pts.append(optimize.brentq(g, a, b, xtol=1e-12 * (b - a)))
+        return np.unique(np.clip(np.exp(np.array(pts)), self.lo, self.hi))
+
+    def rule(self, a, b):
+        """Nested tanh-sinh rule on the panels [a, b] mapped to ``w = log u`` (see RadialLaw.rule);
+        the weights carry the density of w."""
+        with np.errstate(divide="ignore"):
+            wa, wb = np.log(a), np.log(b)
+        half = 0.5 * (wb - wa)[..., None]
+        w = np.where(_NODES < 0, wa[..., None] + half * _GAPS, wb[..., None] - half * _GAPS)
+        d = np.exp(self.log_density_w(w))
+        d = np.where(np.isfinite(d), d, 0.0)
+        return np.exp(w), half * _W_FINE * d, half * _W_COARSE * d
+
+    @staticmethod
+    def node_shift(a, b):
+        """As RadialLaw.node_shift, for nodes placed in w = log u: a node is off by about
+        EPS (|w| + 1) relative in u (the rounding of log and exp), on a panel of half-width
+        (log b - log a)/2 in w; counted 4x."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            wa, wb = np.log(a), np.log(b)
+            rel = EPS * (np.maximum(np.abs(wa), np.abs(wb)) + 1.0)
+            shift = np.minimum(4 * rel / (0.5 * (wb - wa)), 1.0)
+        return np.where(np.isfinite(shift), shift, 1.0)
+
+    # ---- the twin's view (mpmath): integrate in w = log u ----------------------------------
+    mp_ends = ("-inf", "inf")
+
+    @staticmethod
+    def mp_to_w(u):
+        return mp.log(u)
+
+    def mp_point(self, w):
+        """(u, log of the unnormalized density of w = log u)."""
+        u = mp.exp(w)
+        return u, self.dim * w - mp.mpf(self.a) * mp.log1p(u ** mp.mpf(self.p))
+
+    def mp_log_norm(self):
+        """log of int_0^inf u^(d-1) (1 + u^p)^-a du = B(d/p, a - d/p) / p."""
+        p = mp.mpf(self.p)
+        alpha = mp.mpf(self.dim) / p
+        return mp.log(mp.beta(alpha, mp.mpf(self.a) - alpha)) - mp.log(p)
+
+
+def _beta_tail_bound(a, b, log_x, log_beta):
+    """Upper bound on the Beta(a, b) CDF at x = e^log_x: ``int_0^x t^(a-1) (1-t)^(b-1) dt / B``
+    <= ``x^a (1-x)^min(b-1, 0) / (a B)`` ((1-t)^(b-1) <= that factor on [0, x]), with 1 % margin."""
+    log1m = np.log(-np.expm1(log_x))
+    val = a * log_x + min(b - 1.0, 0.0) * log1m - np.log(a) - log_beta
+    return float(min(1.01 * np.exp(val), 1.0))
 
 
 def tanh_sinh_rule(level_h: float = 1.0 / 16, t_max: float = 3.15):

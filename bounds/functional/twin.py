@@ -36,7 +36,7 @@ class QuadratureTwin:
                 return mp.mpf(0)
             if p_a == 1 or p_b == 0:
                 return mp.inf
-        if self.k == 0:
+        if self._closed_k0():
             return self.scale * self._radius_k0_mp(p_a, p_b)
         return self.scale * self._radius_quad_mp(p_a, p_b)
 
@@ -49,23 +49,21 @@ class QuadratureTwin:
         laws. ``magnitude`` (roughly the answer) scales the integrand to order one, because
         mpmath's error control is absolute and tail probabilities such as 1e-28 would get none."""
         law = self._law
-        nu, q = mp.mpf(self.dim) - mp.mpf(self.k), self.q
-        logz = (nu / q - 1) * mp.log(q) + mp.loggamma(nu / q) + mp.log(magnitude)
+        logz = law.mp_log_norm() + mp.log(magnitude)
         x, rt = mp.mpf(x), mp.mpf(rt)
 
-        p = min(nu, 1)  # nu < 1: integrate in w = u^nu (u^(nu-1) du = dw / nu), as the float rule
-
-        def integrand(w):
-            if w <= 0:
+        def integrand(w):  # in the law's integration variable w, as its float rule
+            point = law.mp_point(w)
+            if point is None:
                 return mp.mpf(0)
-            u = w ** (1 / p)
-            dens = mp.exp((nu - p) * mp.log(u) - u**q / q - logz) / p
-            return dens * self._cond_mp(u, x, rt, upper)
+            u, logd = point
+            return mp.exp(logd - logz) * self._cond_mp(u, x, rt, upper)
 
         kinks = self._breakpoints(float(rt), np.array([float(x)])).ravel()
         pts = [self._breakpoint_mp(b, x, rt) for b in kinks if law.lo < b < law.hi]
         pts += [mp.mpf(float(v)) for v in law.edges] + ([rt] if law.lo < rt < law.hi else [])
-        pts = [mp.mpf(0)] + [v**p for v in sorted(set(pts))] + [mp.inf]
+        lo, hi = (mp.mpf(e) for e in law.mp_ends)
+        pts = [lo] + [law.mp_to_w(v) for v in sorted(set(pts))] + [hi]
         return mp.quad(integrand, pts) * magnitude
 
     def _phi_mp(self, s):
@@ -165,6 +163,6 @@ class QuadratureTwin:
         et al. Cor. 1 and 2) at :func:`twin_dps` digits; with k > 0 mpmath quadrature at
         min(dps, 20) digits (accurate far beyond the 1e-9 the float radius is checked to; slow:
         seconds per point at moderate dim)."""
-        return twin_dps(p_a, p_b, dps) if self.k == 0 else min(dps, 20)
+        return twin_dps(p_a, p_b, dps) if self._closed_k0() else min(dps, 20)
 
 

@@ -170,7 +170,7 @@ class ZhangL2(FunctionalCertificate):
 
     def _working_dps(self, p_a, p_b, dps):
         """k = 0: ``dps`` (:func:`gaussian_gap_mp` raises the precision per tail itself)."""
-        return dps if self.k == 0 else super()._working_dps(p_a, p_b, dps)
+        return dps if self._closed_k0() else super()._working_dps(p_a, p_b, dps)
 
     def _closed_form_k0(self, binary):
         return CohenGaussianL2(sigma=self.scale)
