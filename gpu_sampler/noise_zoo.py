@@ -7,6 +7,7 @@ rs4a's ``UniformBall``, ``Exp2``, ``ExpInf``, ``PowInf``, ``Pareto``), registere
 * ``exp2`` / ``expinf`` -- the spherical and cubical exponential families
   ``||z||^-k exp(-(||z||/lambda)^exp_power)`` in l2 / l_inf norm.
 * ``powinf`` -- ``(1 + ||z||_inf/lambda)^-(d + m)``; ``pareto`` -- i.i.d. Pareto coordinates.
+* ``pow2`` -- ``(1 + (||z||_2/lambda)^p)^-(d + m)``, a BetaPrime radius times a uniform direction.
 
 Every draw is made in float64 from the caller's seeded generator, then cast.
 """
@@ -124,4 +125,27 @@ class PowInfNoise(ExpInfNoise):
         g = sample_gamma(float(self.dim), m, generator, self.device)
         h = sample_gamma(self.m, m, generator, self.device)
         rho = self.lambd * g / h
+        out.copy_(self._direction(m, generator).mul_(rho.unsqueeze(1)).view(out.shape))
+
+
+@sampler_for("pow2")
+class Pow2Noise(Exp2Noise):
+    """q ~ ``(1 + (||z||_2/lambda)^p)^-(d + m)`` (Yang et al. 2020, rs4a ``Pow2``):
+    ``||z||_2 = lambda (G / H)^(1/p)`` with ``G ~ Gamma(d/p)``, ``H ~ Gamma(d + m - d/p)`` (their
+    ratio is BetaPrime(d/p, a - d/p)), times a uniform direction on the l2 sphere."""
+
+    def __init__(self, params, shape, device, dtype):
+        NoiseSampler.__init__(self, params, shape, device, dtype)
+        self.dim = int(params["dim"])
+        if self.dim != math.prod(shape):
+            raise ValueError(f"dim={self.dim} does not match the input shape {shape} "
+                             f"({math.prod(shape)} entries)")
+        self.lambd, self.p = float(params["lambd"]), float(params["exp_power"])
+        self.beta = self.dim + float(params["tail_excess"]) - self.dim / self.p
+
+    def _fill(self, out, generator):
+        m = out.shape[0]
+        g = sample_gamma(self.dim / self.p, m, generator, self.device)
+        h = sample_gamma(self.beta, m, generator, self.device)
+        rho = self.lambd * (g / h).pow(1.0 / self.p)
         out.copy_(self._direction(m, generator).mul_(rho.unsqueeze(1)).view(out.shape))

@@ -100,6 +100,16 @@ def sample_exp2(p, d, n, rng):
     return g / np.linalg.norm(g, axis=1, keepdims=True) * _yang_radius(p, d, n, rng)[:, None]
 
 
+@registry.register("monte_carlo", "pow2")
+def sample_pow2(p, d, n, rng):
+    """Yang et al. 2020 Pow2 ``(1 + (||z||_2/lambda)^p)^-(d + m)``: ``||z||_2 / lambda = (G/H)^(1/p)``,
+    ``G ~ Gamma(d/p)``, ``H ~ Gamma(d + m - d/p)`` (BetaPrime), times a uniform direction."""
+    power = float(p["exp_power"])
+    g = rng.standard_normal((n, d))
+    ratio = rng.gamma(d / power, 1.0, n) / rng.gamma(d + float(p["tail_excess"]) - d / power, 1.0, n)
+    return g / np.linalg.norm(g, axis=1, keepdims=True) * (float(p["lambd"]) * ratio ** (1.0 / power))[:, None]
+
+
 @registry.register("monte_carlo", "expinf")
 def sample_expinf(p, d, n, rng):
     """Yang et al. 2020 ExpInf ``||z||_inf^-k exp(-(||z||_inf/lambda)^p)``: radius times a

@@ -48,9 +48,16 @@ def uniform_ball_witnesses(p, u, p_a, p_b):
 @registry.register("witness", "exp2", directions=_first_axis)
 def exp2_witnesses(p, u, p_a, p_b):
     """Exp2 with exp_power 2 is zhang-l2 with sigma = lambda / sqrt 2 (bounds/exp2.py): its
-    half-space witnesses; other exp_power values have no certificate."""
-    sigma = float(p["lambd"]) / math.sqrt(2.0)
-    return zhang_l2_witnesses({"sigma": sigma, "k": p["k"], "dim": p["dim"]}, u, p_a, p_b)
+    half-space witnesses; other exp_power values: ``{z_i <= t}`` with the exact marginal of z_i
+    (quadrature, :func:`exp2_marginal_cdf`), not a Neyman-Pearson set (soundness and a ratio)."""
+    if float(p["exp_power"]) == 2.0:
+        sigma = float(p["lambd"]) / math.sqrt(2.0)
+        return zhang_l2_witnesses({"sigma": sigma, "k": p["k"], "dim": p["dim"]}, u, p_a, p_b)
+    lam = float(p["lambd"])
+    i = int(np.argmax(np.abs(u)))
+    cdf = exp2_marginal_cdf(lam, float(p["exp_power"]), int(p["dim"]), float(p["k"]))
+    return [Witness(f"half-space {{z_{i} <= t}}", cdf, bisect_quantile(cdf, -lam, lam, iters=80),
+                    abs(u[i]), p_a, p_b, neyman_pearson=False)]
 
 
 def cube_marginal_cdf(radius_of, pdf, spread, dim):
@@ -209,3 +216,67 @@ def expp_witnesses(p, u, p_a, p_b):
     cdf = expp_cdf(lam, power)
     return _axis_half_space(u, cdf, bisect_quantile(cdf, -lam, lam, iters=80), p_a, p_b,
                             neyman_pearson=power >= 1.0)
+
+
+def spherical_marginal_cdf(radius_of, pdf, spread, dim):
+    """CDF of z_1 for noise ``rho u`` with u uniform on the unit l2 sphere of R^dim and
+    ``rho = radius_of(g)`` increasing in g, g with density ``pdf`` (``spread(|y|)``: the
+    quadrature's breakpoints). ``(1 + z_1/rho)/2 ~ Beta(a, a)``, ``a = (dim - 1)/2``, independent
+    of rho, so ``P(z_1 <= y) = E[I_{(1 + y/rho)/2}(a, a)]``."""
+    a = mp.mpf(dim - 1) / 2
+
+    def cdf(y):
+        if y == 0:
+            return mp.mpf(1) / 2
+
+        def h(g):
+            v = min(max((1 + y / radius_of(g)) / 2, mp.mpf(0)), mp.mpf(1))
+            return pdf(g) * mp.betainc(a, a, 0, v, regularized=True)
+
+        return mp.quad(h, spread(abs(y)))
+
+    return cdf
+
+
+def exp2_marginal_cdf(lambd, exp_power, dim, k):
+    """CDF of z_1 for Exp2 noise ``||z||_2^-k exp(-(||z||_2/lambda)^p)``: ``rho = lambda G^(1/p)``,
+    ``G ~ Gamma((dim - k)/p)`` (:func:`spherical_marginal_cdf`)."""
+    lam, pw, shape = mp.mpf(lambd), mp.mpf(exp_power), mp.mpf(dim - k) / mp.mpf(exp_power)
+
+    def pdf(g):
+        return mp.exp((shape - 1) * mp.log(g) - g - mp.loggamma(shape))
+
+    def spread(ay):
+        kink = (ay / lam) ** pw
+        return [0, kink, kink + 4 * shape + 4, mp.inf]
+
+    return spherical_marginal_cdf(lambda g: lam * g ** (1 / pw), pdf, spread, dim)
+
+
+def pow2_marginal_cdf(lambd, exp_power, tail_excess, dim):
+    """CDF of z_1 for Pow2 noise ``(1 + (||z||_2/lambda)^p)^-(d + m)``: ``rho = lambda V^(1/p)``,
+    ``V ~ BetaPrime(d/p, d + m - d/p)`` (:func:`spherical_marginal_cdf`)."""
+    lam, pw = mp.mpf(lambd), mp.mpf(exp_power)
+    al = mp.mpf(dim) / pw
+    be = mp.mpf(dim) + mp.mpf(tail_excess) - al
+    log_beta = mp.log(mp.beta(al, be))
+
+    def pdf(v):
+        return mp.exp((al - 1) * mp.log(v) - (al + be) * mp.log1p(v) - log_beta)
+
+    def spread(ay):
+        kink = (ay / lam) ** pw
+        return [0, kink, kink + al / be + 1, mp.inf]
+
+    return spherical_marginal_cdf(lambda v: lam * v ** (1 / pw), pdf, spread, dim)
+
+
+@registry.register("witness", "pow2", directions=_first_axis)
+def pow2_witnesses(p, u, p_a, p_b):
+    """``{z_i <= t}`` with the exact marginal of z_i (quadrature, :func:`pow2_marginal_cdf`): not a
+    Neyman-Pearson set for this heavy-tailed law (soundness and a ratio only)."""
+    lam = float(p["lambd"])
+    i = int(np.argmax(np.abs(u)))
+    cdf = pow2_marginal_cdf(lam, float(p["exp_power"]), float(p["tail_excess"]), int(p["dim"]))
+    return [Witness(f"half-space {{z_{i} <= t}}", cdf, bisect_quantile(cdf, -lam, lam, iters=80),
+                    abs(u[i]), p_a, p_b, neyman_pearson=False)]
