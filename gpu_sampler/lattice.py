@@ -116,6 +116,11 @@ class LatticeNoise(NoiseSampler):
     def _fill(self, out, generator):
         self.sample_units_into(out, generator).div_(self.levels)
 
+    def draw(self, raws, generator=None):
+        """The counting sampler's raw draw is the noise in integer units (the transform is the
+        identity): it adds the inputs in units and divides by ``levels`` once."""
+        self.sample_units_into(raws[0], generator)
+
 
 @sampler_for("gaussian-grid")
 class GaussianGridNoise(LatticeNoise):

@@ -207,7 +207,14 @@ class NoiseSampler:
 
     Subclasses are registered with ``@sampler_for(family_name)`` and receive ``params`` already
     validated by the family object (plus their own ``extra_params``, parameters of the draw that
-    are not parameters of the family, such as the Gaussian mean); they implement ``_fill``.
+    are not parameters of the family, such as the Gaussian mean); they implement ``_fill``, or
+    derive from :class:`ElementwiseNoise`.
+
+    The counting sampler (gpu_sampler/sampler.py) draws through :meth:`raw_buffers`,
+    :meth:`draw` and :meth:`transform`: only :meth:`draw` touches the generator and runs eagerly;
+    :meth:`transform` is pure, so it runs inside the compiled sampling step. By default the raw
+    draw is the whole sample and the transform the identity (families that need rejection or
+    several dependent draws); :class:`ElementwiseNoise` families split them.
     """
 
     family: str = ""
@@ -239,6 +246,34 @@ class NoiseSampler:
 
     def _fill(self, out, generator):
         raise NotImplementedError
+
+    def raw_buffers(self, rows: int, dtype) -> tuple[torch.Tensor, ...]:
+        """Buffers for the raw draws of up to ``rows`` samples (:meth:`draw` fills their first
+        ``m`` rows); default: one ``(rows, *shape)`` tensor of ``dtype``."""
+        return (torch.empty((rows, *self.shape), dtype=dtype, device=self.device),)
+
+    def draw(self, raws, generator=None) -> None:
+        """Fill ``raws`` (as :meth:`raw_buffers`, all with the same number of rows) through
+        ``generator``; default: the whole sample (:meth:`sample_into`)."""
+        self.sample_into(raws[0], generator)
+
+    def transform(self, *raws) -> torch.Tensor:
+        """The noise as a pure function of the raw draws (a new tensor, the raw draws' dtype;
+        no generator): ``transform(*raws)`` after ``draw(raws, g)`` is the noise ``sample_into``
+        draws from the same state of ``g``. Default: the draw itself."""
+        return raws[0]
+
+
+class ElementwiseNoise(NoiseSampler):
+    """A family whose noise is an elementwise function of independent raw draws (Gaussian,
+    Laplace, uniform, Pareto): subclasses implement :meth:`raw_buffers`, :meth:`draw` and
+    :meth:`transform`, and ``sample_into`` is ``transform(draw)``, so a sample and the compiled
+    counting step see the same stream and the same formula."""
+
+    def _fill(self, out, generator):
+        raws = self.raw_buffers(out.shape[0], out.dtype)
+        self.draw(raws, generator)
+        out.copy_(self.transform(*raws))
 
 
 _SAMPLERS: dict[str, type[NoiseSampler]] = {}
@@ -285,7 +320,7 @@ def sampler_class(family: str) -> type[NoiseSampler]:
 
 
 @sampler_for("gaussian")
-class GaussianNoise(NoiseSampler):
+class GaussianNoise(ElementwiseNoise):
     """``mean + sigma * N(0, I)`` (Cohen et al. 2019 Sec. 3; ARS Sec. 4 for per-coordinate sigma)."""
 
     extra_params = ("mean",)
@@ -301,28 +336,37 @@ class GaussianNoise(NoiseSampler):
             check_finite("mean", arr, mean)
             self.mean = _tensor(_per_coordinate("mean", arr, shape), self.device, dtype)
 
-    def _fill(self, out, generator):
-        out.normal_(generator=generator).mul_(self.sigma)
-        if self.mean is not None:
-            out.add_(self.mean)
+    def draw(self, raws, generator=None):
+        raws[0].normal_(generator=generator)
+
+    def transform(self, g):
+        z = g * self.sigma
+        return z if self.mean is None else z + self.mean
 
 
 @sampler_for("laplace")
-class LaplaceNoise(NoiseSampler):
-    """i.i.d. Laplace(0, b_i): ``b_i * E * S``, ``E ~ Exp(1)``, ``S`` a fair random sign."""
+class LaplaceNoise(ElementwiseNoise):
+    """i.i.d. Laplace(0, b_i): ``b_i * E * S``, ``E ~ Exp(1)``, ``S = 2 B - 1`` a fair random sign
+    (``B`` Bernoulli(1/2), drawn first)."""
 
     def __init__(self, params, shape, device, dtype):
         super().__init__(params, shape, device, dtype)
         self.scale = _tensor(_per_coordinate("scale", np.asarray(params["scale"], dtype=float), shape),
                              self.device, dtype)
 
-    def _fill(self, out, generator):
-        sign = torch.empty_like(out).bernoulli_(0.5, generator=generator).mul_(2.0).sub_(1.0)
-        out.exponential_(generator=generator).mul_(sign).mul_(self.scale)
+    def raw_buffers(self, rows, dtype):
+        return super().raw_buffers(rows, dtype) + super().raw_buffers(rows, dtype)
+
+    def draw(self, raws, generator=None):
+        raws[0].bernoulli_(0.5, generator=generator)
+        raws[1].exponential_(generator=generator)
+
+    def transform(self, bit, e):
+        return e * (bit * 2.0 - 1.0) * self.scale
 
 
 @sampler_for("uniform")
-class UniformNoise(NoiseSampler):
+class UniformNoise(ElementwiseNoise):
     """i.i.d. ``U[-lambda_i, lambda_i]`` (Yang et al. 2020; ANCER Cor. 2)."""
 
     def __init__(self, params, shape, device, dtype):
@@ -330,8 +374,11 @@ class UniformNoise(NoiseSampler):
         hw = np.asarray(params["half_width"], dtype=float)
         self.half_width = _tensor(_per_coordinate("half_width", hw, shape), self.device, dtype)
 
-    def _fill(self, out, generator):
-        out.uniform_(-1.0, 1.0, generator=generator).mul_(self.half_width)
+    def draw(self, raws, generator=None):
+        raws[0].uniform_(-1.0, 1.0, generator=generator)
+
+    def transform(self, u):
+        return u * self.half_width
 
 
 @sampler_for("gaussian-mixture")
@@ -488,6 +535,7 @@ def unit_noise(family: str, shape, device=None, dtype=torch.float32, **params) -
 
 __all__ = [
     "NoiseSampler",
+    "ElementwiseNoise",
     "GaussianNoise",
     "LaplaceNoise",
     "UniformNoise",

@@ -50,7 +50,7 @@ import torch
 from ..estimators import certify_counts, predict_counts
 from ..core.checks import check_alpha, check_int
 from .lattice import LatticeNoise
-from .noise import NoiseSampler, make_noise
+from .noise import NoiseSampler, _check_generator, make_noise
 
 PRECISIONS = ("float32", "float64", "bfloat16")
 COMPILE_MODES = ("auto", True, False)
@@ -183,27 +183,26 @@ def _check_compile(compile) -> bool | str:
 
 def _use_compile(compile, device: torch.device, model) -> bool:
     """``"auto"``: an ``nn.Module`` on CUDA (on the CPU compiling takes 14-60 s per model and shape,
-    repaid only in long runs: module docstring); True always (``compiled_model`` refuses other
-    callables)."""
+    repaid only in long runs: module docstring); True: an ``nn.Module`` (a ``TypeError`` otherwise)."""
     if compile == "auto":
         return device.type == "cuda" and isinstance(model, torch.nn.Module)
+    if compile and not isinstance(model, torch.nn.Module):
+        raise TypeError(f"compile=True needs a torch.nn.Module model, got {type(model).__name__}")
     return bool(compile)
 
 
-#: model -> its torch.compile'd forward (one per model object; the bf16 copy is its own key)
-_COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+#: device type -> the torch.compile'd :func:`_step` (its compiled graphs are cached per model,
+#: noise parameters, precision and shapes by torch's guards)
+_COMPILED_STEPS: dict = {}
 
 
-def compiled_model(model, device: torch.device):
-    """``torch.compile(model)`` cached per model: ``mode="reduce-overhead"`` (CUDA graphs) on
-    CUDA, where the counting loop keeps every shape static; the default mode elsewhere."""
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"compile=True needs a torch.nn.Module model, got {type(model).__name__}")
-    hit = _COMPILED.get(model)
+def compiled_step(device: torch.device):
+    """:func:`_step` under ``torch.compile(dynamic=False)``: ``mode="reduce-overhead"`` (CUDA
+    graphs) on CUDA, where the counting loop keeps every shape static; the default mode elsewhere."""
+    hit = _COMPILED_STEPS.get(device.type)
     if hit is None:
         mode = "reduce-overhead" if device.type == "cuda" else None
-        hit = torch.compile(model, mode=mode, dynamic=False)
-        _COMPILED[model] = hit
+        hit = _COMPILED_STEPS[device.type] = torch.compile(_step, mode=mode, dynamic=False)
     return hit
 
 
@@ -221,13 +220,21 @@ def _add_inputs(buf: torch.Tensor, x: torch.Tensor, start: int, n: int) -> None:
         buf[a:b].add_(x[i])  # broadcast: x[i] is expanded, never repeated
 
 
+def _logits_error(out, rows: int, num_classes) -> str | None:
+    """What is wrong with the model's output ``out`` for a batch of ``rows`` rows, or None."""
+    if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != rows:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        return f"model must return logits of shape ({rows}, K), got {shape}"
+    if num_classes is not None and out.shape[1] != num_classes:
+        return f"num_classes={num_classes} but the model returns {out.shape[1]} logits"
+    return None
+
+
 def _logits(model, batch: torch.Tensor, num_classes):
     out = model(batch)
-    if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != batch.shape[0]:
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValueError(f"model must return logits of shape ({batch.shape[0]}, K), got {shape}")
-    if num_classes is not None and out.shape[1] != num_classes:
-        raise ValueError(f"num_classes={num_classes} but the model returns {out.shape[1]} logits")
+    error = _logits_error(out, batch.shape[0], num_classes)
+    if error is not None:
+        raise ValueError(error)
     return out
 
 
@@ -279,13 +286,15 @@ def counts(model, x, n, noise, batch_size=1000, num_classes=None, generator=None
         return out[0] if single else out
     rows = min(batch_size, total)
     layout = torch.channels_last if precision == "bfloat16" and len(shape) == 3 else torch.contiguous_format
-    buf = torch.empty((rows, *shape), dtype=dtype, device=device, memory_format=layout)
+    fast = _use_compile(compile, device, model)
     if precision == "bfloat16":
         model = bf16_inference_model(model)
-    forward = compiled_model(model, device) if _use_compile(compile, device, model) else model
     with torch.inference_mode(), _eval_mode(model):
-        tally = _tally(forward, x, n, sampler, buf, generator, precision, num_classes,
-                       pad=forward is not model)
+        if fast:
+            tally = _tally_compiled(model, x, n, sampler, rows, generator, precision, num_classes)
+        else:
+            buf = torch.empty((rows, *shape), dtype=dtype, device=device, memory_format=layout)
+            tally = _tally(model, x, n, sampler, buf, generator, precision, num_classes)
     return tally[0] if single else tally
 
 
@@ -301,24 +310,72 @@ def _noisy_batch(sampler, batch, x, start, n, generator) -> None:
         _add_inputs(batch, x, start, n)
 
 
-def _tally(model, x, n, sampler, buf, generator, precision, num_classes, pad=False):
-    """The sampling loop of :func:`counts`: rows ``[start, start + len(buf))`` of the ``B * n``
-    samples per batch, noise into ``buf``, inputs added, argmax counted per (input, class).
-    ``pad``: the model always gets the whole buffer (static shapes for a compiled model); rows
-    past the last sample keep stale values and are never counted."""
+def _tally(model, x, n, sampler, buf, generator, precision, num_classes):
+    """The eager sampling loop of :func:`counts`: rows ``[start, start + len(buf))`` of the
+    ``B * n`` samples per batch, noise into ``buf``, inputs added, argmax counted per (input, class)."""
     B, device, rows = x.shape[0], x.device, buf.shape[0]
     total, tally = B * n, None
     for start in range(0, total, rows):
         m = min(rows, total - start)
         _noisy_batch(sampler, buf[:m], x, start, n, generator)
         with _autocast(precision, device):
-            logits = _logits(model, buf if pad else buf[:m], num_classes)[:m]
+            logits = _logits(model, buf[:m], num_classes)
         if tally is None:
             num_classes = logits.shape[1]
             tally = torch.zeros(B * num_classes, dtype=torch.int64, device=device)
         owner = torch.arange(start, start + m, device=device) // n
         tally += torch.bincount(owner * num_classes + logits.argmax(1), minlength=B * num_classes)
     return tally.view(B, num_classes).cpu()
+
+
+def _step(model, sampler, raws, xs, owner, precision, num_classes):
+    """One batch of the compiled sampling loop, as one function: the noise
+    ``sampler.transform(*raws)`` (in ``xs``'s dtype, float32 or wider) plus the input each row
+    belongs to (``xs[owner]``), divided by ``levels`` for a lattice sampler, channels_last under
+    bfloat16 autocast for ``precision="bfloat16"``, the forward, the argmax and the tally:
+    ``((B + 1) * K,)`` int64 counts of the buckets ``owner * K + class``. A model output of the
+    wrong shape returns the error message instead (known when the step is traced): an exception
+    raised inside a compiled function would make torch fall back to eager for the rest of the
+    process."""
+    noisy = sampler.transform(*raws).to(xs.dtype) + xs[owner]
+    if isinstance(sampler, LatticeNoise):
+        noisy = noisy / sampler.levels
+    if precision == "bfloat16" and noisy.ndim == 4:
+        noisy = noisy.contiguous(memory_format=torch.channels_last)
+    with _autocast(precision, noisy.device):
+        logits = model(noisy)
+    error = _logits_error(logits, noisy.shape[0], num_classes)
+    if error is not None:
+        return error
+    bucket = owner * logits.shape[1] + logits.argmax(1)
+    tally = torch.zeros(xs.shape[0] * logits.shape[1], dtype=torch.int64, device=xs.device)
+    return tally.index_add_(0, bucket, torch.ones_like(bucket))
+
+
+def _tally_compiled(model, x, n, sampler, rows, generator, precision, num_classes):
+    """The sampling loop of :func:`counts` with one :func:`compiled_step` per batch.
+
+    Only the raw draw runs eagerly (:meth:`~smoothcert.gpu_sampler.noise.NoiseSampler.draw`,
+    through the caller's generator: the stream, hence the samples, are those of the eager loop);
+    every call gets ``rows`` rows (static shapes). The last batch is padded: rows past the last
+    sample keep stale draws and belong to the extra input ``B`` (zeros), never counted."""
+    B, device = x.shape[0], x.device
+    _check_generator(generator, device)
+    step, total = compiled_step(device), B * n
+    raws = sampler.raw_buffers(rows, x.dtype)
+    xs = torch.cat([x, torch.zeros_like(x[:1])])
+    tally = None
+    for start in range(0, total, rows):
+        sampler.draw([r[: min(rows, total - start)] for r in raws], generator)
+        owner = (torch.arange(start, start + rows, device=device) // n).clamp_(max=B)
+        if device.type == "cuda":
+            torch.compiler.cudagraph_mark_step_begin()
+        batch = step(model, sampler, raws, xs, owner, precision, num_classes)
+        if isinstance(batch, str):
+            raise ValueError(batch)
+        tally = batch.clone() if tally is None else tally.add_(batch)
+    k = tally.numel() // (B + 1)
+    return tally[: B * k].view(B, k).cpu()
 
 
 def certify(model, x, cert, n0=100, n=100_000, alpha=0.001, batch_size=1000, rule="binary",
@@ -372,4 +429,4 @@ def predict(model, x, noise, n=100_000, alpha=0.001, batch_size=1000, generator=
 
 
 __all__ = ["COMPILE_MODES", "CertifyResult", "PRECISIONS", "bf16_inference_model", "certify",
-           "compiled_model", "counts", "predict"]
+           "compiled_step", "counts", "predict"]

@@ -328,27 +328,123 @@ def test_n0_zero_counts_and_bad_certify_arguments(half_space):
 
 
 class _Small(torch.nn.Module):
-    """A tiny conv net with fixed weights (seeded): what the compiled path must count the same."""
+    """A tiny conv net with fixed weights (seeded): what the compiled path must count the same.
+    The buffer ``compiled_rows`` counts the rows seen inside a compiled graph
+    (``torch.compiler.is_compiling()``), so a test can tell a compiled step from an eager
+    fallback (a buffer, not a Python list: torch would guard on a list and recompile)."""
 
     def __init__(self):
         super().__init__()
         torch.manual_seed(11)
         self.conv = torch.nn.Conv2d(1, 3, 3)
         self.fc = torch.nn.Linear(3 * 4 * 4, 4)
+        self.register_buffer("compiled_rows", torch.zeros((), dtype=torch.int64))
 
     def forward(self, x):
+        self.compiled_rows += x.shape[0] * torch.compiler.is_compiling()
         return self.fc(torch.relu(self.conv(x)).flatten(1))
 
 
-def test_compiled_counts_equal_eager_counts_same_seed():
-    """compile=True (torch.compile of the forward, padded last batch) against eager, float32 on
-    the CPU: the noise is drawn eagerly through the same generator and the argmax agrees, so the
-    counts are identical; 130 samples in batches of 50 exercise the padded last batch."""
+# the raw draws of each family, restated from the samplers' docstrings (no sampler code)
+def _gaussian_draw(g, shape):
+    return 0.5 * torch.empty(shape).normal_(generator=g) + 0.1
+
+
+def _laplace_draw(g, shape):
+    bit = torch.empty(shape).bernoulli_(0.5, generator=g)
+    return torch.empty(shape).exponential_(generator=g) * (2 * bit - 1) * 0.5
+
+
+def _uniform_draw(g, shape):
+    return torch.empty(shape).uniform_(-1.0, 1.0, generator=g) * 0.5
+
+
+def _pareto_draw(g, shape):
+    bit = torch.empty(shape, dtype=torch.float64).bernoulli_(0.5, generator=g)
+    e = torch.empty(shape, dtype=torch.float64).exponential_(generator=g)
+    return (torch.expm1(e / 3.0) * (2 * bit - 1) * 0.5).float()
+
+
+ELEMENTWISE = {
+    "gaussian": (Noise("gaussian", {"sigma": 0.5, "mean": 0.1}), _gaussian_draw),
+    "laplace": (Noise("laplace", {"scale": 0.5}), _laplace_draw),
+    "uniform": (Noise("uniform", {"half_width": 0.5}), _uniform_draw),
+    "pareto": (Noise("pareto", {"lambd": 0.5, "tail_index": 3.0}), _pareto_draw),
+}
+
+
+@pytest.mark.parametrize("family", sorted(ELEMENTWISE))
+def test_raw_draw_and_transform_are_the_sample(family):
+    """The compiled step's split of the noise -- ``draw`` (eager, through the generator), then
+    the pure ``transform`` -- gives exactly ``sample()``'s noise from the same seed, and both are
+    the documented law's stream, restated here without the sampler's code; the transform does
+    not touch the generator."""
+    noise, restated = ELEMENTWISE[family]
+    sampler = make_noise(noise, (6, 6), device="cpu")
+    raws = sampler.raw_buffers(40, torch.float32)
+    g = gen(3)
+    sampler.draw([r[:33] for r in raws], g)
+    state = g.get_state()
+    z = sampler.transform(*[r[:33] for r in raws]).float()
+    assert torch.equal(g.get_state(), state)
+    assert torch.equal(z, sampler.sample(33, gen(3)))
+    assert torch.equal(z, restated(gen(3), (33, 6, 6)))
+
+
+def test_lattice_raw_draw_is_the_noise_in_integer_units():
+    sampler = make_noise(sc.get("gaussian-grid-l2", sigma=0.25), (5,), device="cpu")
+    (raw,) = sampler.raw_buffers(30, torch.float32)
+    sampler.draw([raw], gen(4))
+    assert torch.equal(sampler.transform(raw), raw) and torch.equal(raw, raw.round())
+    assert torch.equal(raw / 255, sampler.sample(30, gen(4)))
+
+
+def _eager_and_compiled(noise, x, precision="float32"):
     model = _Small()
+    eager = counts(model, x, 65, noise, batch_size=50, generator=gen(1), compile=False,
+                   precision=precision)
+    fast = counts(model, x, 65, noise, batch_size=50, generator=gen(1), compile=True,
+                  precision=precision)
+    if precision == "float32":  # (bfloat16 runs the model's inference copy)
+        assert int(model.compiled_rows) == 150  # three batches of 50 rows, all compiled
+    assert eager.sum(-1).tolist() == [65, 65]  # 130 samples in batches of 50: the padded last
+    return eager, fast  # batch (20 samples, 30 padding rows) is counted without its padding
+
+
+def test_compiled_counts_equal_eager_counts_same_seed():
+    """compile=True (noise transform, add, forward, argmax and tally as one torch.compile'd step,
+    padded last batch) against eager, float32 on the CPU: the raw draw goes through the same
+    generator, the compiled transform and add round as eager (no contraction), the argmax agrees,
+    so the counts are identical. Gaussian with a mean (float32 raw draws) and Pareto (float64 raw
+    draws, expm1) here; Laplace, uniform, lattice, a rejection sampler and bfloat16 in the slow
+    test below (each sampler type is one more compile: torch.compiler.reset() keeps the tests
+    below torch's recompile limit of 8 per function, past which it falls back to eager)."""
+    torch.compiler.reset()
     x = torch.rand(2, 1, 6, 6, generator=gen(5))
-    eager = counts(model, x, 65, NOISE, batch_size=50, generator=gen(1), compile=False)
-    fast = counts(model, x, 65, NOISE, batch_size=50, generator=gen(1), compile=True)
-    assert torch.equal(eager, fast) and int(eager.sum()) == 130
+    for family in ("gaussian", "pareto"):
+        eager, fast = _eager_and_compiled(ELEMENTWISE[family][0], x)
+        assert torch.equal(eager, fast), family
+
+
+@pytest.mark.slow
+def test_compiled_counts_equal_eager_for_every_kind_of_sampler():
+    torch.compiler.reset()
+    x = torch.rand(2, 1, 6, 6, generator=gen(5))
+    grid = sc.get("gaussian-grid-l2", sigma=0.25)
+    for noise, xin, precision in [
+        (ELEMENTWISE["laplace"][0], x, "float32"),
+        (ELEMENTWISE["uniform"][0], x, "float32"),
+        (grid, torch.round(x * 255) / 255, "float32"),  # integer units, / levels in the step
+        (Noise("zhang-l2", {"sigma": 0.5, "k": 2.0, "dim": 36}), x, "float32"),  # eager transform
+        (NOISE, x, "bfloat16"),  # float32 noise and add, then bf16 autocast
+    ]:
+        eager, fast = _eager_and_compiled(noise, xin, precision)
+        assert torch.equal(eager, fast), (noise, precision)
+    # a wrong output is reported, and does not switch the compiled step off for later calls
+    with pytest.raises(ValueError, match="num_classes=3"):
+        counts(_Small(), x, 65, NOISE, batch_size=50, compile=True, num_classes=3)
+    eager, fast = _eager_and_compiled(NOISE, x)
+    assert torch.equal(eager, fast)
 
 
 def test_compile_option_is_checked():
