@@ -16,6 +16,7 @@ provable lower bound) and ``_gap_mp`` (mpmath), so a new theorem of that shape i
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
@@ -127,16 +128,20 @@ class Certificate:
         declares win over ``std`` (a given scale parameter replaces it); the others are ignored, so
         one call serves every family (``from_std(0.5, dim=784, k=1)``). ``dim`` is a parameter of
         the families that declare it (Zhang et al.), broadcasts a scalar scale to ``dim``
-        coordinates for anisotropic certificates, and is ignored otherwise.
+        coordinates for anisotropic certificates, is the certificate's own ``dim`` when its
+        theorem takes one that the family does not declare (``yang-uniform-linf``: the law of
+        uniform noise has no dimension, its l_inf radius does), and is ignored otherwise.
         """
         fam = noise_family(cls.family)
         kw = {k: v for k, v in given.items() if k in fam.param_names()}
-        per_coordinate = None
+        per_coordinate, own = None, {}
         if "dim" in fam.param_names():
             kw["dim"] = dim
         elif cls.isotropic_counterpart:
             per_coordinate = dim
-        return cls(**fam.params_for_std(std, per_coordinate_dim=per_coordinate, **kw))
+        elif dim is not None and "dim" in inspect.signature(cls.__init__).parameters:
+            own["dim"] = dim
+        return cls(**fam.params_for_std(std, per_coordinate_dim=per_coordinate, **kw), **own)
 
     def __repr__(self) -> str:
         def short(v):

@@ -8,6 +8,7 @@ time (``toy_family``) checks that a new parameter gets its CLI flag and catalog 
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import mpmath as mp
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 import smoothcert as sc
 from smoothcert import cli
-from smoothcert.bounds import certificate_class, registry
+from smoothcert.bounds import certificate_class, certificates, registry
 from smoothcert.bounds.family import (NoiseFamily, Param, family_params, noise_families, noise_family,
                                       positive, register_family, unregister_family)
 from smoothcert.bounds.gaussian import CohenGaussianL2
@@ -247,3 +248,19 @@ def test_a_flag_no_selected_family_declares_is_bad_input(capsys):
     assert len(err) == 1 and "--scale" in err[0]
     assert cli.main(["radius", "--pa", "0.9", "--cert", "cohen-gaussian-l2", "--cert", "teng-laplace-l1",
                      "--scale", "0.5"]) == 0
+
+
+def test_from_std_gives_a_theorem_its_own_dim():
+    """A certificate whose theorem takes a ``dim`` that its family does not declare (the l_inf
+    radius of uniform or Laplace noise) is built at the ``dim`` asked for. It was built at its
+    default 784 whatever ``dim`` said: ``smoothcert radius --cert yang-uniform-linf --dim 150528``
+    printed the d = 784 radius, 190x the exact one at d = 150,528."""
+    own = [name for name in certificates()
+           if "dim" in inspect.signature(certificate_class(name).__init__).parameters
+           and "dim" not in noise_family(certificate_class(name).family).param_names()
+           and not certificate_class(name).isotropic_counterpart]
+    assert {"yang-uniform-linf", "yang-laplace-linf"} <= set(own)
+    for name in own:
+        assert certificate_class(name).from_std(0.5, dim=5).params["dim"] == 5, name
+    cube = certificate_class("yang-uniform-linf")
+    assert cube.from_std(0.5, dim=150_528).radius(0.99) < cube.from_std(0.5).radius(0.99) / 150
