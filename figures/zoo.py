@@ -56,20 +56,12 @@ def _shape_text(shape: dict) -> str:
 
 
 def build_matched(name: str, std: float, dim: int | None, **shape):
-    """``(certificate, None)`` built at per-coordinate ``std`` in dimension ``dim``, or
-    ``(None, reason)``.
-
-    ``from_std`` sets ``dim`` only for families that declare it; a certificate that takes a
-    ``dim`` of its own (a direct l_inf certificate of a dimension-free family) is rebuilt at
-    ``dim`` through the public ``get``. The noise's std is read back and must equal ``std``.
-    """
-    from ..bounds import certificate_class, get
+    """``(certificate, None)`` built by its ``from_std`` at per-coordinate ``std`` in dimension
+    ``dim``, or ``(None, reason)``. The noise's std is read back and must equal ``std``."""
+    from ..bounds import certificate_class
 
     try:
         cert = certificate_class(name).from_std(std, dim=dim, **shape)
-        own = cert.params.get("dim")
-        if dim is not None and own is not None and int(own) != int(dim):
-            cert = get(name, **{**cert.params, "dim": dim})
     except (NotImplementedError, TypeError, ValueError) as exc:
         return None, f"{name}{_shape_text(shape)}: {exc}"
     got = np.asarray(cert.noise.std(), dtype=float)
@@ -306,10 +298,11 @@ def _thin(dims: list, keep: int) -> list:
 
 
 def linf_dimension_curves(pa: float = 0.99, std: float = 0.5, dims=WULFF_DIMS,
-                          seconds_per_dim: float = 20.0):
+                          seconds_per_dim: float = 20.0, names=None):
     """``(curves, skipped)``: the l_inf radius at ``pa`` (binary) of every registered certificate
-    at per-coordinate ``std`` in each dimension of ``dims`` -- direct l_inf certificates as they
-    are, the others converted by ``radius_in_norm`` (l2: / sqrt(d), l1: / d, rounded down).
+    (or of ``names``) at per-coordinate ``std`` in each dimension of ``dims`` -- direct l_inf
+    certificates as they are, the others converted by ``radius_in_norm`` (l2: / sqrt(d), l1: / d,
+    rounded down).
 
     Each certificate is first timed at the largest dimension; when one evaluation there takes
     more than ``seconds_per_dim`` (tables built per dimension), fewer dimensions are used, evenly
@@ -323,7 +316,7 @@ def linf_dimension_curves(pa: float = 0.99, std: float = 0.5, dims=WULFF_DIMS,
     if len(dims) < 2 or dims[0] < 1:
         raise ValueError(f"dims must hold at least two dimensions >= 1, got {dims!r}")
     entries, skipped = [], []
-    for name in certificates():
+    for name in certificates() if names is None else names:
         values, used, note = {}, list(dims), ""
         for d in reversed(dims):
             if d not in used:
