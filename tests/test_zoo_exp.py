@@ -80,9 +80,11 @@ def test_exp2_is_the_zhang_l2_engine(k, p_a, p_b):
     assert ours.noise.std() == pytest.approx(zhang.noise.std(), rel=1e-14)
 
 
-def test_exp2_refuses_other_powers_and_bad_k():
-    with pytest.raises(ValueError, match="exp_power"):
-        sc.get("yang-exp2-l2", lambd=1.0, exp_power=1.0)
+def test_exp2_refuses_bad_powers_and_bad_k():
+    """Every exp_power > 0 is certified (tests/test_zoo_spherical.py); 0 and below are refused."""
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="exp_power"):
+            sc.get("yang-exp2-l2", lambd=1.0, exp_power=bad)
     with pytest.raises(ValueError, match="k"):
         sc.get("yang-exp2-l2", lambd=1.0, k=10, dim=10)
     with pytest.raises(ValueError, match="lambd"):
