@@ -9,5 +9,6 @@ checks are registered per noise family (``registry``); a family without a requir
 ``report`` runs them (``smoothcert verify``) and ``catalog`` writes docs/catalog.md.
 """
 
-# The zoo's witnesses register on import; importing any verify module imports this package first.
-from . import witnesses_zoo  # noqa: E402,F401
+# The zoo's and DSRS's entries register on import; importing any verify module imports this
+# package first.
+from . import dsrs, dsrs_general, witnesses_zoo  # noqa: E402,F401

@@ -15,6 +15,12 @@ random ReLU networks, all numpy) and the certificate's own noise:
    (each at level ``beta``, Bonferroni over every test of the run). At x the check is that pA is
    not significantly above the true P_A (the bound itself).
 
+Double sampling (a family with a ``second_sample`` entry, Li et al. 2022; a fourth classifier, a
+ball around x, makes the Q bound matter): step 1 also draws
+``n`` samples of the second law Q; ``p_a`` and ``q_a`` (the Clopper-Pearson lower bound of the
+top class under Q) are bounded at half the level each and the radius is ``cert.radius(p_a, p_b,
+q_a=q_a)``; at x the bound ``q_a`` is tested against fresh Q samples like ``p_a``.
+
 A sound theorem yields 0 violations except with probability below ``alpha + 2 beta`` per point;
 the margins (estimated ``P_A - max_c P_c`` at the boundary) show how close to tight the region is.
 """
@@ -59,11 +65,6 @@ def sample_noise(noise, d: int, n: int, rng: np.random.Generator) -> np.ndarray:
 def sample_gaussian(p, d, n, rng):
     """N(0, diag(sigma^2))."""
     return rng.standard_normal((n, d)) * _vec(p, "sigma", d)
-
-
-# DSRS (bounds/dsrs.py): the verifier draws P's counts only, so it checks the q_a = 0 path (Cohen's
-# radius); the two-distribution radius is pinned in tests/test_dsrs.py by an independent solve.
-registry.add("monte_carlo", "dsrs-gaussian-ball", sample_gaussian)
 
 
 @registry.register("monte_carlo", "laplace")
@@ -240,8 +241,19 @@ def make_classifier(kind: str, d: int, n_classes: int, rng: np.random.Generator,
         def f(z):
             h = np.maximum(z @ w1.T + b1, 0.0)
             return np.argmax(h @ w2.T + b2, axis=1)
+    elif kind == "ball":
+        # class 0 inside a ball around a point near x, sized for the verifier's std 0.5: almost
+        # always right under a law concentrated near x (double sampling's Q), less so under P
+        c = rng.normal(0, 0.05, d)
+        rad2 = 0.25 * d * (0.9 + 0.1 * boost)
+        b = rng.normal(0, 0.3, n_classes)
+
+        def f(z):
+            s = np.broadcast_to(b, (len(z), n_classes)).copy()
+            s[:, 0] = rad2 - ((z - c) ** 2).sum(axis=1)
+            return np.argmax(s, axis=1)
     else:
-        raise ValueError(f"kind must be half-space, quadratic or relu, got {kind!r}")
+        raise ValueError(f"kind must be half-space, quadratic, relu or ball, got {kind!r}")
     return f
 
 
@@ -289,7 +301,9 @@ def mc_check(inst: Instance, quick: bool = False, seed: int = 0, alpha: float = 
     n_classes = 2 if inst.cert.binary_only else 3
     rng = np.random.default_rng(seed)
     d = inst.dim
-    n_tests = len(kinds) * (n_keep + 1)
+    second = registry.find("second_sample", inst.family)
+    kinds += ("ball",) if second is not None else ()  # where Q's bound lifts the radius
+    n_tests = len(kinds) * (n_keep + 1 + (second is not None))
     beta = 1e-3 / n_tests
     try:
         sample_noise(inst.cert.noise, d, 2, rng)
@@ -299,7 +313,8 @@ def mc_check(inst: Instance, quick: bool = False, seed: int = 0, alpha: float = 
         return Check(EXEMPT, f"exempt: {exc}", {"exempt": str(exc)})
     rows, violations, abstains = [], 0, 0
     for kind in kinds:
-        row = _one_classifier(inst, kind, d, n_classes, rng, n, n_screen, n_dirs, n_keep, alpha, beta)
+        row = _one_classifier(inst, kind, d, n_classes, rng, n, n_screen, n_dirs, n_keep, alpha, beta,
+                              None if second is None else second.obj)
         if row is None:
             abstains += 1
             continue
@@ -310,12 +325,13 @@ def mc_check(inst: Instance, quick: bool = False, seed: int = 0, alpha: float = 
     margins = [m for r in rows for m in r["margins"]]
     details = {"classifiers": rows, "violations": violations, "beta_per_test": beta,
                "alpha": alpha, "samples": n, "min_margin": min(margins)}
-    summary = f"{violations} viol / {sum(len(r['margins']) + 1 for r in rows)} tests, " \
+    summary = f"{violations} viol / {sum(len(r['margins']) + 1 + ('q_a' in r) for r in rows)} tests, " \
               f"min margin {min(margins):+.3f}"
     return Check(FAIL if violations else PASS, summary, details)
 
 
-def _one_classifier(inst, kind, d, n_classes, rng, n, n_screen, n_dirs, n_keep, alpha, beta):
+def _one_classifier(inst, kind, d, n_classes, rng, n, n_screen, n_dirs, n_keep, alpha, beta,
+                    sample_q=None):
     cert, noise = inst.cert, inst.cert.noise
     x = np.zeros(d)
     for boost in (1.0, 2.0, 3.0, 5.0):
@@ -323,10 +339,14 @@ def _one_classifier(inst, kind, d, n_classes, rng, n, n_screen, n_dirs, n_keep, 
         counts = _frequencies(f, x, sample_noise(noise, d, n, rng), n_classes)
         order = np.argsort(counts)[::-1]
         c_a, c_b = int(order[0]), int(order[1])
-        level = alpha if cert.binary_only else alpha / 2
+        level = (alpha if cert.binary_only else alpha / 2) / (1 if sample_q is None else 2)
         p_a = cp_lower(int(counts[c_a]), n, level)
         p_b = None if cert.binary_only else cp_upper(int(counts[c_b]), n, level)
-        r = cert.radius(p_a, p_b)
+        q = {}
+        if sample_q is not None:  # double sampling: q_a from n samples of Q
+            counts_q = _frequencies(f, x, sample_q(noise.params, d, n, rng), n_classes)
+            q = {"q_a": cp_lower(int(counts_q[c_a]), n, level)}
+        r = cert.radius(p_a, p_b, **q)
         if 0 < r < math.inf:
             break
     else:
@@ -352,6 +372,9 @@ def _one_classifier(inst, kind, d, n_classes, rng, n, n_screen, n_dirs, n_keep, 
     # at x: the bound pA must not exceed the true P_A significantly
     fresh = _frequencies(f, x, sample_noise(noise, d, n, rng), n_classes)
     violations = int(cp_upper(int(fresh[c_a]), n, beta) < p_a)
+    if q:
+        fresh_q = _frequencies(f, x, sample_q(noise.params, d, n, rng), n_classes)
+        violations += int(cp_upper(int(fresh_q[c_a]), n, beta) < q["q_a"])
     margins = []
     for j in keep:
         c = _frequencies(f, x + pts[j], sample_noise(noise, d, n, rng), n_classes)
@@ -360,7 +383,7 @@ def _one_classifier(inst, kind, d, n_classes, rng, n, n_screen, n_dirs, n_keep, 
         if cp_upper(int(c[c_a]), n, beta) < cp_lower(int(c[c_o]), n, beta):
             violations += 1
         margins.append(float((c[c_a] - c[c_o]) / n))
-    return {"kind": kind, "p_a": p_a, "p_b": p_b, "radius": r, "violations": violations,
+    return {"kind": kind, "p_a": p_a, "p_b": p_b, **q, "radius": r, "violations": violations,
             "margins": margins, "boundary_norms": [norm_of(pts[j], cert.norm) for j in keep]}
 
 

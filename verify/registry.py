@@ -12,6 +12,8 @@ monte_carlo    yes       ``sampler(params, d, n, rng) -> (n, d) array``      ``m
 witness        yes       ``witnesses(params, u, p_a, p_b) -> [Witness]``;    ``witnesses.py``
                          facts ``directions(params, d, norm)`` (default: the
                          axes), ``quick_regions`` (bool, default False)
+second_sample  no        ``sampler(params, d, n, rng)`` of a second law Q:    ``montecarlo.py``
+                         the radius takes ``q_a`` (double sampling)
 instances      no        ``build(name, cls, base) -> [Instance]``            ``common.py``
                          (default: ``[base]``, the certificate at std 0.5)
 quadrature     no        ``predicate(params) -> bool``: the checks need       ``common.py``
@@ -36,6 +38,8 @@ from typing import Any, Callable
 KINDS = {
     "monte_carlo": (True, "verify/montecarlo.py", "a numpy sampler (params, d, n, rng) -> (n, d) array"),
     "witness": (True, "verify/witnesses.py", "a witness builder (params, u, p_a, p_b) -> list[Witness]"),
+    "second_sample": (False, "verify/montecarlo.py",
+                      "a numpy sampler of the second distribution Q (params, d, n, rng) -> (n, d) array"),
     "instances": (False, "verify/common.py", "a builder (name, cls, base) -> list[Instance]"),
     "quadrature": (False, "verify/common.py", "a predicate (params) -> bool"),
     "binary_identity": (False, "verify/symbolic.py", "the key of a sympy proof in _PROOF_FUNCS"),

@@ -294,10 +294,6 @@ def gaussian_witnesses(p, u, p_a, p_b):
     return [Witness("half-space w=Sigma^-1 u", normal_cdf(), normal_quantile(), speed, p_a, p_b)]
 
 
-# DSRS at the verifier's q_a = 0: Cohen's half-space attains the radius (bounds/dsrs.py).
-registry.add("witness", "dsrs-gaussian-ball", gaussian_witnesses)
-
-
 @registry.register("witness", "gaussian-mixture", quick_regions=True)
 def mixture_witnesses(p, u, p_a, p_b):
     """Half-spaces with the normals ``B^-1 u``, ``u`` and each ``Sigma_k^-1 u``."""
