@@ -10,7 +10,7 @@ from .regions import Region, WeightedLpBall, lp_ball
 # Family modules register their certificates on import (keep this list in sync with the files).
 from . import functional, gaussian, laplace, uniform  # noqa: E402,F401
 from . import topk  # noqa: E402,F401
-from . import dsrs  # noqa: E402,F401
+from . import dsrs, dsrs_general  # noqa: E402,F401
 from . import norms, uniform_ball  # noqa: E402,F401
 from . import exp2, exp_inf  # noqa: E402,F401
 from . import pareto  # noqa: E402,F401

@@ -7,6 +7,11 @@ squared radius by inverse CDF of the chi-square law truncated to ``[0, T^2]``,
 ``||z||^2 / sigma^2 = chi2_d^-1(u F(T^2 / sigma^2))`` with ``u ~ U(0, 1)``, times a uniform
 direction ``g / ||g||_2``. The inverse CDF is scipy's ``gammaincinv`` in float64 on the host (the
 uniforms come from the caller's seeded generator, so the same seed gives the same draws).
+
+:class:`GeneralDSRSNoise` is the generalized-Gaussian pair (``dsrs-general-gaussian-ball``,
+:mod:`smoothcert.bounds.dsrs_general`): P draws ``||z||^2 / (2 sigma'^2) ~ Gamma(d/2 - k)``
+(Marsaglia-Tsang, ``sample_gamma``) times a uniform direction, sigma' = sigma sqrt(d / (d - 2k));
+Q the same Gamma truncated to ``[0, tau/2]`` by the same exact inverse CDF.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import numpy as np
 import torch
 from scipy import special
 
-from .noise import NoiseSampler, sampler_for
+from .noise import NoiseSampler, sample_gamma, sampler_for
 
 
 @sampler_for("dsrs-gaussian-ball")
@@ -30,9 +35,14 @@ class DSRSNoise(NoiseSampler):
         if self.dim != math.prod(shape):
             raise ValueError(f"dim={self.dim} does not match the input shape {shape} "
                              f"({math.prod(shape)} entries)")
-        half_tau = float(special.gammaincinv(0.5 * self.dim, float(params["ball_mass"])))
-        self.tau = 2.0 * half_tau  # T^2 / sigma^2, the certificate's own float (bounds/dsrs.py)
-        self.mass = float(special.gammainc(0.5 * self.dim, half_tau))
+        self.half_dof, self.scale = self._radial(params)  # ||z||^2 / (2 scale^2) ~ Gamma(half_dof)
+        half_tau = float(special.gammaincinv(self.half_dof, float(params["ball_mass"])))
+        self.tau = 2.0 * half_tau  # T^2 / scale^2, the certificate's own float (bounds/dsrs*.py)
+        self.mass = float(special.gammainc(self.half_dof, half_tau))
+
+    def _radial(self, params):
+        """(Gamma shape of ||z||^2 / (2 scale^2), scale): (d/2, sigma) for the Gaussian P."""
+        return 0.5 * self.dim, self.sigma
 
     def _fill(self, out, generator):
         out.normal_(generator=generator).mul_(self.sigma)
@@ -43,8 +53,24 @@ class DSRSNoise(NoiseSampler):
         if n == 0:
             return out
         u = torch.rand(n, dtype=torch.float64, device=self.device, generator=generator)
-        r2 = 2.0 * special.gammaincinv(0.5 * self.dim, u.cpu().numpy() * self.mass)
+        r2 = 2.0 * special.gammaincinv(self.half_dof, u.cpu().numpy() * self.mass)
         r = torch.as_tensor(np.sqrt(np.minimum(r2, self.tau)), device=self.device)
         g = torch.randn(n, self.dim, dtype=torch.float64, device=self.device, generator=generator)
-        g = g.div_(torch.linalg.vector_norm(g, dim=1, keepdim=True)).mul_((self.sigma * r).unsqueeze(1))
+        g = g.div_(torch.linalg.vector_norm(g, dim=1, keepdim=True)).mul_((self.scale * r).unsqueeze(1))
         return out.copy_(g.view(out.shape))
+
+
+@sampler_for("dsrs-general-gaussian-ball")
+class GeneralDSRSNoise(DSRSNoise):
+    """P = N^g(k, sigma) and its ball-truncated Q (see the module docstring)."""
+
+    def _radial(self, params):
+        k = float(params["k"])
+        return 0.5 * self.dim - k, self.sigma * math.sqrt(self.dim / (self.dim - 2.0 * k))
+
+    def _fill(self, out, generator):
+        m = out.shape[0]
+        rho = self.scale * torch.sqrt(2.0 * sample_gamma(self.half_dof, m, generator, self.device))
+        g = torch.randn(m, self.dim, dtype=torch.float64, device=self.device, generator=generator)
+        g = g.mul_((rho / torch.linalg.vector_norm(g, dim=1)).unsqueeze(1))
+        out.copy_(g.view(out.shape))

@@ -304,3 +304,215 @@ def test_q_sampler_draws_the_ball_truncated_gaussian():
     assert stats.kstest(r2, lambda x: special.gammainc(6.0, x / 2)).pvalue < 1e-6  # untruncated fails
     assert np.abs(z.mean(axis=0)).max() < 0.03
     assert np.allclose((z**2).mean(axis=0), (z**2).sum(axis=1).mean() / 12, rtol=0.06)
+
+
+# ==== dsrs-general-gaussian-l2: the generalized Gaussian P (k > 0) ============================
+# The reference below shares no code with bounds/dsrs_general.py: it works in d = 3, where the
+# cosine t of the angle to the shift is uniform on [-1, 1] (so every conditional probability is
+# linear in its threshold), and it computes E_{P_r} f by shifting the noise itself (z = w + r e_1,
+# w ~ P) instead of the module's reflection z' = r e_1 - z; the thresholds of
+# phi(s) = 2k log s + s^2/2 come from scipy's Lambert W, the integrals from scipy's adaptive quad.
+from scipy import integrate, optimize  # noqa: E402
+
+from smoothcert.bounds import dsrs_general  # noqa: E402
+
+
+def gcert(k=0.5, dim=3, ball_mass=0.5, sigma=1.0):
+    return sc.get("dsrs-general-gaussian-l2", sigma=sigma, k=k, dim=dim, ball_mass=ball_mass)
+
+
+class Direct3:
+    """P in R^3 with density ~ ||z||^-2k exp(-||z||^2/2) (scale sigma' = 1), Q = P on ||z|| <= T."""
+
+    def __init__(self, k, ball_mass):
+        self.k, self.nu = k, 3.0 - 2.0 * k
+        self.T2 = 2.0 * special.gammaincinv(self.nu / 2, ball_mass)
+        self.M = ball_mass
+        self.logc = -(self.nu / 2 - 1) * math.log(2) - special.gammaln(self.nu / 2)
+        self.top = math.sqrt(2.0 * special.gammainccinv(self.nu / 2, 1e-18))
+
+    def dens(self, rho):
+        return math.exp(self.logc + (self.nu - 1) * math.log(rho) - rho * rho / 2)
+
+    def v_star(self, c):
+        """v = s^2 with 2k log s + s^2/2 = c: k log v + v/2 = c, v = 2k W(e^(c/k) / (2k))."""
+        y = c / self.k - math.log(2 * self.k)
+        w = special.lambertw(math.exp(y)).real if y < 600 else y - math.log(y)  # W(e^y)
+        if y >= 600:
+            for _ in range(5):
+                w = w - (w + math.log(w) - y) / (1 + 1 / w)
+        return 2 * self.k * w
+
+    def phi(self, s2):
+        return self.k * math.log(s2) + s2 / 2
+
+    @staticmethod
+    def below(c, rho, r, sign):
+        """P(rho^2 + r^2 + sign 2 r rho t < c) for t ~ U(-1, 1)."""
+        if sign < 0:  # ||w - r e_1||^2 = rho^2 + r^2 - 2 r rho t < c iff t > t0
+            t0 = (rho * rho + r * r - c) / (2 * r * rho)
+            return min(max((1 - t0) / 2, 0.0), 1.0)
+        t0 = (c - rho * rho - r * r) / (2 * r * rho)
+        return min(max((1 + t0) / 2, 0.0), 1.0)
+
+    def _int(self, f, a, b, r):
+        pts = [p for p in (r, abs(math.sqrt(self.T2) - r), math.sqrt(self.T2) + r) if a < p < b]
+        return integrate.quad(lambda x: self.dens(x) * f(x), a, b, points=pts or None, limit=400,
+                              epsabs=1e-14, epsrel=1e-13)[0]
+
+    def lam_below(self, x, rho, r):
+        """P(Lambda < x | ||z|| = rho), Lambda = phi(||z||) - phi(||z - r e_1||): ||z - r e_1||^2
+        above v_star(phi(rho) - x)."""
+        return 1.0 - self.below(self.v_star(self.phi(rho * rho) - x), rho, r, -1)
+
+    def p_in(self, x, r):
+        return self._int(lambda p: self.lam_below(x, p, r), 1e-300, math.sqrt(self.T2), r)
+
+    def p_out(self, x, r):
+        if x == -np.inf:
+            return 0.0
+        return self._int(lambda p: self.lam_below(x, p, r), math.sqrt(self.T2), self.top, r)
+
+    def shifted(self, x_in, x_out, r):
+        """P_{r e_1}(f = 1) with z = w + r e_1, ||z||^2 = rho^2 + r^2 + 2 r rho t, Lambda(z) =
+        phi(||z||) - phi(rho): f = 1 iff ||z||^2 < min(T^2, v_star(phi(rho) + x_in)) or
+        T^2 < ||z||^2 < v_star(phi(rho) + x_out)."""
+        def f(rho):
+            c = self.phi(rho * rho)
+            ball = self.below(self.T2, rho, r, 1)
+            out = ball if x_in == np.inf else self.below(min(self.T2, self.v_star(c + x_in)), rho, r, 1)
+            if x_out > -np.inf:
+                out += max(self.below(self.v_star(c + x_out), rho, r, 1) - ball, 0.0)
+            return out
+        return self._int(f, 1e-300, self.top, r)
+
+    def value(self, pa, qa, r):
+        """min E_{P_r} f over E_P f >= pA, E_Q f >= qA (Q slack: None); qA = 1 forces f = 1 on
+        the ball (x_in = inf)."""
+        if qa == 1.0:
+            x_in, inner = np.inf, self.M
+        else:
+            x_in = optimize.brentq(lambda x: self.p_in(x, r) / self.M - qa, -60, 60, xtol=1e-13)
+            inner = self.p_in(x_in, r)
+        if inner + (1 - self.M if x_in == np.inf else self.p_out(x_in, r)) <= pa:
+            return None
+        if inner >= pa:
+            x_out = -np.inf
+        else:
+            x_out = optimize.brentq(lambda x: inner + self.p_out(x, r) - pa, -60, min(x_in, 60),
+                                    xtol=1e-13)
+        return self.shifted(x_in, x_out, r)
+
+
+GENERAL_CASES = [(0.5, 0.5, 0.9, 0.99), (1.2, 0.3, 0.8, 1.0)]
+
+
+@pytest.mark.parametrize("k, mass, pa, qa", GENERAL_CASES)
+def test_general_radius_pinned_by_the_direct_d3_reference(k, mass, pa, qa):
+    """The reference value V(r) = min E_{P_r} f is > 1/2 at the float radius (so it is certified:
+    V is non-increasing) and < 1/2 at (1 + 1e-7) times it (so it is tight to 1e-7)."""
+    c = gcert(k=k, ball_mass=mass)
+    r = c.radius(pa, q_a=qa)
+    assert r > c.radius(pa) * (1 + 1e-3)  # exercises the two-constraint branch
+    ref = Direct3(k, mass)
+    unit = r / c.scale
+    assert ref.value(pa, qa, unit) > 0.5
+    assert ref.value(pa, qa, unit * (1 + 1e-7)) < 0.5
+
+
+@pytest.mark.slow
+def test_general_twin_at_or_above_the_float_radius():
+    c = gcert(k=0.5, ball_mass=0.5)
+    r, exact = c.radius(0.9, q_a=0.99), c.radius_mp(0.9, q_a=0.99, dps=15)
+    assert mp.mpf(r) <= exact and abs(mp.mpf(r) - exact) <= c.twin_rtol * exact, (r, exact)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("d, k, qa", [(784, 380, 0.99), (10, 3.0, 1.0), (10, 3.0, 1 - 1e-6)])
+def test_general_twin_in_high_dimension(d, k, qa):
+    c = gcert(k=k, dim=d, sigma=0.5)
+    r, exact = c.radius(0.9, q_a=qa), c.radius_mp(0.9, q_a=qa, dps=15)
+    assert mp.mpf(r) <= exact and abs(mp.mpf(r) - exact) <= c.twin_rtol * exact, (r, exact)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.floats(0.0, 1.0), st.sampled_from([(3, 0.5), (10, 4.5), (784, 380.0), (3072, 1530.0)]),
+       st.floats(0.5, 2.0))
+def test_general_q_a_zero_is_zhang_l2_at_2k_and_sigma_prime(pa, shape, sigma):
+    """q_a = 0: P's single-sample radius, zhang-l2 with exponent 2k and scale
+    sigma' = sigma sqrt(d / (d - 2k)) (equal to rounding)."""
+    d, k = shape
+    c = gcert(k=k, dim=d, sigma=sigma)
+    z = sc.get("zhang-l2", sigma=sigma * math.sqrt(d / (d - 2 * k)), k=2 * k, dim=d).radius(pa)
+    r = c.radius(pa, q_a=0.0)
+    assert r == c.radius(pa) and r <= z and r >= z * (1 - 1e-13), (r, z)
+
+
+@pytest.mark.parametrize("d, mass, pa, qa", [(3, 0.5, 0.9, 0.99), (40, 0.3, 0.8, 0.999),
+                                             (784, 0.5, 0.9, 0.999)])
+def test_general_path_at_k_zero_matches_dsrs_gaussian_l2(d, mass, pa, qa):
+    """The k > 0 machinery run at k = 0 (Zhang's engine, the reflection form) against the k = 0
+    module's Cartesian integral in z_1: two methods, one radius. The public class at k = 0 is
+    dsrs-gaussian-l2 itself (same numbers). (Nearer qA = 1 the k = 0 module is looser: at
+    d = 784, qA = 1 - 1e-6 it is 7.5e-8 below its twin, the general path 4e-12.)"""
+    c0 = cert(d, mass)
+    tau = 2.0 * float(special.gammaincinv(0.5 * d, mass))
+    single = float(special.ndtri(pa))
+    r = dsrs_general._Solver(dsrs_general._GeneralBall(d, 0.0, tau), pa, qa).radius(single)
+    ref = c0.radius(pa, q_a=qa)
+    assert abs(r - ref) <= 5e-9 * ref, (r, ref)
+    assert gcert(k=0, dim=d, ball_mass=mass).radius(pa, q_a=qa) == ref
+
+
+def test_general_monotone_and_never_below_single_sample():
+    c = gcert(k=15, dim=40, sigma=0.5)
+    single = c.radius(0.9)
+    rs = c.radius(0.9, q_a=np.array([0.0, 0.5, 0.99, 0.999]))
+    assert rs[0] == rs[1] == single and np.all(np.diff(rs) >= 0) and rs[-1] > 1.3 * single, rs
+    grid = c.radius(np.array([0.3, 0.7, 0.9, 0.99]), q_a=0.999)
+    assert grid[0] == 0.0 and np.all(np.diff(grid) > 0), grid
+
+
+def test_general_numbers_against_cohen():
+    """The guide's rows at sigma = 0.5, pA = 0.9, qA = 0.999, d = 784: the paper's k = d/2 - 12
+    alone is below Cohen (0.622 < 0.641) but its DSRS radius is above the k = 0 one."""
+    rows = dsrs_general.against_cohen_general([784, 784], [0, 380], p_a=0.9, q_a=0.999, sigma=0.5)
+    assert rows[0]["cohen"] == pytest.approx(0.6407757827723, rel=1e-12)
+    assert rows[1]["single"] < rows[1]["cohen"] < rows[0]["dsrs"] < rows[1]["dsrs"]
+    assert rows[0]["dsrs"] == pytest.approx(0.922984, abs=2e-6)
+    assert rows[1]["dsrs"] == pytest.approx(0.941022, abs=2e-6)
+
+
+@pytest.mark.parametrize("kw, word", [
+    ({"k": 2.0}, "k"), ({"k": -0.5}, "k"), ({"k": float("nan")}, "k"), ({"k": [1.0]}, "k"),
+    ({"dim": 1}, "dim"), ({"ball_mass": 1.0}, "ball_mass"), ({"sigma": 0.0}, "sigma"),
+])
+def test_general_bad_parameters_raise_naming_them(kw, word):
+    params = {"sigma": 1.0, "k": 0.5, "dim": 4, "ball_mass": 0.5, **kw}
+    with pytest.raises((ValueError, TypeError), match=word):
+        sc.get("dsrs-general-gaussian-l2", **params)
+
+
+def test_general_sampler_draws_p_and_q():
+    """P: ||z||^2 / (2 sigma'^2) ~ Gamma(d/2 - k) (KS), per-coordinate std sigma; Q: the same law
+    truncated to [0, tau/2] (KS against the exact truncated CDF; the untruncated law fails)."""
+    import torch
+    from scipy import stats
+
+    from smoothcert.gpu_sampler import make_noise
+
+    d, k, sigma = 12, 4.5, 0.7
+    c = gcert(k=k, dim=d, sigma=sigma, ball_mass=0.3)
+    sampler = make_noise(c, (3, 4), device="cpu", dtype=torch.float64)
+    gen = torch.Generator().manual_seed(0)
+    a, scale = d / 2 - k, sigma * math.sqrt(d / (d - 2 * k))
+    p = sampler.sample(10_000, gen).reshape(10_000, d).numpy()
+    g = (p**2).sum(axis=1) / (2 * scale**2)
+    assert stats.kstest(g, lambda x: special.gammainc(a, x)).pvalue > 1e-3
+    assert abs(p.std() / sigma - 1) < 0.03 and np.abs(p.mean(axis=0)).max() < 0.05
+    q = sampler.sample_q(10_000, gen).reshape(10_000, d).numpy()
+    gq = (q**2).sum(axis=1) / (2 * scale**2)
+    assert gq.max() <= c.tau / 2 * (1 + 1e-12)
+    cap = special.gammainc(a, c.tau / 2)
+    assert stats.kstest(gq, lambda x: special.gammainc(a, np.minimum(x, c.tau / 2)) / cap).pvalue > 1e-3
+    assert stats.kstest(gq, lambda x: special.gammainc(a, x)).pvalue < 1e-6

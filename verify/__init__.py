@@ -11,4 +11,4 @@ checks are registered per noise family (``registry``); a family without a requir
 
 # The zoo's and DSRS's entries register on import; importing any verify module imports this
 # package first.
-from . import dsrs, witnesses_zoo  # noqa: E402,F401
+from . import dsrs, dsrs_general, witnesses_zoo  # noqa: E402,F401
