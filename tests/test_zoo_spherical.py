@@ -81,7 +81,10 @@ def exp2_reference(lam, p, k, d):
             return lam * max(c, 0.0) ** (1 / p)
         if phi(1e-300) >= c:
             return 0.0
-        return optimize.brentq(lambda s: phi(s) - c, 1e-300, 1e6 * lam, xtol=1e-300, rtol=1e-15,
+        hi = lam
+        while phi(hi) < c:
+            hi *= 4
+        return optimize.brentq(lambda s: phi(s) - c, 1e-300, hi, xtol=1e-300, rtol=1e-15,
                                maxiter=2000)
 
     return LevelSet(lambda rho: (d - 1 - k) * math.log(rho) - (rho / lam) ** p, phi, inverse, d, lam)
@@ -99,6 +102,8 @@ def pow2_reference(lam, p, a, d):
 CASES = [
     ("yang-exp2-l2", dict(lambd=1.0, exp_power=1.0, k=0.0), exp2_reference(1.0, 1.0, 0.0, D)),
     ("yang-exp2-l2", dict(lambd=0.7, exp_power=3.0, k=0.0), exp2_reference(0.7, 3.0, 0.0, D)),
+    pytest.param("yang-exp2-l2", dict(lambd=1.0, exp_power=0.5, k=1.0), exp2_reference(1.0, 0.5, 1.0, D),
+                 marks=pytest.mark.slow, id="exp2-p0.5-k1"),  # Brent per node: ~2 min
     ("yang-pow2-l2", dict(lambd=1.0, exp_power=1.0, tail_excess=10.0), pow2_reference(1.0, 1.0, D + 10.0, D)),
     ("yang-pow2-l2", dict(lambd=2.0, exp_power=2.0, tail_excess=-2.0), pow2_reference(2.0, 2.0, D - 2.0, D)),
 ]
