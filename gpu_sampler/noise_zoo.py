@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from .noise import NoiseSampler, sample_gamma, sampler_for
+from .noise import ElementwiseNoise, NoiseSampler, sample_gamma, sampler_for
 
 
 @sampler_for("uniform-ball-l2")
@@ -90,20 +90,25 @@ class ExpInfNoise(_YangExpNoise):
 
 
 @sampler_for("pareto")
-class ParetoNoise(NoiseSampler):
-    """i.i.d. ``S lambda (Y - 1)``, ``Y ~ Pareto(1, a)`` and ``S`` a fair random sign (rs4a
-    ``Pareto.sample``): ``Y = U^(-1/a) = exp(E/a)``, ``E ~ Exp(1)``, so ``|z| = lambda expm1(E/a)``
-    (density ``a/(2 lambda) (1 + |z|/lambda)^-(a+1)``), in float64 then cast."""
+class ParetoNoise(ElementwiseNoise):
+    """i.i.d. ``S lambda (Y - 1)``, ``Y ~ Pareto(1, a)`` and ``S = 2 B - 1`` a fair random sign
+    (rs4a ``Pareto.sample``): ``Y = U^(-1/a) = exp(E/a)``, ``E ~ Exp(1)``, so ``|z| = lambda
+    expm1(E/a)`` (density ``a/(2 lambda) (1 + |z|/lambda)^-(a+1)``); ``B`` then ``E`` are drawn,
+    and transformed, in float64 (the caller casts)."""
 
     def __init__(self, params, shape, device, dtype):
         super().__init__(params, shape, device, dtype)
         self.lambd, self.a = float(params["lambd"]), float(params["tail_index"])
 
-    def _fill(self, out, generator):
-        z = torch.empty(out.shape, dtype=torch.float64, device=self.device)
-        sign = torch.empty_like(z).bernoulli_(0.5, generator=generator).mul_(2.0).sub_(1.0)
-        z.exponential_(generator=generator).div_(self.a).expm1_().mul_(sign).mul_(self.lambd)
-        out.copy_(z)
+    def raw_buffers(self, rows, dtype):
+        return super().raw_buffers(rows, torch.float64) + super().raw_buffers(rows, torch.float64)
+
+    def draw(self, raws, generator=None):
+        raws[0].bernoulli_(0.5, generator=generator)
+        raws[1].exponential_(generator=generator)
+
+    def transform(self, bit, e):
+        return torch.expm1(e / self.a) * (bit * 2.0 - 1.0) * self.lambd
 
 
 @sampler_for("powinf")
