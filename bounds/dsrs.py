@@ -8,7 +8,7 @@ problem with two constraints (their Eq. 4 / Problem (5), "DSRS certification")
 
 stays above 1/2 (binary; their Thm 3 solves it by strong duality). This module is the k = 0 member
 of their generalized-Gaussian family (Sec. 5, "P = N^g(k, sigma), Q = N^g_trunc(k, T, sigma)")
-with P the plain Gaussian; the generalized-Gaussian P (k > 0) is left for later.
+with P the plain Gaussian; the generalized-Gaussian P (k > 0) is :mod:`.dsrs_general`.
 
 Solution (derived here, it is their Thm 3 at k = 0). Write sigma = 1 (the radius is linear in
 sigma), delta = r e_1 (rotation invariance), x = z_1 and G(x) = F_{d-1}(T^2 - x^2), the chi-square
