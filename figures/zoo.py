@@ -150,7 +150,7 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
 def merge_equal(entries) -> list:
     """Group ``(cert, shape, x, values)`` entries whose values agree within :data:`SAME_RTOL`
     at every x (compared where both were evaluated); each group is one :class:`Curve`, drawn with
-    its best-ranked certificate (:func:`_rank`)."""
+    its best-ranked certificate (:func:`_rank`); the others are named with their shape."""
     groups: list[list] = []
     for entry in sorted(entries, key=lambda e: _rank(e[0])):
         _, _, x, v = entry
@@ -164,7 +164,8 @@ def merge_equal(entries) -> list:
                 break
         else:
             groups.append([entry])
-    return [Curve([e[0].name for e in g], g[0][1], g[0][0], g[0][2], g[0][3]) for g in groups]
+    return [Curve([g[0][0].name] + [e[0].name + _shape_text(e[1]) for e in g[1:]], g[0][1], g[0][0],
+                  g[0][2], g[0][3]) for g in groups]
 
 
 def zoo_curves(norm: str, std: float = 0.5, dim: int = 784, variants=None, n_points: int = 81):
@@ -195,7 +196,7 @@ def zoo_curves(norm: str, std: float = 0.5, dim: int = 784, variants=None, n_poi
 def _defaults_note(name: str) -> str:
     from ..bounds import certificate_class
 
-    extra = extra_inputs(certificate_class(name))
+    extra = extra_inputs(certificate_class(name.split(" [")[0]))  # a name, maybe with its shape
     return f" ({', '.join(extra)} at default)" if extra else ""
 
 
