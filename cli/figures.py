@@ -52,7 +52,8 @@ def add_figures(sub):
                         "with smoothcert, smoothcert/figures/data/cohen2019)")
     p.add_argument("--resume", action="store_true", help="with --all: keep figure groups already drawn in --out")
     p.add_argument("--group", action="append", default=None, metavar="NAME",
-                   help="with --all: draw only this group (repeatable): cohen, radius, regions, zhang, rops, landscape, zoo")
+                   help="with --all: draw only this group (repeatable): cohen, radius, regions, zhang, rops, landscape, "
+                        "zoo, dsrs")
     tsv = p.add_argument_group("certified accuracy (--tsv)")
     tsv.add_argument("--label", nargs="+", default=None, help="one legend/table label per file (default: file names)")
     tsv.add_argument("--variant", choices=["approximate", "high-probability", "both"], default="approximate",

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .cohen import certified_accuracy_figure
+from .dsrs import dsrs_vs_cohen_figure
 from .landscape import landscape_docs_figures
 from .radius import radius_vs_pa_figure, rops_figure
 from .regions import proxy_vs_l2_figure, region_radii, region_volume_figure
@@ -42,6 +43,7 @@ DOCS_GROUPS = {
     "rops": ["laplace_vs_gaussian"],
     "landscape": ["landscape_random", "landscape_hessian"],
     "zoo": [f"zoo_radius_{norm}" for norm in NORMS] + ["zoo_linf_vs_dim"],
+    "dsrs": ["dsrs_vs_cohen"],
 }
 
 
@@ -147,8 +149,20 @@ def _job_zoo(out: Path, data: Path, quick: bool, model_name: str) -> list[str]:
     return DOCS_GROUPS["zoo"]
 
 
+def _job_dsrs(out: Path, data: Path, quick: bool, model_name: str) -> list[str]:
+    """DSRS against Cohen's radius for d from 784 to 150,528 (Li et al. 2022); quick: the two
+    ends, one pA and two qA."""
+    if quick:
+        dsrs_vs_cohen_figure(p_as=(0.9,), q_as=(0.999, 1 - 1e-6), dims=(784, 150528),
+                             path=out / "dsrs_vs_cohen")
+    else:
+        dsrs_vs_cohen_figure(path=out / "dsrs_vs_cohen")
+    return DOCS_GROUPS["dsrs"]
+
+
 _JOBS = {"cohen": _job_cohen, "radius": _job_radius, "regions": _job_regions, "zhang": _job_zhang,
-         "rops": _job_rops, "landscape": _job_landscape, "zoo": _job_zoo}
+         "rops": _job_rops, "landscape": _job_landscape, "zoo": _job_zoo,
+         "dsrs": _job_dsrs}
 
 
 def docs_figures(out_dir, data_dir=None, model_name: str = "fmnist-gaussian-0.50",

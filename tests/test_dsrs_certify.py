@@ -138,3 +138,17 @@ def test_cli_double_sampling_on_a_user_entry_point_with_npz(tmp_path, monkeypatc
     assert rec["model"]["kind"] == "entry-point" and rec["data"]["shape"] == [3, 4, 4]
     assert float(rows[0]["radius"]) > sc.get("dsrs-gaussian-l2", sigma=0.25, dim=48).radius(
         float(rows[0]["pA_lower"]))  # the Q bound lifts the radius above Cohen's
+
+
+def test_figure_draws_the_certificate_radii(tmp_path):
+    """The docs figure's curves are the certificate's radii, DSRS >= Cohen's dashed line."""
+    from smoothcert.figures.dsrs import dsrs_vs_cohen_figure
+
+    fig = dsrs_vs_cohen_figure(p_as=(0.9,), q_as=(0.999,), dims=(784, 3072), path=tmp_path / "d")
+    (ax,) = fig.axes
+    curve, cohen = ax.lines
+    assert list(curve.get_xdata()) == [784, 3072]
+    assert list(curve.get_ydata()) == [sc.get("dsrs-gaussian-l2", sigma=1.0, dim=d).radius(0.9, q_a=0.999)
+                                       for d in (784, 3072)]
+    assert min(curve.get_ydata()) > cohen.get_ydata()[0] == sc.get("cohen-gaussian-l2", sigma=1).radius(0.9)
+    assert (tmp_path / "d.png").stat().st_size > 0 and (tmp_path / "d.pdf").stat().st_size > 0
