@@ -22,6 +22,7 @@ from math import lgamma
 import numpy as np
 from scipy import integrate, special
 from scipy.stats import binom, norm
+from scipy.stats import gamma as gamma_dist
 
 from smoothcert.bounds import certificate_class
 
@@ -106,7 +107,63 @@ def _rows():
     ] + _yang_exp_rows()
 
 
-ROWS = _rows
+def rs4a_expp_l1(lam, p):
+    """rs4a Expp.certify_l1: p >= 1 ``lambda gamma(1/p).ppf(2 pA - 1)^(1/p)``; p = 1/2 its
+    dilogarithm ``2 lambda (-c log(1 - e^-c) + Li_2(e^-c))``, ``c = gamma(2).ppf(2 (1 - pA))``."""
+    if p >= 1:
+        return lambda x: lam * gamma_dist(1 / p).ppf(2 * x - 1) ** (1 / p)
+
+    def dilog(x):
+        c = gamma_dist(1 / p).ppf(2 * (1 - x))
+        ec = np.exp(-c)
+        return 2 * lam * (-c * np.log(1 - ec) + special.spence(1 - ec))
+
+    return dilog
+
+
+def rs4a_exp1_table(lam, d, k, inc=0.01, upper=3.0):
+    """rs4a Exp1.certify_l1 for k != 1: its differential-method table (rho on the radius grid
+    ``LaplaceCDF(sqrt 2 r)``, r = inc..upper, radii by scipy quad of ``1/Phi_l1`` between grid
+    points; rs4a's default inc is 0.001, 0.01 here so that it builds in seconds), read by its
+    ``get_radii_from_convex_table`` (the previous chord's slope from the node below)."""
+    g, ig = gamma_dist((d + k - 1) / k).cdf, gamma_dist(d / k).ppf
+    c = k / 2 * np.exp(lgamma((d + k - 1) / k) - lgamma(d / k))
+
+    def phi(t):
+        return c * ((1 - g(ig(1 - 2 * t))) if k >= 1 else g(ig(2 * t)))
+
+    rho, radii = [0.5], [0.0]
+    for r in np.arange(inc, upper + inc, inc):
+        x = 1 - 0.5 * np.exp(-np.sqrt(2) * r)  # scipy's laplace.cdf(sqrt(2) r), r > 0
+        radii.append(radii[-1] + integrate.quad(lambda t: 1 / phi(t), 1 - x, 1 - rho[-1])[0])
+        rho.append(x)
+    rho, radii = np.array(rho), np.array(radii)
+
+    def read(p):
+        i = np.searchsorted(rho, p, "right") - 1
+        slope = (radii[i] - radii[i - 1]) / (rho[i] - rho[i - 1])
+        return lam * np.where(i == 0, 0.0, radii[i] + slope * (p - rho[i]))
+
+    return read
+
+
+def _l1_exp_rows():
+    exp1 = certificate_class("yang-exp1-l1").from_std(STD, dim=DIM)
+    half = certificate_class("yang-expp-l1").from_std(STD)
+    two = certificate_class("yang-expp-l1").from_std(STD, exp_power=2.0)
+    return [
+        ("exp1 l1 (p = 2, differential table)", exp1,
+         rs4a_exp1_table(exp1.params["lambd"], DIM, 2.0), None),
+        ("expp l1 (p = 1/2, dilogarithm)", half, rs4a_expp_l1(half.params["lambd"], 0.5), None),
+        ("expp l1 (p = 2, Gamma quantile)", two, rs4a_expp_l1(two.params["lambd"], 2.0), None),
+    ]
+
+
+def _all_rows():
+    return _rows() + _l1_exp_rows()
+
+
+ROWS = _all_rows
 
 
 def _rate(fn, x):
