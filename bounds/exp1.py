@@ -1,8 +1,8 @@
 """Yang et al. 2020's l1 family Exp1 and its differential-method l1 certificate, computed exactly.
 
 Yang, Duan, Hu, Salman, Razenshteyn & Li 2020, "Randomized Smoothing of All Shapes and Sizes"
-(ICML), Sec. 3 (the differential method, their Thm. 3.2 and Eq. (7)) and their code
-(tonyduan/rs4a, ``noises.Exp1``): density
+(ICML), the differential method (their Sec. 3; theorem and equation numbers not checked against
+the paper here) and their code (tonyduan/rs4a, ``noises.Exp1``): density
 
     q(z)  proportional to  exp(-(||z||_1 / lambda)^k),      k = exp_power > 0, z in R^d.
 
@@ -27,7 +27,7 @@ class probability moves at speed at most ``Phi(p)``, so ``h(p(x + s v)) >= h(p(x
 ``h(pA) - s > h(pB) + s``, hence (lambda restored)
 
     R = lambda (h(pA) - h(pB)) / 2,     h(p) = G(1 - p) for p >= 1/2, -G(p) below,
-    G(t) = int_t^{1/2} ds / Phi(s)                        (binary: R = lambda G(1 - pA), Eq. (7)).
+    G(t) = int_t^{1/2} ds / Phi(s)              (binary: R = lambda G(1 - pA), rs4a's Exp1 table).
 
 k = 1 is Laplace noise: ``Phi(t) = t``, ``G(t) = log(1/(2t))`` (Teng et al.'s binary radius; the
 multi-class form ``-lambda/2 log(4 (1 - pA) pB)`` is at least Teng's Thm 1). For k < 1, G(0) is
@@ -380,7 +380,7 @@ def laplace_signed_gap(p_a, p_b):
 
 @register
 class YangExp1L1(GapCertificate):
-    """Yang et al. 2020 (ICML), differential method (Sec. 3, Thm. 3.2, Eq. (7)), Exp1 noise, l1
+    """Yang et al. 2020 (ICML), differential method (Sec. 3), Exp1 noise, l1
     adversary: ``R = lambda (h(pA) - h(pB)) / 2``, ``h(p) = int_{1/2}^p dq / Phi(q)`` with rs4a's
     ``Exp1.Phi_l1`` (module docstring), by a tabulated quadrature with a proven error bound
     instead of rs4a's interpolated table. exp_power = 1 is Laplace (closed form). Not tight."""
@@ -393,7 +393,7 @@ class YangExp1L1(GapCertificate):
     expensive = True          # the twin integrates incomplete gamma functions in mpmath
     twin_rtol = 1e-9
     citation = ("Yang et al. 2020, Randomized Smoothing of All Shapes and Sizes (ICML), differential "
-                "method (Sec. 3, Thm. 3.2, Eq. 7), Exp1 noise, l1 (rs4a Exp1.certify_l1)")
+                "method (Sec. 3), Exp1 noise, l1 (rs4a Exp1.certify_l1)")
     formula = ("R = lambda (h(pA) - h(pB))/2, h(p) = int_{1/2}^p dq/Phi(q), Phi(q) = (k/2) "
                "Gamma(b)/Gamma(a) Q_b(Q_a^-1(2q)) (k > 1; P for k < 1), a = d/k, b = (d+k-1)/k")
 

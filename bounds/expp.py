@@ -2,7 +2,7 @@
 l1 certificate.
 
 Yang, Duan, Hu, Salman, Razenshteyn & Li 2020, "Randomized Smoothing of All Shapes and Sizes"
-(ICML), Sec. 3 (the differential method, Thm. 3.2, Eq. (7)) and their code (tonyduan/rs4a,
+(ICML), the differential method (their Sec. 3) and their code (tonyduan/rs4a,
 ``noises.Expp``): density
 
     q(z)  proportional to  exp(-sum_i |z_i / lambda|^p),      p = exp_power > 0,
@@ -71,7 +71,7 @@ def quantile_g_bounds(p: float, t):
 
 @register
 class YangExppL1(GapCertificate):
-    """Yang et al. 2020 (ICML), differential method (Sec. 3, Thm. 3.2, Eq. (7)), Expp noise, l1
+    """Yang et al. 2020 (ICML), differential method (Sec. 3), Expp noise, l1
     adversary: ``R = lambda (h(pA) - h(pB)) / 2`` (module docstring); p >= 1:
     ``h(p) = sign(p - 1/2) GammaQuantile_{1/p}(|2p - 1|)^(1/p)`` (rs4a Expp.certify_l1; tight);
     p < 1: the differential-method integral with a proven error bound (rs4a: a table). Flagged
@@ -85,7 +85,7 @@ class YangExppL1(GapCertificate):
     expensive = True          # the twin integrates (p < 1) or solves a Gamma quantile in mpmath
     twin_rtol = 1e-9
     citation = ("Yang et al. 2020, Randomized Smoothing of All Shapes and Sizes (ICML), differential "
-                "method (Sec. 3, Thm. 3.2, Eq. 7), Expp noise, l1 (rs4a Expp.certify_l1)")
+                "method (Sec. 3), Expp noise, l1 (rs4a Expp.certify_l1)")
     formula = ("R = lambda (h(pA) - h(pB))/2; p >= 1: h(p) = sign(p - 1/2) Q_{1/p}^-1(1 - |2p - 1|)^(1/p); "
                "p < 1: h(p) = int_{1/2}^p dq/Phi(q), Phi(q) = p P_1(P_{1/p}^-1(2q)) / (2 Gamma(1/p))")
 
