@@ -221,8 +221,9 @@ def expp_quadrature(params) -> bool:
 
 @registry.register("quadrature", "exp2")
 def exp2_quadrature(params) -> bool:
-    """k > 0: Zhang et al.'s l2 engine integrates over the radial law (as zhang-l2)."""
-    return float(params["k"]) > 0
+    """k > 0 or exp_power != 2: Zhang et al.'s l2 engine integrates over the radial law (as
+    zhang-l2; only exp_power 2 with k = 0 is Cohen's closed form)."""
+    return float(params["k"]) > 0 or float(params["exp_power"]) != 2.0
 
 
 @registry.register("quadrature", "zhang-l2", "zhang-l1")
