@@ -79,10 +79,10 @@ def recertify(rows, cert, alpha: float):
     return np.asarray(radius, dtype=float), (np.asarray(pred) == labels)
 
 
-def table(norm: str, results, header: str) -> str:
+def table(norm: str, results) -> str:
     """Markdown table of one norm: certified accuracy at r = 0 and RADII[norm], and ACR."""
     radii = (0.0,) + RADII[norm]
-    lines = [f"### {norm} certificates", "", header, "",
+    lines = [f"### {norm} certificates", "",
              "| certificate | family (noise std 0.5) | " + " | ".join(f"r = {r:g}" for r in radii)
              + " | ACR | images |", "|---|---|" + "---|" * (len(radii) + 2)]
     for name, family, radius, correct in results:
@@ -146,17 +146,17 @@ def main(argv=None) -> int:
     trained = shipped_noise(args.model)
     header = (f"Model `{args.model}` (sha256 {sha[:12]}...), trained with {trained['family']} noise of "
               f"std {trained['std']:g}: the other families are certified on a model never trained "
-              f"with their noise, so they are disadvantaged. Every {args.skip}th embedded "
-              f"Fashion-MNIST test image ({len(rows)} images), n0 = {args.n0}, n = {args.n}, "
+              f"with their noise, so they are disadvantaged. Embedded Fashion-MNIST test images 0, "
+              f"{args.skip}, {2 * args.skip}, ... ({len(rows)} images), n0 = {args.n0}, n = {args.n}, "
               f"alpha = {args.alpha:g} per image, seed {args.seed}, binary rule; radii in the "
               "certificate's own norm; certified accuracy = correct and radius >= r.")
     parts = [f"# Certified accuracy per noise family ({args.model})", "",
              "Written by `python benchmarks/zoo_certified_accuracy.py "
              + " ".join(argv if argv is not None else sys.argv[1:]) + "`"
-             + f" in {time.perf_counter() - t_start:.0f} s.", ""]
+             + f" in {time.perf_counter() - t_start:.0f} s.", "", header, ""]
     for norm in ("l1", "l2", "linf"):
         if norm in by_norm:
-            parts.append(table(norm, by_norm[norm], header))
+            parts.append(table(norm, by_norm[norm]))
     if skipped:
         parts += ["Not certified here:", ""] + [f"- {why}" for why in skipped] + [""]
     text = "\n".join(parts)
