@@ -265,9 +265,15 @@ def signed_gap(lower_g, upper_g, p_a, p_b):
 def table_signed_gap(a, b, k, p_a, p_b):
     """:func:`signed_gap` from the table of (a, b, k). For pA < 1/2 its exact-arithmetic lower
     antiderivative ``C`` (``lower`` is within ``ulps`` below it) gives ``G(pB) - G(pA) >=
-    C(pB) - C(pA)``: the upper side is ``C`` grown by the table's error."""
+    C(pB) - C(pA)``: the upper side is ``C`` grown by the table's error. Below the last node the
+    tangent's ``-log(1 - x)`` is too sensitive to x for that margin: no upper side there (pA <
+    2^-1000 certifies nothing)."""
     table = differential_table(a, b, k)
-    return signed_gap(table.lower, lambda t: grow(table.lower(t), 2 * table.ulps), p_a, p_b)
+
+    def upper(t):
+        return np.where(t < table.t_asc[0], np.inf, grow(table.lower(t), 2 * table.ulps))
+
+    return signed_gap(table.lower, upper, p_a, p_b)
 
 
 # ---------------------------------------------------------------------------------------------
