@@ -9,6 +9,10 @@ exact radius).
 
     python benchmarks/zoo_throughput.py [--n 1000000] [--slice 20]
 
+rs4a's l_inf tables (ExpInf p != 1, PowInf) are built with inc = 0.01 (its default 0.001 takes
+minutes) and read as rs4a reads them; for ExpInf p < 1 rs4a's Phi is the wrong one, so its
+radii are far above the exact ones (the max(rs4a - ours) column).
+
 Rows are added per family in ``ROWS`` (label, our certificate, rs4a's vectorized function or
 None, rs4a's per-value function or None).
 """
@@ -21,7 +25,7 @@ from math import lgamma
 
 import numpy as np
 from scipy import integrate, special
-from scipy.stats import binom, norm
+from scipy.stats import betaprime, binom, norm
 from scipy.stats import gamma as gamma_dist
 
 from smoothcert.bounds import certificate_class
@@ -132,6 +136,12 @@ def rs4a_exp1_table(lam, d, k, inc=0.01, upper=3.0):
     def phi(t):
         return c * ((1 - g(ig(1 - 2 * t))) if k >= 1 else g(ig(2 * t)))
 
+    return rs4a_convex_table(lam, phi, inc, upper)
+
+
+def rs4a_convex_table(lam, phi, inc=0.01, upper=3.0):
+    """rs4a's ``diffmethod_table`` (grid_type 'radius') read by ``get_radii_from_convex_table``,
+    for any Phi (its ``CubicalDist.certify_linf_table`` too)."""
     rho, radii = [0.5], [0.0]
     for r in np.arange(inc, upper + inc, inc):
         x = 1 - 0.5 * np.exp(-np.sqrt(2) * r)  # scipy's laplace.cdf(sqrt(2) r), r > 0
@@ -159,8 +169,34 @@ def _l1_exp_rows():
     ]
 
 
+def rs4a_expinf_phi_linf(d, p):
+    """rs4a ExpInf.Phi_linf (its k = our p, j = 0): the large-s set for every p (for p < 1 the
+    wrong one: bounds/exp_inf.py)."""
+    g, ig = gamma_dist((d + p - 1) / p).cdf, gamma_dist(d / p).ppf
+    c = p / 2 * np.exp(lgamma((d + p - 1) / p) - lgamma(d / p))
+    return lambda t: (1 - g(ig(1 - 2 * t))) * c
+
+
+def rs4a_powinf_phi_linf(d, m):
+    """rs4a PowInf.Phi_linf with a = d + m."""
+    g, ig = betaprime(d, m + 1).cdf, betaprime(d, m).ppf
+    return lambda t: g(ig(2 * t)) * m / 2
+
+
+def _linf_table_rows():
+    rows = []
+    for p in (2.0, 0.5):
+        cert = certificate_class("yang-expinf-linf").from_std(STD, dim=DIM, exp_power=p)
+        rows.append((f"expinf l_inf (p = {p:g}, sound table)", cert,
+                     rs4a_convex_table(cert.params["lambd"], rs4a_expinf_phi_linf(DIM, p)), None))
+    cert = certificate_class("yang-powinf-linf").from_std(STD, dim=DIM)
+    rows.append(("powinf l_inf (a = d + 10, sound table)", cert,
+                 rs4a_convex_table(cert.params["lambd"], rs4a_powinf_phi_linf(DIM, 10.0)), None))
+    return rows
+
+
 def _all_rows():
-    return _rows() + _l1_exp_rows()
+    return _rows() + _l1_exp_rows() + _linf_table_rows()
 
 
 ROWS = _all_rows

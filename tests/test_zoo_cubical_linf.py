@@ -254,11 +254,12 @@ def rs4a_integrate(phi, p_a):
 
 def test_rs4a_expinf_is_unsound_for_p_below_one():
     """rs4a's Phi for p < 1 is the speed of the slowest set, so its radius is far above the
-    exact one (more than 2x here); for p > 1 its quad agrees with ours to 1e-7."""
+    exact one (117.1 against 86.87 at d = 16, pA = 0.9); for p > 1 its quad agrees with ours to
+    1e-7."""
     d = 16
     exact = sc.get("yang-expinf-linf", lambd=1.0, exp_power=0.5, dim=d).radius_mp(0.9, dps=15)
     theirs = rs4a_integrate(lambda t: rs4a_expinf_phi(t, d, 0.5), 0.9)
-    assert theirs > 2 * float(exact)
+    assert theirs > 1.3 * float(exact)
     ours = sc.get("yang-expinf-linf", lambd=1.0, exp_power=2.0, dim=d).radius(0.9)
     assert ours == pytest.approx(rs4a_integrate(lambda t: rs4a_expinf_phi(t, d, 2.0), 0.9), rel=1e-7)
 
