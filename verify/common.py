@@ -171,11 +171,14 @@ def cube_instances(name, cls, base) -> list[Instance]:
 @registry.register("instances", "exp2", "expinf")
 def yang_exp_instances(name, cls, base) -> list[Instance]:
     """Yang et al.'s Exp2/ExpInf in small dimensions: k = 0 at d = 3 and 16; k = 1 at d = 3
-    where the certificate takes it (yang-expinf-linf certifies k = 0 only; exp_power stays at
-    the certificate's default, the one value yang-exp2-l2 and yang-expinf-linf certify)."""
+    where the certificate takes it (yang-expinf-linf certifies k = 0 only, and is checked at
+    exp_power 2 and 0.5 too; exp_power stays at the default otherwise)."""
     out = [Instance(name, f"d={dim},k=0", cls.from_std(ISO_STD, dim=dim)) for dim in (3, 16)]
     if name != "yang-expinf-linf":
         out.append(Instance(name, "d=3,k=1", cls.from_std(ISO_STD, dim=3, k=1)))
+    else:  # the differential-method table (bounds/cubical_linf.py) on both sides of p = 1
+        out += [Instance(name, f"d=3,p={pw:g}", cls.from_std(ISO_STD, dim=3, exp_power=pw))
+                for pw in (2.0, 0.5)]
     return out
 
 

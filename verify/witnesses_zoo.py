@@ -112,11 +112,76 @@ def powinf_marginal_cdf(lambd, tail_excess, dim):
     return cube_marginal_cdf(lambda x: lam * x, pdf, spread, dim)
 
 
-@registry.register("witness", "expinf", directions=_first_axis)
+def cube_max_cdf(dim, lambd, s_cdf, s_tail_moment):
+    """CDF of ``M = max_i z_i`` for cube noise ``z = S u`` (u uniform on the cube's surface):
+    given S, M <= y when S <= y, or when the face coordinate is -S (probability 1/2, needs
+    -S <= y) and the other d - 1 coordinates, U[-S, S], are <= y. So, binomially in y,
+
+        P(M <= y) = P(S <= y) [y > 0] + 2^-d sum_j C(d-1, j) y^j E[S^-j; S > |y|],
+
+    with ``s_cdf(c) = P(S/lambda <= c)`` and ``s_tail_moment(j, c) = E[(S/lambda)^-j; S/lambda > c]``
+    in closed form (incomplete gamma/beta functions). The alternating sum for y < 0 is evaluated
+    with ``dim`` extra digits."""
+    d, lam = int(dim), mp.mpf(lambd)
+
+    def cdf(y):
+        with mp.workdps(mp.mp.dps + d):
+            x = mp.mpf(y) / lam
+            terms = [mp.binomial(d - 1, j) * x ** j * s_tail_moment(j, abs(x)) for j in range(d)]
+            out = (s_cdf(x) if x > 0 else 0) + mp.fsum(terms) / mp.mpf(2) ** d
+        return +out
+
+    return cdf
+
+
+def _ones_or_first_axis(p, d, norm):
+    """l_inf certificates: the vertex (1, ..., 1), where the differential method's speed is
+    largest (bounds/cubical_linf.py); the others: ``e_1``."""
+    return [np.ones(d)] if norm == "linf" else _first_axis(p, d, norm)
+
+
+class MaxWitness(Witness):
+    """``A = {max_i z_i <= t_A}``: the shift ``s (1, ..., 1)`` moves ``max_i z_i`` by exactly s.
+    Not symmetric (its flip distance is found by root search) and not a Neyman-Pearson set."""
+
+    def __init__(self, cdf, lambd, p_a, p_b):
+        super().__init__("max_i z_i <= t", cdf, bisect_quantile(cdf, -lambd, lambd, iters=80), 1.0,
+                         p_a, p_b, neyman_pearson=False)
+
+
+def _is_vertex(u) -> bool:
+    return bool(np.all(u == u[0]) and u[0] > 0)
+
+
+def expinf_max_cdf(lambd, exp_power, dim, k):
+    """:func:`cube_max_cdf` for ExpInf: ``(S/lambda)^p ~ Gamma(a)``, ``a = (d - k)/p``, so
+    ``E[S^-j; S > c] = Gamma((d - k - j)/p, c^p) / Gamma(a)`` (lambda = 1)."""
+    pw, a = mp.mpf(exp_power), (mp.mpf(dim) - mp.mpf(k)) / mp.mpf(exp_power)
+    return cube_max_cdf(dim, lambd, lambda c: mp.gammainc(a, 0, c ** pw, regularized=True),
+                        lambda j, c: mp.gammainc((dim - k - j) / pw, c ** pw, mp.inf) / mp.gamma(a))
+
+
+def powinf_max_cdf(lambd, tail_excess, dim):
+    """:func:`cube_max_cdf` for PowInf: ``S/lambda ~ BetaPrime(d, m)``, so ``E[S^-j; S > c] =
+    B(d - j, m + j) / B(d, m) (1 - I_{c/(1+c)}(d - j, m + j))`` (lambda = 1)."""
+    d, m = mp.mpf(dim), mp.mpf(tail_excess)
+
+    def moment(j, c):
+        w = c / (1 + c)
+        return mp.beta(d - j, m + j) / mp.beta(d, m) * mp.betainc(d - j, m + j, w, 1, regularized=True)
+
+    return cube_max_cdf(dim, lambd, lambda c: mp.betainc(d, m, 0, c / (1 + c), regularized=True), moment)
+
+
+@registry.register("witness", "expinf", directions=_ones_or_first_axis)
 def expinf_witnesses(p, u, p_a, p_b):
-    """``{z_i <= t}`` with the exact marginal of z_i (quadrature, :func:`expinf_marginal_cdf`):
-    not a Neyman-Pearson set (soundness and a ratio only)."""
+    """``{z_i <= t}`` with the exact marginal of z_i (quadrature, :func:`expinf_marginal_cdf`);
+    along the vertex (l_inf) ``{max_i z_i <= t}`` instead (closed form, :func:`expinf_max_cdf`):
+    not Neyman-Pearson sets (soundness and a ratio only)."""
     lam = float(p["lambd"])
+    if _is_vertex(u):
+        cdf = expinf_max_cdf(lam, float(p["exp_power"]), int(p["dim"]), float(p["k"]))
+        return [MaxWitness(cdf, lam, p_a, p_b)]
     i = int(np.argmax(np.abs(u)))
     cdf = expinf_marginal_cdf(lam, float(p["exp_power"]), int(p["dim"]), float(p["k"]))
     return [Witness(f"half-space {{z_{i} <= t}}", cdf, bisect_quantile(cdf, -lam, lam, iters=80),
@@ -153,11 +218,14 @@ def pareto_witnesses(p, u, p_a, p_b):
                     abs(u[i]), p_a, p_b, neyman_pearson=False)]
 
 
-@registry.register("witness", "powinf", directions=_first_axis)
+@registry.register("witness", "powinf", directions=_ones_or_first_axis)
 def powinf_witnesses(p, u, p_a, p_b):
-    """``{z_i <= t}`` with the exact marginal of z_i (quadrature, :func:`powinf_marginal_cdf`):
-    not a Neyman-Pearson set (soundness and a ratio only)."""
+    """``{z_i <= t}`` with the exact marginal of z_i (quadrature, :func:`powinf_marginal_cdf`);
+    along the vertex (l_inf) ``{max_i z_i <= t}`` (closed form, :func:`powinf_max_cdf`): not
+    Neyman-Pearson sets (soundness and a ratio only)."""
     lam = float(p["lambd"])
+    if _is_vertex(u):
+        return [MaxWitness(powinf_max_cdf(lam, float(p["tail_excess"]), int(p["dim"])), lam, p_a, p_b)]
     i = int(np.argmax(np.abs(u)))
     cdf = powinf_marginal_cdf(lam, float(p["tail_excess"]), int(p["dim"]))
     return [Witness(f"half-space {{z_{i} <= t}}", cdf, bisect_quantile(cdf, -lam, lam, iters=80),
