@@ -88,8 +88,9 @@ def add_certify(sub):
     p.add_argument("--precision", default="float32", choices=("float32", "float64", "bfloat16"),
                    help="model evaluation precision (noise is always sampled and added in float32+)")
     p.add_argument("--compile", default="auto", choices=("auto", "on", "off"),
-                   help="torch.compile the forward step (auto: CUDA only; on the CPU 'on' pays in long runs: "
-                        "1.5x samples per CPU-second after a 14-60 s compile)")
+                   help="torch.compile each batch's noise transform, add, forward, argmax and tally as one step "
+                        "(auto: CUDA only; on the CPU 'on' pays in long runs: 1.6x samples per CPU-second "
+                        "after a compile of about 2 minutes)")
     p.add_argument("--mode", default="fixed", choices=("fixed", "target", "budget"),
                    help="fixed n (Cohen); target: sequential, decide certification at --radii; "
                         "budget: sequential radius with --n as the budget, stop within --tol")

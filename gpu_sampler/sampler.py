@@ -6,21 +6,26 @@ Section 3.2 (pseudocode of PREDICT and CERTIFY): the smoothed classifier
 of ``x``.
 
 * :func:`counts` -- ``n`` noisy copies per input, classified in batches, int64 counts per class.
-  Noise is drawn (float32 or wider) straight into one preallocated batch buffer and ``x`` is
+  Eagerly, noise is drawn (float32 or wider) straight into one preallocated batch buffer and ``x`` is
   added by broadcasting (no copy of ``x`` beyond that buffer); the model runs under
   ``torch.inference_mode`` and in eval mode. ``precision="bfloat16"`` evaluates the model under
   ``torch.autocast(device_type, torch.bfloat16)`` on a channels_last buffer -- the noise is still
   sampled and added in float32 first (docs/contributing.md, Soundness). It runs an inference copy of the model
   (:func:`bf16_inference_model`: BatchNorm folded into the convolutions, channels_last weights);
   the caller's model is never modified.
-  ``compile`` runs the forward and argmax as one ``torch.compile``d step on a fixed-shape buffer
-  (the last batch is padded, the padding rows never counted; CUDA graphs on CUDA); the noise is
-  still drawn eagerly through the caller's generator, so the samples are the same with or
-  without it. ``"auto"`` (default) compiles on CUDA only. On the CPU (2 AVX2 cores, shipped
-  ResNet) the compiled step ran 1.5x the samples per CPU-second of eager counts, but compiling
-  took 14-60 s per model and batch shape: it pays only in long runs (``compile=True``), not in the
-  short calls of tests and per-input optimizers (benchmarks/sampler_throughput.py;
-  docs/guide.md). A lattice sampler
+  ``compile`` runs each batch as one ``torch.compile``d step (:func:`_step`: the noise
+  transform, the add, the forward, the argmax and the tally; CUDA graphs on CUDA) on fixed-shape
+  buffers (the last batch is padded, the padding rows never counted). Only the raw draw stays
+  eager (:meth:`~smoothcert.gpu_sampler.noise.NoiseSampler.draw`, one ``normal_``/``uniform_``/...
+  through the caller's generator into preallocated buffers), so the samples are the same with or
+  without it; families whose sampler needs rejection or several dependent draws keep their whole
+  draw eager and compile the rest. ``"auto"`` (default) compiles on CUDA only. On the CPU
+  (2 shared AVX2 cores, shipped ResNet, batch 1000) the compiled step ran 1.61x the samples per
+  CPU-second of eager counts and 0.96x the compiled limit, no faster than compiling the forward
+  alone (1.00x: the ResNet dominates), but compiling took about 2 minutes per model and batch
+  shape: it pays only in long runs (``compile=True``), not in the short calls of tests and
+  per-input optimizers (benchmarks/sampler_throughput.py; benchmarks/results/
+  sampler_throughput_cpu.txt; docs/guide.md). A lattice sampler
   (:class:`~smoothcert.gpu_sampler.lattice.LatticeNoise`, the ``gaussian-grid`` family) runs in
   integer units: ``levels x + k`` is exact and divided by ``levels`` once before the model
   (Voracek & Hein, ICLR 2023).
@@ -258,8 +263,11 @@ def counts(model, x, n, noise, batch_size=1000, num_classes=None, generator=None
     precision : ``"float32"`` (default), ``"float64"`` (model and buffer in float64) or
         ``"bfloat16"`` (noise drawn and added in float32, then the cached inference copy of
         :func:`bf16_inference_model` under bfloat16 autocast on a channels_last buffer).
-    compile : ``"auto"`` (CUDA only), True or False: forward and argmax as one compiled step
-        (:func:`compiled_model`; the noise is the same, the logits may round differently).
+    compile : ``"auto"`` (CUDA only), True or False: noise transform, add, forward, argmax and
+        tally as one compiled step per batch (:func:`compiled_step`; the noise is the same, the
+        logits may round differently). torch recompiles for each new model, noise family or
+        parameter value, precision and batch shape, and runs eagerly past its recompile limit
+        (8 per function).
 
     Returns int64 counts on the CPU: ``(K,)`` for one input, ``(B, K)`` for a batch.
     """
