@@ -135,7 +135,9 @@ class _GeneralBall:
         a, b = e[:-1], e[1:]
         u, wf, wc = self.law.rule(a, b)
         # a node sits up to half an ulp off its point: the engine's bound 2 EPS |u| / half-width
-        shift = np.minimum(2 * EPS * np.maximum(np.abs(a), np.abs(b)) / (0.5 * (b - a)), 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):  # panels of subnormal width: 1
+            shift = np.minimum(2 * EPS * np.maximum(np.abs(a), np.abs(b)) / (0.5 * (b - a)), 1.0)
+        shift = np.where(np.isfinite(shift), shift, 1.0)
         out = []
         for y in fun(u):
             nf, nc = float((wf * y).sum()), float((wc * y).sum())
