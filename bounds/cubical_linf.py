@@ -97,7 +97,8 @@ class LinfTable:
         mid = self.t[1:] + (self.t[:-1] - self.t[1:]) * 0.5
         self.e = np.concatenate(([0.5], mid, [0.0]))
         k = np.arange(self.t.size)
-        panels = shrink(self._g(k, self.e[:-1]) - self._g(k, self.e[1:]), 32)  # two terms >= 0
+        self._g_end = self._g(k, self.e[:-1])  # from each point to its panel's upper end
+        panels = shrink(self._g_end - self._g(k, self.e[1:]), 32)  # two terms >= 0
         total = np.cumsum(panels.astype(np.longdouble))
         ulps = 64 + int(np.ceil(panels.size * float(np.finfo(np.longdouble).eps) / EPS))
         self.r = np.concatenate(([0.0], shrink(total.astype(np.float64), ulps)))[:-1]
@@ -134,7 +135,7 @@ class LinfTable:
         tau = np.asarray(tau, dtype=np.float64)
         n = self.e.size
         k = np.clip(n - 1 - np.searchsorted(self._e_increasing, tau, side="left"), 0, n - 1)
-        g_end, g_tau = self._g(k, self.e[k]), self._g(k, tau)
+        g_end, g_tau = self._g_end[k], self._g(k, tau)
         with np.errstate(invalid="ignore"):
             total = self.r[k] + g_end - g_tau
             margin = 32 * EPS * (self.r[k] + np.abs(g_end) + np.abs(g_tau))
