@@ -164,7 +164,10 @@ class _GeneralBall:
     def _ball(self, u, rt):
         """P(||z - rt e_1|| <= T | ||z|| = u) (the engine's Beta law at s = T)."""
         t = np.full_like(u, self.edge)
-        return self.eng._inner(u, t - u, t, t < 0.5 * u, rt)[1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = self.eng._inner(u, t - u, t, t < 0.5 * u, rt)[1]
+        # 4 rt u underflows only for rt u < 1e-308: 0/0 exactly where T = u + rt (probability 1)
+        return np.where(np.isfinite(p), p, np.where(u + rt <= t, 1.0, 0.0))
 
     def inside(self, rt, x):
         """P(Lambda < x, ||z|| <= T) and P(Lambda >= x, ||z|| <= T): two (value, error) pairs
