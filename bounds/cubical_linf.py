@@ -46,7 +46,9 @@ from ..core.rounding import EPS, shrink
 
 #: Assumed relative error bound of scipy's regularized incomplete gamma and beta functions.
 SF_RTOL = 1e-12
-#: Point spacing in the logit of 2 tau (relative width of tau in the tail, of 1/2 - tau near 1/2).
+#: Point spacing in the logit of 2 tau (relative width of tau in the tail, of 1/2 - tau near 1/2):
+#: about 270,000 points, half a second to build, within 5e-10 relative of the twins (the tangent
+#: bound loses ``|Phi''| L^2 / (24 Phi)`` on a panel of width L).
 STEP = 2.5e-4
 #: Coarse points (scipy's approximate inverse) between which points are uniform in v.
 COARSE = 1000
