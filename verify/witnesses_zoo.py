@@ -1,7 +1,7 @@
 """Witnesses for Yang et al.'s noise zoo (Randomized Smoothing of All Shapes and Sizes, 2020):
-the uniform l2 ball (exact overlap volume), the spherical Exp family and the cubical ExpInf,
-PowInf and Pareto families and the l1 families Exp1 and Expp (half-spaces ``{z_i <= t}`` with the
-exact marginal of z_i, by mpmath quadrature or in closed form). Registered per noise family like
+the uniform l2 ball (exact overlap volume), the spherical Exp2 and Pow2 families and the cubical
+ExpInf, PowInf and Pareto families and the l1 families Exp1 and Expp (half-spaces ``{z_i <= t}``
+with the exact marginal of z_i, by mpmath quadrature or in closed form). Registered per noise family like
 those of :mod:`.witnesses`, whose machinery they use; imported by the package so that the registry
 always holds them.
 """
