@@ -41,7 +41,7 @@ import torch
 from scipy import special
 
 from ..bounds.base import Noise
-from ..bounds.family import noise_family
+from ..bounds.family import noise_families, noise_family
 from ..core.checks import as_float_array, check_finite, check_int
 
 #: Points of the float64 inverse-CDF table of the l_inf radius (``zhang-linf``).
@@ -303,8 +303,9 @@ def unregister_sampler(family: str) -> None:
 
 
 def samplers() -> list[str]:
-    """Sorted names of the noise families that have a registered sampler."""
-    return sorted(_SAMPLERS)
+    """Sorted names of the registered noise families that have a sampler. A sampler of an opt-in
+    family (``pow2``: ``import smoothcert.bounds.pow2`` registers it) is listed once its family is."""
+    return sorted(set(_SAMPLERS) & set(noise_families()))
 
 
 def sampler_class(family: str) -> type[NoiseSampler]:
