@@ -27,12 +27,14 @@ def add_figures(sub):
         description=(
             "Draw figures (PNG + PDF into --out) and certified-accuracy tables.\n"
             "Pick one or more: --tsv (certified accuracy from Cohen-format files, plus Markdown\n"
-            "and LaTeX tables), --radius-vs-pa, --zhang-density, --dual, --rops, --all (the set\n"
+            "and LaTeX tables), --topk-tsv (certified top-k accuracy of `certify --top-k` files),\n"
+            "--radius-vs-pa, --zhang-density, --dual, --rops, --all (the set\n"
             "embedded in docs/guide.md).\n\n"
             "examples:\n"
             "  smoothcert figures --tsv run_s0.25.tsv run_s0.50.tsv --label 'sigma=0.25' 'sigma=0.50' \\\n"
             "      --radii 0.25,0.5,0.75,1.0 --out results/\n"
             "  smoothcert figures --tsv run.tsv --variant both --alpha 0.001 --rho 0.001 --out results/\n"
+            "  smoothcert figures --topk-tsv top1.tsv top2.tsv top3.tsv --radii 0,0.25,0.5,0.75 --out results/\n"
             "  smoothcert figures --radius-vs-pa --cert teng-laplace-l1 --cert cohen-gaussian-l2 \\\n"
             "      --as-norm l1 --std 0.5 --dim 784 --out figs/\n"
             "  smoothcert figures --zhang-density --family zhang-l2 --dim 784 --out figs/\n"
@@ -41,6 +43,9 @@ def add_figures(sub):
     )
     what = p.add_argument_group("what to draw")
     what.add_argument("--tsv", nargs="+", metavar="FILE", help="Cohen-format certification files (idx label predict radius correct time)")
+    what.add_argument("--topk-tsv", nargs="+", metavar="FILE",
+                      help="files of `smoothcert certify --top-k K` (one per K): certified top-k accuracy figure "
+                           "topk_accuracy.png/.pdf and Markdown table topk_accuracy.md (--radii, --max-radius apply)")
     what.add_argument("--radius-vs-pa", action="store_true", help="certified radius against pA at matched noise std")
     what.add_argument("--zhang-density", action="store_true", help="radial density of a Zhang et al. family for several k")
     what.add_argument("--dual", action="store_true", help="functional-optimization dual landscape (Monte Carlo)")
@@ -117,6 +122,7 @@ def _check_figures_args(args):
         require(group in F.DOCS_GROUPS, "--group", group, f"one of {', '.join(F.DOCS_GROUPS)}")
     if args.data_dir is not None:
         require(os.path.isdir(args.data_dir), "--data-dir", args.data_dir, "an existing folder")
+    args.topk_results = [_read_topk(f) for f in args.topk_tsv or ()]
     if not args.tsv:
         return []
     missing = [f for f in args.tsv if not os.path.isfile(f)]
@@ -130,6 +136,22 @@ def _check_figures_args(args):
         r.column(args.column)
         if args.variant != "approximate":
             user_value("--alpha", F.certification_alpha, r, args.alpha)
+    return res
+
+
+def _read_topk(path):
+    """One file of ``certify --top-k K`` (it has the ``k`` column of gpu_sampler.topk_dataset);
+    any other file is bad input."""
+    import os
+
+    from .. import figures as F
+
+    if not os.path.isfile(path):
+        raise BadInput(f"--topk-tsv: no such file: {path}")
+    res = F.read_tsv(path)
+    if "k" not in res.extra:
+        raise BadInput(f"--topk-tsv: {path} is not a top-k result file (no k column; "
+                       "write one with smoothcert certify --top-k K)")
     return res
 
 
@@ -157,9 +179,9 @@ def _run_figures(args) -> int:
 
     from .. import figures as F
 
-    chosen = [args.tsv, args.radius_vs_pa, args.zhang_density, args.dual, args.rops, args.all]
+    chosen = [args.tsv, args.topk_tsv, args.radius_vs_pa, args.zhang_density, args.dual, args.rops, args.all]
     if not any(chosen):
-        print("smoothcert figures: choose what to draw: --tsv FILE..., --radius-vs-pa, --zhang-density, "
+        print("smoothcert figures: choose what to draw: --tsv FILE..., --topk-tsv FILE..., --radius-vs-pa, --zhang-density, "
               "--dual, --rops or --all (see --help)", file=sys.stderr)
         return EXIT_USAGE
     res = _check_figures_args(args)
@@ -172,6 +194,16 @@ def _run_figures(args) -> int:
                                     norm={"l1": r"$\ell_1$", "l2": r"$\ell_2$", "linf": r"$\ell_\infty$"}[args.norm],
                                     include_unsound=args.include_unsound, path=base)
         made += [base + ".png", base + ".pdf"] + _tsv_tables(F, res, args, base)
+    if args.topk_tsv:
+        from ..figures.topk import topk_accuracy_figure, topk_accuracy_table
+
+        base = os.path.join(out, "topk_accuracy")
+        radii = args.radii if args.radii is not None else [0.25 * i for i in range(5)]
+        table = topk_accuracy_table(args.topk_results, radii if isinstance(radii, list) else [radii])
+        topk_accuracy_figure(args.topk_results, max_radius=args.max_radius, path=base)
+        F.save_text(base + ".md", table)
+        print(f"certified top-k accuracy:\n{table}")
+        made += [base + ".png", base + ".pdf", base + ".md"]
     if args.radius_vs_pa:
         shares = (None,) if args.share == 0 else (None, args.share)
         fig = F.radius_vs_pa_figure(args.cert, std=args.std, dim=args.dim, k=args.k, shares=shares,

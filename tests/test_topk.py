@@ -301,6 +301,37 @@ def test_cli_certify_top_k_end_to_end(tmp_path):
     assert (tmp_path / "fig.png").exists()
 
 
+def _topk_file(path, k, rows):
+    """A tiny top-k result file (the Cohen columns plus ``k``), rows of (label, predict, radius)."""
+    lines = ["idx\tlabel\tpredict\tradius\tcorrect\ttime\tk"]
+    for i, (label, pred, radius) in enumerate(rows):
+        lines.append(f"{i}\t{label}\t{pred}\t{radius}\t{int(pred == label)}\t0:00:01\t{k}")
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def test_cli_figures_topk_tsv_draws_the_figure_and_table(tmp_path, capsys):
+    """``smoothcert figures --topk-tsv``: one table row per file with the hand-counted fraction of
+    rows certified at radius >= r; a Cohen file without the k column is refused with exit 2."""
+    from smoothcert.cli import main
+
+    top1 = _topk_file(tmp_path / "top1.tsv", 1, [(3, 3, 0.1), (4, 4, 0.6), (5, -1, 0.0)])
+    top2 = _topk_file(tmp_path / "top2.tsv", 2, [(3, 3, 0.3), (4, 4, 0.8), (5, 5, 0.2)])
+    out = tmp_path / "figs"
+    assert main(["figures", "--topk-tsv", top1, top2, "--radii", "0,0.5", "--out", str(out)]) == 0
+    table = (out / "topk_accuracy.md").read_text()
+    assert table.splitlines()[2:] == ["| top-1 | 0.667 | 0.333 |", "| top-2 | 1.000 | 0.333 |"]
+    assert (out / "topk_accuracy.png").stat().st_size > 0 and (out / "topk_accuracy.pdf").exists()
+    assert table in capsys.readouterr().out
+
+    cohen = tmp_path / "cohen.tsv"
+    cohen.write_text("idx\tlabel\tpredict\tradius\tcorrect\ttime\n0\t1\t1\t0.5\t1\t0:00:01\n")
+    assert main(["figures", "--topk-tsv", top1, str(cohen), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "not a top-k result file" in err and len(err.splitlines()) == 1
+    assert main(["figures", "--topk-tsv", str(tmp_path / "absent.tsv"), "--out", str(out)]) == 2
+
+
 def test_cli_top_k_refuses_non_gaussian_noise(tmp_path, capsys):
     from smoothcert.cli import main
 
