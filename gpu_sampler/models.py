@@ -409,11 +409,14 @@ def count_parameters(model: nn.Module) -> int:
 # shipped models (trained by smoothcert.gpu_sampler.train on Fashion-MNIST)
 _SQRT2, _SQRT3 = 2.0**0.5, 3.0**0.5
 
-#: name -> (noise family, parameter name, value, certificate); every model has per-coordinate
-#: noise std 0.5 except the sigma = 0.25 Gaussian one (Laplace std = sqrt(2) b, uniform lambda/sqrt(3)).
+#: name -> (noise family, parameter name, value, certificate): Gaussian models at sigma = 0.12, 0.25,
+#: 0.5 and 1.0 (Cohen et al.'s grid), Laplace and uniform at per-coordinate std 0.5 (Laplace std =
+#: sqrt(2) b, uniform lambda/sqrt(3)). Recipes and accuracies: docs/models.md.
 SHIPPED_MODELS = {
+    "fmnist-gaussian-0.12": ("gaussian", "sigma", 0.12, "cohen-gaussian-l2"),
     "fmnist-gaussian-0.25": ("gaussian", "sigma", 0.25, "cohen-gaussian-l2"),
     "fmnist-gaussian-0.50": ("gaussian", "sigma", 0.5, "cohen-gaussian-l2"),
+    "fmnist-gaussian-1.00": ("gaussian", "sigma", 1.0, "cohen-gaussian-l2"),
     "fmnist-laplace-0.50": ("laplace", "scale", 0.5 / _SQRT2, "teng-laplace-l1"),
     "fmnist-uniform-0.50": ("uniform", "half_width", 0.5 * _SQRT3, "uniform-l1"),
 }
