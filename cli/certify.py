@@ -176,6 +176,8 @@ def _run_certify(args) -> int:
     if cert_name is None:
         raise BadInput(f"model={args.model!r} records no training noise: pass --cert")
     explicit = {"sigma": args.sigma, "scale": args.scale, "half_width": args.half_width}
+    if all(v is None for v in explicit.values()):  # the recorded parameter itself, not via its std
+        explicit = {k: info.get(k) for k in explicit}
     if all(v is None for v in explicit.values()) and "std" not in info:
         raise BadInput(f"model={args.model!r} records no training noise: pass --sigma, --scale "
                          "or --half-width")

@@ -105,7 +105,9 @@ def _file_kind(path: str) -> str:
 
 
 def _noise_info(training, path: str) -> dict:
-    """Training noise recorded by our training script: ``family``, ``std``, ``certificate``.
+    """Training noise recorded by our training script: ``family``, ``std``, the parameter by its
+    name (``sigma``, ``scale`` or ``half_width``: the certificate is built from it, not from the
+    std, which would round it) and ``certificate``.
 
     A record that names a noise family must also hold its parameter ``param`` (a positive
     number); a checkpoint whose record lacks it (hand-edited, or written by other code) is a
@@ -124,7 +126,8 @@ def _noise_info(training, path: str) -> dict:
         raise BadInput(f"model={path!r}: the checkpoint's 'training' record has param="
                        f"{training['param']!r}, not a positive number")
     std = {"gaussian": val, "laplace": _SQRT2 * val, "uniform": val / _SQRT3}[fam]
-    return {"family": fam, "std": std, "certificate": _CERT_OF_FAMILY[fam]}
+    name = {"gaussian": "sigma", "laplace": "scale", "uniform": "half_width"}[fam]
+    return {"family": fam, "std": std, name: val, "certificate": _CERT_OF_FAMILY[fam]}
 
 
 def _load_weights(model: nn.Module, weights: str, where: str) -> None:

@@ -39,7 +39,7 @@ def test_shipped_noise_has_matched_std():
         cert = sc.get(info["certificate"], **{k: v for k, v in info.items()
                                               if k in ("sigma", "scale", "half_width")})
         assert float(np.max(cert.noise.std())) == pytest.approx(info["std"], rel=1e-12)
-        assert info["std"] == pytest.approx(0.25 if name.endswith("0.25") else 0.5, rel=1e-12)
+        assert info["std"] == pytest.approx(float(name.rsplit("-", 1)[1]), rel=1e-12)  # the name says it
 
 
 def test_shipped_model_classifies_the_embedded_sample():
