@@ -75,6 +75,9 @@ def add_certify(sub):
     p.add_argument("--ball-mass", type=float, default=None,
                    help="double sampling (dsrs-gaussian-l2): P-mass of the ball that truncates Q "
                         "(default 0.5)")
+    p.add_argument("--k", type=float, default=None,
+                   help="double sampling with the generalized Gaussian P ~ ||z||^-2k exp(-||z||^2/(2 s^2)) "
+                        "(dsrs-general-gaussian-l2; Li et al. use k = d/2 - 12 on MNIST-sized inputs; default 0)")
     p.add_argument("--n0", type=int, default=100, help="selection samples per input")
     p.add_argument("--n", type=int, default=100_000,
                    help="estimation samples per input (double sampling: under P and again under Q)")
@@ -185,7 +188,11 @@ def _run_certify(args) -> int:
     dim = math.prod(data["shape"])
     if args.ball_mass is not None:
         explicit["ball_mass"] = args.ball_mass
+    if args.k is not None:
+        explicit["k"] = args.k
     cert = user_value(f"--cert {cert_name}", cls.from_std, info.get("std"), dim=dim, **explicit)
+    if args.k is not None and "k" not in cert.params:
+        raise BadInput(f"--k {args.k} is a parameter of dsrs-general-gaussian-l2; {cert_name} has no k")
     if args.ball_mass is not None and "ball_mass" not in cert.params:
         raise BadInput(f"--ball-mass {args.ball_mass} is a double-sampling option; {cert_name} "
                        "smooths with one distribution")

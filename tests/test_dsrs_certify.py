@@ -101,6 +101,26 @@ def test_cli_double_sampling_on_a_shipped_model(tmp_path, capsys):
     assert not (tmp_path / "x.tsv").exists()
 
 
+def test_cli_generalized_gaussian_double_sampling_takes_k(tmp_path, capsys):
+    # Li et al.'s generalized Gaussian P (k > 0) from the command line: the run record holds k, the
+    # radius is the certificate's at the written bounds; --k on a one-sample certificate is refused
+    out = tmp_path / "g.tsv"
+    base = ["certify", "--model", "fmnist-gaussian-0.25", "--split", "embedded", "--n0", "16", "--n",
+            "100", "--batch", "100", "--max", "1", "--no-progress", "--threads", "1"]
+    assert cli.main(base + ["--cert", "dsrs-general-gaussian-l2", "--k", "380", "--out", str(out)]) == 0, \
+        capsys.readouterr().err
+    rec = json.loads((tmp_path / "g.tsv.json").read_text())
+    assert rec["certificate"]["name"] == "dsrs-general-gaussian-l2" and rec["certificate"]["params"]["k"] == 380
+    (row,) = DS.read_rows(out)
+    cert = sc.get("dsrs-general-gaussian-l2", **rec["certificate"]["params"])
+    pa, qa = float(row["pA_lower"]), float(row["qA_lower"])
+    assert float(row["radius"]) == (cert.radius(pa, q_a=qa) if pa > 0.5 else 0.0)
+    capsys.readouterr()
+    assert cli.main(base + ["--cert", "cohen-gaussian-l2", "--k", "3", "--out", str(tmp_path / "c.tsv")]) == 2
+    err = capsys.readouterr().err
+    assert "--k" in err and err.count("\n") == 1
+
+
 USER_MODULE = '''
 import torch
 from torch import nn
