@@ -107,12 +107,17 @@ def _check_generator(generator, device: torch.device) -> None:
         )
 
 
-def _zhang_dim_k(params, shape) -> tuple[int, float]:
-    """``(dim, k)`` of validated Zhang parameters; ``dim`` must be the number of input entries."""
+def input_dim(params, shape) -> int:
+    """The family parameter ``dim`` of a sampler, checked to be the number of input entries."""
     d = int(params["dim"])
     if d != math.prod(shape):
         raise ValueError(f"dim={d} does not match the input shape {shape} ({math.prod(shape)} entries)")
-    return d, float(params["k"])
+    return d
+
+
+def _zhang_dim_k(params, shape) -> tuple[int, float]:
+    """``(dim, k)`` of validated Zhang parameters; ``dim`` must be the number of input entries."""
+    return input_dim(params, shape), float(params["k"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -537,6 +542,7 @@ def unit_noise(family: str, shape, device=None, dtype=torch.float32, **params) -
 __all__ = [
     "NoiseSampler",
     "ElementwiseNoise",
+    "input_dim",
     "GaussianNoise",
     "LaplaceNoise",
     "UniformNoise",

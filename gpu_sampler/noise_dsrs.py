@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from scipy import special
 
-from .noise import NoiseSampler, sample_gamma, sampler_for
+from .noise import NoiseSampler, input_dim, sample_gamma, sampler_for
 
 
 @sampler_for("dsrs-gaussian-ball")
@@ -31,10 +31,7 @@ class DSRSNoise(NoiseSampler):
 
     def __init__(self, params, shape, device, dtype):
         super().__init__(params, shape, device, dtype)
-        self.sigma, self.dim = float(params["sigma"]), int(params["dim"])
-        if self.dim != math.prod(shape):
-            raise ValueError(f"dim={self.dim} does not match the input shape {shape} "
-                             f"({math.prod(shape)} entries)")
+        self.sigma, self.dim = float(params["sigma"]), input_dim(params, shape)
         self.half_dof, self.scale = self._radial(params)  # ||z||^2 / (2 scale^2) ~ Gamma(half_dof)
         half_tau = float(special.gammaincinv(self.half_dof, float(params["ball_mass"])))
         self.tau = 2.0 * half_tau  # T^2 / scale^2, the certificate's own float (bounds/dsrs*.py)

@@ -12,11 +12,9 @@ Every draw is made in float64 from the caller's seeded generator, then cast.
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from .noise import NoiseSampler, sample_gamma, sampler_for
+from .noise import NoiseSampler, input_dim, sample_gamma, sampler_for
 
 
 def _signs(shape, generator, device) -> torch.Tensor:
@@ -31,10 +29,7 @@ class Exp1Noise(NoiseSampler):
 
     def __init__(self, params, shape, device, dtype):
         super().__init__(params, shape, device, dtype)
-        self.dim = int(params["dim"])
-        if self.dim != math.prod(shape):
-            raise ValueError(f"dim={self.dim} does not match the input shape {shape} "
-                             f"({math.prod(shape)} entries)")
+        self.dim = input_dim(params, shape)
         self.lambd, self.p = float(params["lambd"]), float(params["exp_power"])
 
     def _fill(self, out, generator):

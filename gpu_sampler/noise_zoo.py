@@ -14,11 +14,9 @@ Every draw is made in float64 from the caller's seeded generator, then cast.
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from .noise import ElementwiseNoise, NoiseSampler, sample_gamma, sampler_for
+from .noise import ElementwiseNoise, NoiseSampler, input_dim, sample_gamma, sampler_for
 
 
 @sampler_for("uniform-ball-l2")
@@ -29,10 +27,7 @@ class UniformBallNoise(NoiseSampler):
 
     def __init__(self, params, shape, device, dtype):
         super().__init__(params, shape, device, dtype)
-        self.dim, self.ball_radius = int(params["dim"]), float(params["ball_radius"])
-        if self.dim != math.prod(shape):
-            raise ValueError(f"dim={self.dim} does not match the input shape {shape} "
-                             f"({math.prod(shape)} entries)")
+        self.dim, self.ball_radius = input_dim(params, shape), float(params["ball_radius"])
 
     def _fill(self, out, generator):
         m = out.shape[0]
@@ -50,10 +45,7 @@ class _YangExpNoise(NoiseSampler):
 
     def __init__(self, params, shape, device, dtype):
         super().__init__(params, shape, device, dtype)
-        self.dim = int(params["dim"])
-        if self.dim != math.prod(shape):
-            raise ValueError(f"dim={self.dim} does not match the input shape {shape} "
-                             f"({math.prod(shape)} entries)")
+        self.dim = input_dim(params, shape)
         self.lambd, self.p, self.k = float(params["lambd"]), float(params["exp_power"]), float(params["k"])
 
     def _fill(self, out, generator):
@@ -119,10 +111,7 @@ class PowInfNoise(ExpInfNoise):
 
     def __init__(self, params, shape, device, dtype):
         NoiseSampler.__init__(self, params, shape, device, dtype)
-        self.dim = int(params["dim"])
-        if self.dim != math.prod(shape):
-            raise ValueError(f"dim={self.dim} does not match the input shape {shape} "
-                             f"({math.prod(shape)} entries)")
+        self.dim = input_dim(params, shape)
         self.lambd, self.m = float(params["lambd"]), float(params["tail_excess"])
 
     def _fill(self, out, generator):
@@ -141,10 +130,7 @@ class Pow2Noise(Exp2Noise):
 
     def __init__(self, params, shape, device, dtype):
         NoiseSampler.__init__(self, params, shape, device, dtype)
-        self.dim = int(params["dim"])
-        if self.dim != math.prod(shape):
-            raise ValueError(f"dim={self.dim} does not match the input shape {shape} "
-                             f"({math.prod(shape)} entries)")
+        self.dim = input_dim(params, shape)
         self.lambd, self.p = float(params["lambd"]), float(params["exp_power"])
         self.beta = self.dim + float(params["tail_excess"]) - self.dim / self.p
 
