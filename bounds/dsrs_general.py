@@ -61,6 +61,7 @@ from .base import TwinUnavailable, check_dps, twin_dps
 from .dsrs import GAMMAINC_REL, DsrsGaussianL2, ball_mass
 from .family import NoiseFamily, Param, nonnegative_real, positive_scalar, register_family
 from .functional.engine import XMAX
+from .functional.twin import newton_mp
 from .functional.zhang import ZhangL2
 from .registry import register
 
@@ -344,32 +345,6 @@ class _GeneralBallMp:
         return self._quad(fun, mp.mpf(0), mp.inf, e)
 
 
-def _newton_mp(F, z, name: str, steps: int = 6):
-    """Newton's method with a forward-difference Jacobian for the square system F(z) = 0 from
-    the float solution z (a start only: the residual is checked at the end)."""
-    f0 = F(z)
-    tol = mp.mpf(10) ** (-mp.mp.dps + 4)
-    for _ in range(steps):
-        if max(abs(v) for v in f0) < tol:
-            break
-        cols = []
-        for j in range(len(z)):
-            h = mp.mpf(10) ** (-mp.mp.dps // 2) * max(abs(z[j]), 1)
-            zj = list(z)
-            zj[j] += h
-            cols.append([(a - b) / h for a, b in zip(F(zj), f0)])
-        J = mp.matrix([[cols[j][i] for j in range(len(z))] for i in range(len(z))])
-        try:
-            step = mp.lu_solve(J, mp.matrix(f0))
-        except ZeroDivisionError:
-            raise TwinUnavailable(f"{name} twin: singular Newton system") from None
-        z = [z[i] - step[i] for i in range(len(z))]
-        f0 = F(z)
-    if max(abs(v) for v in f0) > mp.mpf(10) ** (-mp.mp.dps // 2):
-        raise TwinUnavailable(f"{name} twin did not converge (residual {max(abs(v) for v in f0)})")
-    return z
-
-
 # ---------------------------------------------------------------------------------------------
 @register
 class DsrsGeneralGaussianL2(DsrsGaussianL2):
@@ -469,22 +444,22 @@ class DsrsGeneralGaussianL2(DsrsGaussianL2):
             if qa < 1.0:
                 raise TwinUnavailable(f"{self.name} twin: x_in beyond e^{XMAX:g} at q_a={qa!r} < 1")
             if x_out == -np.inf:
-                z = _newton_mp(lambda v: [ball.shifted(mp.exp(v[0]), mp.inf, mp.ninf) - half],
-                               [mp.log(r)], self.name)
+                z = newton_mp(lambda v: [ball.shifted(mp.exp(v[0]), mp.inf, mp.ninf) - half],
+                              [mp.log(r)], self.name, steps=6, stop_digits=4)
                 return mp.exp(z[0])
 
             def G(v):
                 rt = mp.exp(v[1])
                 return [ball.mass + ball.outside(rt, v[0]) - a, ball.shifted(rt, mp.inf, v[0]) - half]
 
-            z = _newton_mp(G, [mp.mpf(x_out), mp.log(r)], self.name)
+            z = newton_mp(G, [mp.mpf(x_out), mp.log(r)], self.name, steps=6, stop_digits=4)
             return mp.exp(z[1])
         if x_out == -np.inf:
             def F(z):
                 rt = mp.exp(z[1])
                 return [ball.inside(rt, z[0]) / ball.mass - q, ball.shifted(rt, z[0], mp.ninf) - half]
 
-            z = _newton_mp(F, [mp.mpf(x_in), mp.log(r)], self.name)
+            z = newton_mp(F, [mp.mpf(x_in), mp.log(r)], self.name, steps=6, stop_digits=4)
             return mp.exp(z[1])
 
         def F(z):
@@ -493,7 +468,7 @@ class DsrsGeneralGaussianL2(DsrsGaussianL2):
             return [i_in / ball.mass - q, i_in + ball.outside(rt, z[1]) - a,
                     ball.shifted(rt, z[0], z[1]) - half]
 
-        z = _newton_mp(F, [mp.mpf(x_in), mp.mpf(x_out), mp.log(r)], self.name)
+        z = newton_mp(F, [mp.mpf(x_in), mp.mpf(x_out), mp.log(r)], self.name, steps=6, stop_digits=4)
         return mp.exp(z[2]) if z[1] <= z[0] else single()
 
 

@@ -22,6 +22,34 @@ import numpy as np
 from ..base import TwinUnavailable, twin_dps
 
 
+
+def newton_mp(F, z, name: str, steps: int = 4, stop_digits: int = 3) -> list:
+    """Newton's method at the working precision for the square system ``F(z) = 0`` from a float
+    solution ``z`` (a start only), with a forward-difference Jacobian: at most ``steps`` steps,
+    stopping once the residual is below ``10^(stop_digits - dps)``. The answer must have a
+    residual below ``10^(-dps/2)``, else :class:`TwinUnavailable` (as for a singular system)."""
+    f0 = F(z)
+    for _ in range(steps):
+        if max(abs(v) for v in f0) < mp.mpf(10) ** (-mp.mp.dps + stop_digits):
+            break
+        cols = []
+        for j in range(len(z)):
+            h = mp.mpf(10) ** (-mp.mp.dps // 2) * max(abs(z[j]), 1)
+            zj = list(z)
+            zj[j] += h
+            cols.append([(a - b) / h for a, b in zip(F(zj), f0)])
+        J = mp.matrix([[cols[j][i] for j in range(len(z))] for i in range(len(z))])
+        try:
+            step = mp.lu_solve(J, mp.matrix(f0))
+        except ZeroDivisionError:
+            raise TwinUnavailable(f"{name} twin: singular Newton system") from None
+        z = [z[i] - step[i] for i in range(len(z))]
+        f0 = F(z)
+    res = max(abs(v) for v in f0)
+    if res > mp.mpf(10) ** (-mp.mp.dps // 2):
+        raise TwinUnavailable(f"{name} twin did not converge (residual {res})")
+    return z
+
 class QuadratureTwin:
     """``_radius_mp`` of the radial Zhang certificates (see the module docstring)."""
 
@@ -135,27 +163,7 @@ class QuadratureTwin:
             res = [lt[i][0] - lt[i][1] - targets[i] for i in range(m)]
             return res + [lt[m][1] - lt[2 * m - 1][0]]  # S(-x1) = A(-x_last)
 
-        z = [mp.mpf(float(v)) for v in z0]
-        f0 = F(z)
-        for _ in range(4):
-            if max(abs(v) for v in f0) < mp.mpf(10) ** (-mp.mp.dps + 3):
-                break
-            cols = []
-            for j in range(len(z)):
-                h = mp.mpf(10) ** (-mp.mp.dps // 2) * max(abs(z[j]), 1)
-                zj = list(z)
-                zj[j] += h
-                cols.append([(a - b) / h for a, b in zip(F(zj), f0)])
-            J = mp.matrix([[cols[j][i] for j in range(len(z))] for i in range(len(z))])
-            try:
-                step = mp.lu_solve(J, mp.matrix(f0))
-            except ZeroDivisionError:
-                raise TwinUnavailable(f"{self.name} twin: singular Newton system at the float start")
-            z = [z[i] - step[i] for i in range(len(z))]
-            f0 = F(z)
-        res = max(abs(v) for v in f0)
-        if res > mp.mpf(10) ** (-mp.mp.dps // 2):
-            raise TwinUnavailable(f"{self.name} twin did not converge (residual {res})")
+        z = newton_mp(F, [mp.mpf(float(v)) for v in z0], self.name)
         return mp.exp(z[-1])
 
     def _working_dps(self, p_a, p_b, dps):
