@@ -139,10 +139,13 @@ def test_issue_examples_never_exceed_the_exact_radius():
 
 # -- every registered certificate ------------------------------------------------------------------
 def exact_radius(cert, pa, pb):
-    """The twin at the exact input (not at its double), at DPS digits."""
+    """The twin at the exact input (not at its double, converted at DPS digits), evaluated at the
+    digits the twin itself works at for DPS (as ``radius_mp`` does: the quadrature twins cap
+    them at 20, the closed forms keep DPS or more)."""
     with mp.workdps(DPS):
         a = mp.mpf(exact_scalar(pa).numerator) / exact_scalar(pa).denominator
         b = None if pb is None else mp.mpf(exact_scalar(pb).numerator) / exact_scalar(pb).denominator
+    with mp.workdps(cert._working_dps(float(a), None if b is None else float(b), DPS)):
         return max(cert._radius_mp(a, b), mp.mpf(0))
 
 
