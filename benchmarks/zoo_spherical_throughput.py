@@ -21,7 +21,6 @@ import time
 import numpy as np
 from scipy import integrate, optimize, special, stats
 
-import smoothcert.bounds.pow2  # noqa: F401  (opt-in family, registers yang-pow2-l2)
 from smoothcert.bounds import certificate_class
 
 DIM = 784

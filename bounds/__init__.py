@@ -12,7 +12,7 @@ from . import functional, gaussian, laplace, uniform  # noqa: E402,F401
 from . import topk  # noqa: E402,F401
 from . import dsrs, dsrs_general  # noqa: E402,F401
 from . import norms, uniform_ball  # noqa: E402,F401
-from . import exp2, exp_inf  # noqa: E402,F401
+from . import exp2, exp_inf, pow2  # noqa: E402,F401
 from . import pareto  # noqa: E402,F401
 from . import exp1, expp  # noqa: E402,F401
 from . import grid  # noqa: E402,F401

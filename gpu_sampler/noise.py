@@ -308,8 +308,8 @@ def unregister_sampler(family: str) -> None:
 
 
 def samplers() -> list[str]:
-    """Sorted names of the registered noise families that have a sampler. A sampler of an opt-in
-    family (``pow2``: ``import smoothcert.bounds.pow2`` registers it) is listed once its family is."""
+    """Sorted names of the registered noise families that have a sampler (a sampler whose family
+    is not registered, such as a test-only one, is not listed)."""
     return sorted(set(_SAMPLERS) & set(noise_families()))
 
 

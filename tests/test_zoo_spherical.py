@@ -27,13 +27,6 @@ from smoothcert.bounds.functional.zhang import ZhangL2
 D = 10
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _pow2_registered():
-    """pow2 / yang-pow2-l2 are opt-in (bounds/pow2.py): registered here, inside the tests, so
-    that collecting this file does not change the registry other test files see."""
-    import smoothcert.bounds.pow2  # noqa: F401
-
-
 # -- the independent level-set reference ---------------------------------------------------------
 class LevelSet:
     """P(Lambda < x) for Lambda = phi(||z||) - phi(||z - r e_1||), z ~ density g(||z||) in R^d,
@@ -191,6 +184,20 @@ def test_pow2_lower_bound_decreases_with_the_shift():
     cert = sc.get("yang-pow2-l2", lambd=1.0, dim=D)
     low = cert.unit.lower_bound(0.9, np.array([0.0, 0.1, 0.2, 0.4, 0.8, 1.6]))
     assert np.all(np.diff(low) < 0)
+
+
+def test_pow2_class_b_floor():
+    """pB in (0, 1e-16) is certified as pB = 1e-16 (bounds/pow2.py: the engine cannot resolve a
+    power-law class-B set of smaller mass; it returned radii non-monotone in pA, 364 at
+    pA = 0.14 and 306 at pA = 0.36 for pB = 1e-100); pB = 0 keeps the infinite radius."""
+    from smoothcert.bounds.pow2 import PB_FLOOR
+
+    cert = sc.get("yang-pow2-l2", lambd=1.0, dim=4)
+    at_floor = cert.radius(0.7, PB_FLOOR)
+    assert 0 < at_floor < math.inf
+    assert np.all(cert.radius(np.full(2, 0.7), np.array([1e-100, 5e-324])) == at_floor)
+    assert cert.radius(0.7, 0.0) == math.inf
+    assert cert.radius(1e-17, 1e-18) == 0.0  # pA below the floored pB: nothing certified
 
 
 @pytest.mark.slow

@@ -172,14 +172,24 @@ def cube_instances(name, cls, base) -> list[Instance]:
 def yang_exp_instances(name, cls, base) -> list[Instance]:
     """Yang et al.'s Exp2/ExpInf in small dimensions: k = 0 at d = 3 and 16; k = 1 at d = 3
     where the certificate takes it (yang-expinf-linf certifies k = 0 only, and is checked at
-    exp_power 2 and 0.5 too; exp_power stays at the default otherwise)."""
+    exp_power 2 and 0.5 too); yang-exp2-l2 at exp_power 1 too (not Cohen's closed form)."""
     out = [Instance(name, f"d={dim},k=0", cls.from_std(ISO_STD, dim=dim)) for dim in (3, 16)]
     if name != "yang-expinf-linf":
         out.append(Instance(name, "d=3,k=1", cls.from_std(ISO_STD, dim=3, k=1)))
     else:  # the differential-method table (bounds/cubical_linf.py) on both sides of p = 1
         out += [Instance(name, f"d=3,p={pw:g}", cls.from_std(ISO_STD, dim=3, exp_power=pw))
                 for pw in (2.0, 0.5)]
+    if name == "yang-exp2-l2":  # an exponent other than 2: the level set on the radial engine
+        out.append(Instance(name, "d=3,k=0,p=1", cls.from_std(ISO_STD, dim=3, exp_power=1.0)))
     return out
+
+
+@registry.register("instances", "pow2")
+def pow2_instances(name, cls, base) -> list[Instance]:
+    """Pow2 at d = 3: rs4a's default (p = 1, a = d + 10) and a heavy tail with p = 2 (a = d + 1,
+    just above the finite-variance bound (d + 2)/p)."""
+    return [Instance(name, f"d=3,p={pw:g},m={m:g}", cls.from_std(ISO_STD, dim=3, exp_power=pw, tail_excess=m))
+            for pw, m in ((1.0, 10.0), (2.0, 1.0))]
 
 
 @registry.register("instances", "pareto")
@@ -227,6 +237,12 @@ def exp2_quadrature(params) -> bool:
     """k > 0 or exp_power != 2: Zhang et al.'s l2 engine integrates over the radial law (as
     zhang-l2; only exp_power 2 with k = 0 is Cohen's closed form)."""
     return float(params["k"]) > 0 or float(params["exp_power"]) != 2.0
+
+
+@registry.register("quadrature", "pow2")
+def pow2_quadrature(params) -> bool:
+    """Always: no member of Pow2 has a closed form; its twin integrates over the BetaPrime law."""
+    return True
 
 
 @registry.register("quadrature", "zhang-l2", "zhang-l1")
