@@ -22,7 +22,7 @@ def add_verify(sub):
             "  smoothcert verify --json report.json --markdown report.md   # full (release) mode"
         ),
     )
-    p.add_argument("--quick", action="store_true", help="small budgets (under two minutes on two cores)")
+    p.add_argument("--quick", action="store_true", help="small budgets (every certificate in about 2.5 minutes on one core)")
     p.add_argument("--json", metavar="PATH", default=None, help="write the full report as JSON")
     p.add_argument("--markdown", metavar="PATH", default=None, help="write the table and errata as Markdown")
     p.add_argument("--summary-json", metavar="PATH", default=None,
