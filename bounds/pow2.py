@@ -24,10 +24,11 @@ The class-B bound at pB below ``PB_FLOOR`` = 1e-16 is taken at pB = PB_FLOOR (pB
 and pA in (1 - PB_FLOOR, 1) at 1 - PB_FLOOR (only a non-double input, such as a Fraction, gets
 there: the largest double below 1 is 1 - 1.1e-16): the radius does not increase with pB (the
 class-B Neyman-Pearson bound U(pB, r) increases with pB) nor decrease with pA, so this is a
-sound, weaker certificate, and ``radius_mp`` is the exact value of the same statement. Why: the Pow2 tail is a power law (P(u > t) ~ t^-(a p - d)), so a class-B set of mass
-1e-100 sits decades out, where the engine's bounded quadrature error (the mass cut at 1e-300
-and ~1e-11 relative) is as large as the probability itself; below 1e-16 the float radius lost
-its 1e-9 agreement with the twin and its monotonicity in pA (pB = 1e-100: 364 at pA = 0.14,
+sound, weaker certificate, and ``radius_mp`` is the exact value of the same statement. Why: the
+Pow2 tail is a power law (P(u > t) ~ t^-(a p - d)), so a class-B set of mass 1e-100 sits decades
+out, where the engine's bounded quadrature error (the mass cut at 1e-300 and ~1e-11 relative) is
+as large as the probability itself; below 1e-16 the float radius lost its 1e-9 agreement with
+the twin (2.8e-9 at pB = 1e-30) and then its monotonicity in pA (pB = 1e-100: 364 at pA = 0.14,
 306 at pA = 0.36; d = 4, std 0.5). A Clopper-Pearson upper bound on pB is never that small
 (n = 10^9 samples, alpha = 0.001 give pB >= 6.9e-9), so no run loses radius by it.
 
@@ -107,7 +108,7 @@ class YangPow2L2(Certificate):
     Neyman-Pearson bound of (1 + (||z||/lambda)^p)^-a against its shift, computed by Zhang et al.
     2020's engine (Eq. 4-6, Thm 2's worst delta r e_1) at lambda = 1 and scaled (module docstring).
     Tight (the Neyman-Pearson bound over all classifiers), except that pB in (0, PB_FLOOR) is
-    certified as pB = PB_FLOOR."""
+    certified as pB = PB_FLOOR and pA in (1 - PB_FLOOR, 1) as 1 - PB_FLOOR."""
 
     name = "yang-pow2-l2"
     family = "pow2"
@@ -136,7 +137,7 @@ class YangPow2L2(Certificate):
         return np.where(r > 0, shrink(r * self._factor, 1), 0.0)
 
     def _working_dps(self, p_a, p_b, dps):
-        return self.unit._working_dps(p_a, p_b if p_b is None or p_b == 0 else max(p_b, PB_FLOOR), dps)
+        return self.unit._working_dps(p_a, p_b, dps)
 
     def _radius_mp(self, p_a, p_b):
         if p_a < 1:  # the same floor on 1 - pA (only inputs that are not doubles reach above it)

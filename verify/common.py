@@ -186,8 +186,8 @@ def yang_exp_instances(name, cls, base) -> list[Instance]:
 
 @registry.register("instances", "pow2")
 def pow2_instances(name, cls, base) -> list[Instance]:
-    """Pow2 at d = 3: rs4a's default (p = 1, a = d + 10) and a heavy tail with p = 2 (a = d + 1,
-    just above the finite-variance bound (d + 2)/p)."""
+    """Pow2 at d = 3: rs4a's default (p = 1, a = d + 10) and a heavy tail with p = 2 (a = d + 1 = 4;
+    a finite variance needs a > (d + 2)/p = 2.5)."""
     return [Instance(name, f"d=3,p={pw:g},m={m:g}", cls.from_std(ISO_STD, dim=3, exp_power=pw, tail_excess=m))
             for pw, m in ((1.0, 10.0), (2.0, 1.0))]
 
