@@ -98,7 +98,8 @@ class YangExp2L2(Certificate):
     """Yang et al. 2020 (ICML), level-set method for spherical noise, Exp2 at any exponent p > 0:
     the l2 radius of Zhang et al. 2020 Thm 2's optimization for the radial law of Exp2, computed at
     scale ``lambda p^(-1/p)`` (module docstring; p = 2: ZhangL2 at sigma = lambda / sqrt 2).
-    Tight (the Neyman-Pearson bound over all classifiers)."""
+    Tight (the Neyman-Pearson bound over all classifiers), except, for p != 2, tails below the
+    radial engine's ``TAIL_FLOOR`` (1e-16), certified at it (:mod:`.functional.spherical`)."""
 
     name = "yang-exp2-l2"
     family = "exp2"

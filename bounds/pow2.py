@@ -20,17 +20,9 @@ integrated in log u (:mod:`.functional.spherical`, ``PowL2``; the quadrature err
 and taken off as for zhang-l2). The unit radius (lambda = 1) is scaled by lambda, rounded down.
 rs4a tabulates this radius from scipy quadrature of the same level sets, without error bounds.
 
-The class-B bound at pB below ``PB_FLOOR`` = 1e-16 is taken at pB = PB_FLOOR (pB = 0 stays 0),
-and pA in (1 - PB_FLOOR, 1) at 1 - PB_FLOOR (only a non-double input, such as a Fraction, gets
-there: the largest double below 1 is 1 - 1.1e-16): the radius does not increase with pB (the
-class-B Neyman-Pearson bound U(pB, r) increases with pB) nor decrease with pA, so this is a
-sound, weaker certificate, and ``radius_mp`` is the exact value of the same statement. Why: the
-Pow2 tail is a power law (P(u > t) ~ t^-(a p - d)), so a class-B set of mass 1e-100 sits decades
-out, where the engine's bounded quadrature error (the mass cut at 1e-300 and ~1e-11 relative) is
-as large as the probability itself; below 1e-16 the float radius lost its 1e-9 agreement with
-the twin (2.8e-9 at pB = 1e-30) and then its monotonicity in pA (pB = 1e-100: 364 at pA = 0.14,
-306 at pA = 0.36; d = 4, std 0.5). A Clopper-Pearson upper bound on pB is never that small
-(n = 10^9 samples, alpha = 0.001 give pB >= 6.9e-9), so no run loses radius by it.
+Tails below 1e-16 (pB, and 1 - pA) are certified at 1e-16: the engine's tail floor
+(:mod:`.functional.spherical`, ``TAIL_FLOOR``), found on Pow2, whose power-law tail puts a
+class-B set of tiny mass where the bounded quadrature error is as large as the mass.
 
 Cost (no member has a closed form): the float radius 0.05-1 s per value, the mpmath twin
 (quadrature at 20 digits, Newton from the float root) 1-5 s per value at d = 4; both grow with d.
@@ -52,9 +44,6 @@ from .functional.engine import DEFAULT_DIM
 from .functional.spherical import PowL2
 from .functional.zhang import ZhangL2, dimension
 from .registry import register
-
-#: pB below this (and above 0) is certified as pB = PB_FLOOR (module docstring).
-PB_FLOOR = 1e-16
 
 
 def real_excess(name: str, value) -> float:
@@ -107,8 +96,8 @@ class YangPow2L2(Certificate):
     """Yang et al. 2020 (ICML), level-set method for spherical noise, Pow2: the l2 radius of the
     Neyman-Pearson bound of (1 + (||z||/lambda)^p)^-a against its shift, computed by Zhang et al.
     2020's engine (Eq. 4-6, Thm 2's worst delta r e_1) at lambda = 1 and scaled (module docstring).
-    Tight (the Neyman-Pearson bound over all classifiers), except that pB in (0, PB_FLOOR) is
-    certified as pB = PB_FLOOR and pA in (1 - PB_FLOOR, 1) as 1 - PB_FLOOR."""
+    Tight (the Neyman-Pearson bound over all classifiers), except for tails below the engine's
+    ``TAIL_FLOOR`` (1e-16), certified at it."""
 
     name = "yang-pow2-l2"
     family = "pow2"
@@ -131,8 +120,6 @@ class YangPow2L2(Certificate):
         self._factor = self._params["lambd"]
 
     def _radius(self, p_a, p_b):
-        if p_b is not None:
-            p_b = np.where(p_b > 0, np.maximum(p_b, PB_FLOOR), 0.0)
         r = self.unit._radius(p_a, p_b)
         return np.where(r > 0, shrink(r * self._factor, 1), 0.0)
 
@@ -140,10 +127,6 @@ class YangPow2L2(Certificate):
         return self.unit._working_dps(p_a, p_b, dps)
 
     def _radius_mp(self, p_a, p_b):
-        if p_a < 1:  # the same floor on 1 - pA (only inputs that are not doubles reach above it)
-            p_a = min(p_a, 1 - mp.mpf(PB_FLOOR))
-        if p_b is not None and p_b > 0:
-            p_b = max(p_b, mp.mpf(PB_FLOOR))
         return mp.mpf(self._params["lambd"]) * self.unit._radius_mp(p_a, p_b)
 
     def radius_table(self, n: int = 1000):

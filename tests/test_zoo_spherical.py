@@ -186,14 +186,19 @@ def test_pow2_lower_bound_decreases_with_the_shift():
     assert np.all(np.diff(low) < 0)
 
 
-def test_pow2_class_b_floor():
-    """pB in (0, 1e-16) is certified as pB = 1e-16 (bounds/pow2.py: the engine cannot resolve a
-    power-law class-B set of smaller mass; it returned radii non-monotone in pA, 364 at
-    pA = 0.14 and 306 at pA = 0.36 for pB = 1e-100); pB = 0 keeps the infinite radius."""
-    from smoothcert.bounds.pow2 import PB_FLOOR
+@pytest.mark.parametrize("name, params", [
+    ("yang-pow2-l2", dict(lambd=1.0)),
+    ("yang-exp2-l2", dict(lambd=1.0, exp_power=0.5)),
+])
+def test_heavy_radial_tails_floor_class_b(name, params):
+    """pB in (0, 1e-16) is certified as pB = 1e-16 (bounds/functional/spherical.py, "Tail
+    floor": the engine cannot resolve a heavy-tailed class-B set of smaller mass; it returned
+    radii non-monotone in pA, Pow2 364 at pA = 0.14 and 306 at 0.36 for pB = 1e-100, Exp2 q = 1/2
+    3404 at pA = 0.5 and 192 at 0.55 for pB = 1e-300); pB = 0 keeps the infinite radius."""
+    from smoothcert.bounds.functional.spherical import TAIL_FLOOR
 
-    cert = sc.get("yang-pow2-l2", lambd=1.0, dim=4)
-    at_floor = cert.radius(0.7, PB_FLOOR)
+    cert = sc.get(name, dim=4, **params)
+    at_floor = cert.radius(0.7, TAIL_FLOOR)
     assert 0 < at_floor < math.inf
     assert np.all(cert.radius(np.full(2, 0.7), np.array([1e-100, 5e-324])) == at_floor)
     assert cert.radius(0.7, 0.0) == math.inf
